@@ -1,0 +1,168 @@
+"""The exceptions flightnb raises.
+
+Every error of the public API is a :class:`FlightError`. The names follow ``pyarrow.flight`` so
+code written against it reads the same::
+
+    FlightError
+    ├── FlightDecodeError            the server's bytes are not a valid Flight/Arrow stream
+    ├── FlightClientClosedError      the client was closed before the call
+    ├── FlightCancelledError         CANCELLED: the call was cancelled (by us or the server)
+    ├── FlightTimedOutError          DEADLINE_EXCEEDED: the deadline passed
+    ├── FlightUnavailableError       UNAVAILABLE: cannot connect, TLS mismatch, server went away
+    ├── FlightUnauthenticatedError   UNAUTHENTICATED: no or bad credentials
+    ├── FlightUnauthorizedError      PERMISSION_DENIED: credentials lack the right
+    ├── FlightInvalidArgumentError   INVALID_ARGUMENT, OUT_OF_RANGE
+    ├── FlightNotFoundError          NOT_FOUND
+    ├── FlightAlreadyExistsError     ALREADY_EXISTS
+    ├── FlightNotImplementedError    UNIMPLEMENTED: the server lacks this call or command
+    ├── FlightResourceExhaustedError RESOURCE_EXHAUSTED: e.g. a message over a size limit
+    ├── FlightInternalError          INTERNAL, DATA_LOSS
+    └── FlightServerError            UNKNOWN and every other status a server sends
+
+gRPC status codes are translated to these classes in exactly one place,
+:func:`flightnb.transport.errors.map_grpc_errors`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FlightAlreadyExistsError",
+    "FlightCancelledError",
+    "FlightClientClosedError",
+    "FlightDecodeError",
+    "FlightError",
+    "FlightInternalError",
+    "FlightInvalidArgumentError",
+    "FlightNotFoundError",
+    "FlightNotImplementedError",
+    "FlightResourceExhaustedError",
+    "FlightServerError",
+    "FlightTimedOutError",
+    "FlightUnauthenticatedError",
+    "FlightUnauthorizedError",
+    "FlightUnavailableError",
+    "error_class_for_code",
+]
+
+
+class FlightError(Exception):
+    """Base class of every flightnb error.
+
+    Attributes
+    ----------
+    code : str or None
+        The gRPC status code name (``"UNAVAILABLE"``, ...) when the error came from a call.
+    message : str
+        What went wrong, as the server (or flightnb) said it.
+    details : bytes or None
+        The binary ``grpc-status-details-bin`` trailer, when the server sent one.
+    extra_info : bytes or None
+        The ``x-arrow-status-detail-bin`` trailer that Arrow C++ servers attach.
+    trailers : dict[str, str | bytes]
+        Other trailing metadata of the failed call (credentials removed).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: bytes | None = None,
+        extra_info: bytes | None = None,
+        trailers: dict[str, str | bytes] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.details = details
+        self.extra_info = extra_info
+        self.trailers = dict(trailers or {})
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}" if self.code else self.message
+
+
+class FlightDecodeError(FlightError):
+    """The bytes a server sent are not a valid Flight/Arrow IPC stream.
+
+    ``where`` names the part that was wrong (``"data_header"``, ``"data_body"``,
+    ``"FlightData"``, ``"stream"``) so a report can point at the server, not at flightnb.
+    """
+
+    def __init__(self, message: str, *, where: str = "stream") -> None:
+        super().__init__(f"malformed {where}: {message}")
+        self.where = where
+
+
+class FlightClientClosedError(FlightError):
+    """A call was made on a client that was already closed."""
+
+
+class FlightCancelledError(FlightError):
+    """The call was cancelled, by the user, a timeout of ours, or the server."""
+
+
+class FlightTimedOutError(FlightError):
+    """The call's deadline passed before it finished."""
+
+
+class FlightUnavailableError(FlightError):
+    """The server cannot be reached or went away (includes TLS and connection failures)."""
+
+
+class FlightUnauthenticatedError(FlightError):
+    """The server did not accept the credentials, or none were given."""
+
+
+class FlightUnauthorizedError(FlightError):
+    """The credentials are valid but do not allow this call."""
+
+
+class FlightInvalidArgumentError(FlightError):
+    """The server rejected the request's arguments (bad SQL, bad descriptor, ...)."""
+
+
+class FlightNotFoundError(FlightError):
+    """The named flight, table, statement or session does not exist."""
+
+
+class FlightAlreadyExistsError(FlightError):
+    """The thing to create exists already."""
+
+
+class FlightNotImplementedError(FlightError):
+    """The server does not implement this RPC, action or command."""
+
+
+class FlightResourceExhaustedError(FlightError):
+    """A server or transport limit was hit (message size, quota, memory)."""
+
+
+class FlightInternalError(FlightError):
+    """The server reported an internal failure or data loss."""
+
+
+class FlightServerError(FlightError):
+    """The server failed with a status that has no more specific class."""
+
+
+_CLASS_BY_CODE: dict[str, type[FlightError]] = {
+    "CANCELLED": FlightCancelledError,
+    "DEADLINE_EXCEEDED": FlightTimedOutError,
+    "UNAVAILABLE": FlightUnavailableError,
+    "UNAUTHENTICATED": FlightUnauthenticatedError,
+    "PERMISSION_DENIED": FlightUnauthorizedError,
+    "INVALID_ARGUMENT": FlightInvalidArgumentError,
+    "OUT_OF_RANGE": FlightInvalidArgumentError,
+    "NOT_FOUND": FlightNotFoundError,
+    "ALREADY_EXISTS": FlightAlreadyExistsError,
+    "UNIMPLEMENTED": FlightNotImplementedError,
+    "RESOURCE_EXHAUSTED": FlightResourceExhaustedError,
+    "INTERNAL": FlightInternalError,
+    "DATA_LOSS": FlightInternalError,
+}
+
+
+def error_class_for_code(code: str) -> type[FlightError]:
+    """The :class:`FlightError` subclass for a gRPC status code name such as ``"NOT_FOUND"``."""
+    return _CLASS_BY_CODE.get(code, FlightServerError)
