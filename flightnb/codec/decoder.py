@@ -194,8 +194,8 @@ class FlightDataDecoder:
         aligned = pa.allocate_buffer(size)
         target = memoryview(aligned).cast("B")
         for source_offset, target_offset, length in copies:
-            target[target_offset:target_offset + length] = body[
-                source_offset:source_offset + length
+            target[target_offset : target_offset + length] = body[
+                source_offset : source_offset + length
             ]
         self._push_message(memoryview(patched), memoryview(aligned))
         if info.kind is MessageKind.DICTIONARY_BATCH:
@@ -209,9 +209,7 @@ class FlightDataDecoder:
         return StreamEnded(self._schema)
 
     def _push_message(self, header: memoryview, body: memoryview) -> None:
-        self._feed.push(
-            memoryview(struct.pack("<Ii", _CONTINUATION, len(header))), header, body
-        )
+        self._feed.push(memoryview(struct.pack("<Ii", _CONTINUATION, len(header))), header, body)
 
     def _receive_schema(
         self, header: memoryview, body_length: int, metadata: bytes | None
@@ -265,9 +263,12 @@ async def aiter_batches(
             yield batch
 
 
-def _table(decoder: FlightDataDecoder, batches: list[pa.RecordBatch],
-           schema: pa.Schema | None) -> pa.Table:
-    schema = decoder.schema or schema
+def _table(
+    decoder: FlightDataDecoder, batches: list[pa.RecordBatch], schema: pa.Schema | None
+) -> pa.Table:
+    # Not ``decoder.schema or schema``: a schema without fields is falsy (``len() == 0``).
+    if decoder.schema is not None:
+        schema = decoder.schema
     if schema is None:
         raise FlightDecodeError("the stream ended without a schema message")
     return pa.Table.from_batches(batches, schema=schema)
@@ -286,8 +287,7 @@ def read_table(
     """
     decoder = FlightDataDecoder(validate=validate)
     batches = [
-        batch for message in messages
-        for batch in _batches_from_events(decoder.receive(message))
+        batch for message in messages for batch in _batches_from_events(decoder.receive(message))
     ]
     return _table(decoder, batches, schema)
 

@@ -58,10 +58,10 @@ def _split_messages(stream: memoryview) -> list[tuple[MessageKind, memoryview, m
         pos += 8
         if marker != 0xFFFFFFFF or length == 0:
             break  # end-of-stream marker
-        header = stream[pos:pos + length]
+        header = stream[pos : pos + length]
         info = read_ipc_header(header)
         pos += length
-        messages.append((info.kind, header, stream[pos:pos + info.body_length]))
+        messages.append((info.kind, header, stream[pos : pos + info.body_length]))
         pos += info.body_length
     return messages
 
@@ -107,9 +107,7 @@ class FlightDataEncoder:
             descriptor=descriptor, data_header=header, app_metadata=app_metadata
         )
 
-    def encode_batch(
-        self, batch: pa.RecordBatch, app_metadata: bytes | None = None
-    ) -> list[bytes]:
+    def encode_batch(self, batch: pa.RecordBatch, app_metadata: bytes | None = None) -> list[bytes]:
         """The messages for one batch: any dictionary batches it needs, then the batch."""
         if not batch.schema.equals(self.schema):
             raise ValueError(

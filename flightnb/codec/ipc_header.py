@@ -184,7 +184,9 @@ def _aligned(n: int) -> int:
     return (n + _ALIGNMENT - 1) & ~(_ALIGNMENT - 1)
 
 
-def plan_aligned_body(header: memoryview, info: IpcHeader) -> tuple[bytearray, list[tuple[int, int, int]], int]:
+def plan_aligned_body(
+    header: memoryview, info: IpcHeader
+) -> tuple[bytearray, list[tuple[int, int, int]], int]:
     """Plan a copy of the body that puts every buffer at a 64-byte aligned offset.
 
     Returns the patched header (buffer offsets and body length rewritten), the copies to make

@@ -53,8 +53,12 @@ def parse_flight_data(data: bytes | bytearray | memoryview) -> RawFlightData:
     view = memoryview(data)
     if view.format != "B" or view.ndim != 1:
         view = view.cast("B")
-    fields = {DESCRIPTOR_FIELD: _EMPTY, HEADER_FIELD: _EMPTY,
-              APP_METADATA_FIELD: _EMPTY, BODY_FIELD: _EMPTY}
+    fields = {
+        DESCRIPTOR_FIELD: _EMPTY,
+        HEADER_FIELD: _EMPTY,
+        APP_METADATA_FIELD: _EMPTY,
+        BODY_FIELD: _EMPTY,
+    }
     pos, end = 0, len(view)
     while pos < end:
         key, pos = _read_varint(view, pos, end)
@@ -69,7 +73,7 @@ def parse_flight_data(data: bytes | bytearray | memoryview) -> RawFlightData:
                     where="FlightData",
                 )
             if number in fields:
-                fields[number] = view[pos:pos + length]
+                fields[number] = view[pos : pos + length]
             pos += length
         elif number in fields:
             raise FlightDecodeError(

@@ -1,0 +1,346 @@
+"""Async readers and writers over one streaming Flight call (DoGet, DoPut, DoExchange)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import grpc.aio
+import pyarrow as pa
+
+from flightnb.codec import (
+    BatchReceived,
+    FlightDataDecoder,
+    FlightDataEncoder,
+    MetadataReceived,
+    encode_flight_data,
+)
+from flightnb.errors import FlightDecodeError, FlightError
+from flightnb.transport.errors import map_grpc_errors
+
+CallFactory = Callable[[], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class FlightStreamChunk:
+    """One message of a stream: a record batch, its ``app_metadata``, or both.
+
+    ``data`` is None for messages that carried only ``app_metadata``.
+    """
+
+    data: pa.RecordBatch | None
+    app_metadata: bytes | None
+
+
+class StreamStats:
+    """Counters a progress display can read while a stream runs."""
+
+    __slots__ = ("batches", "bytes", "finished", "messages", "rows", "started")
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.batches = 0
+        self.bytes = 0
+        self.messages = 0
+        self.started = time.monotonic()
+        self.finished: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    def __repr__(self) -> str:
+        return (
+            f"StreamStats(rows={self.rows}, batches={self.batches}, bytes={self.bytes}, "
+            f"elapsed={self.elapsed:.3f}s)"
+        )
+
+
+class FlightStreamReader:
+    """Reads a stream of FlightData: ``async for chunk in reader`` or ``await reader.read_all()``.
+
+    The call starts on the first read. Leaving ``async with`` or calling :meth:`cancel`
+    cancels an unfinished call on the wire.
+
+    Parameters
+    ----------
+    start : callable
+        Coroutine function that starts the gRPC call and returns it.
+    schema : pyarrow.Schema, optional
+        Used when the server ends the stream without sending a schema message.
+    """
+
+    def __init__(
+        self,
+        start: CallFactory,
+        *,
+        schema: pa.Schema | None = None,
+        validate: bool = False,
+        on_batch: Callable[[FlightStreamReader], None] | None = None,
+    ) -> None:
+        self._start = start
+        self._call: Any = None
+        self._decoder = FlightDataDecoder(validate=validate)
+        self._fallback_schema = schema
+        self._pending: list[FlightStreamChunk] = []
+        self._done = False
+        self.on_batch = on_batch
+        self.stats = StreamStats()
+
+    @property
+    def schema(self) -> pa.Schema | None:
+        """The schema, once the server sent it (or the fallback given at creation)."""
+        # Not ``a or b``: a schema without fields is falsy.
+        decoded = self._decoder.schema
+        return decoded if decoded is not None else self._fallback_schema
+
+    async def get_schema(self) -> pa.Schema:
+        """Wait for the schema message and return the schema."""
+        while self._decoder.schema is None and not self._done:
+            await self._read_message()
+        if self.schema is None:
+            raise FlightDecodeError("the stream ended without a schema message")
+        return self.schema
+
+    async def _ensure_call(self) -> Any:
+        if self._call is None:
+            self.stats.started = time.monotonic()
+            with map_grpc_errors():
+                self._call = await self._start()
+        return self._call
+
+    async def _read_message(self) -> None:
+        call = await self._ensure_call()
+        try:
+            with map_grpc_errors():
+                message = await call.read()
+        except BaseException:
+            call.cancel()
+            self._finish()
+            raise
+        if message is grpc.aio.EOF:
+            self._finish()
+            return
+        self.stats.messages += 1
+        self.stats.bytes += len(message)
+        try:
+            events = self._decoder.receive(message)
+        except FlightError:
+            call.cancel()
+            self._finish()
+            raise
+        for event in events:
+            if isinstance(event, BatchReceived):
+                self.stats.rows += event.batch.num_rows
+                self.stats.batches += 1
+                self._pending.append(FlightStreamChunk(event.batch, event.app_metadata))
+            elif isinstance(event, MetadataReceived):
+                self._pending.append(FlightStreamChunk(None, event.app_metadata))
+        if self.on_batch is not None:
+            self.on_batch(self)
+
+    def _finish(self) -> None:
+        if not self._done:
+            self._done = True
+            self.stats.finished = time.monotonic()
+
+    async def read_chunk(self) -> FlightStreamChunk | None:
+        """The next chunk, or None at the end of the stream."""
+        while not self._pending and not self._done:
+            await self._read_message()
+        return self._pending.pop(0) if self._pending else None
+
+    def __aiter__(self) -> AsyncIterator[FlightStreamChunk]:
+        return self
+
+    async def __anext__(self) -> FlightStreamChunk:
+        chunk = await self.read_chunk()
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
+
+    async def read_all(self) -> pa.Table:
+        """Every record batch of the stream as one Table (metadata-only messages skipped)."""
+        batches = []
+        while (chunk := await self.read_chunk()) is not None:
+            if chunk.data is not None:
+                batches.append(chunk.data)
+        schema = self.schema
+        if schema is None:
+            raise FlightDecodeError("the stream ended without a schema message")
+        return pa.Table.from_batches(batches, schema=schema)
+
+    async def read_pandas(self, **to_pandas_options: Any) -> Any:
+        """The whole stream as a pandas DataFrame."""
+        return (await self.read_all()).to_pandas(**to_pandas_options)
+
+    def cancel(self) -> None:
+        """Cancel the call if it is still running."""
+        if self._call is not None and not self._done:
+            self._call.cancel()
+        self._finish()
+
+    async def __aenter__(self) -> FlightStreamReader:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cancel()
+
+
+class _Uploader:
+    """The writing half shared by DoPut and DoExchange."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+        self._encoder: FlightDataEncoder | None = None
+        self._descriptor: bytes | None = None
+        self._writing_done = False
+        self.rows_written = 0
+        self.bytes_written = 0
+
+    async def _write(self, message: bytes) -> None:
+        if self._writing_done:
+            raise FlightError("this stream was already closed for writing")
+        with map_grpc_errors():
+            try:
+                await self._call.write(message)
+            except asyncio.InvalidStateError:
+                # The server ended the call; reading surfaces its status.
+                await self._call.read()
+                raise FlightError("the server closed the stream") from None
+        self.bytes_written += len(message)
+
+    async def begin(
+        self,
+        schema: pa.Schema,
+        *,
+        compression: str | None = None,
+        options: pa.ipc.IpcWriteOptions | None = None,
+    ) -> None:
+        """Send the schema message; batches follow with :meth:`write_batch`."""
+        if self._encoder is not None:
+            raise FlightError("the stream has a schema already")
+        self._encoder = FlightDataEncoder(schema, compression=compression, options=options)
+        await self._write(self._encoder.schema_message(descriptor=self._descriptor))
+        self._descriptor = None
+
+    async def write_batch(self, batch: pa.RecordBatch, app_metadata: bytes | None = None) -> None:
+        """Send one record batch, with optional ``app_metadata``."""
+        if self._encoder is None:
+            await self.begin(batch.schema)
+        assert self._encoder is not None
+        for message in self._encoder.encode_batch(batch, app_metadata):
+            await self._write(message)
+        self.rows_written += batch.num_rows
+
+    async def write_table(self, table: pa.Table, *, max_chunksize: int | None = None) -> None:
+        """Send every batch of a table."""
+        if self._encoder is None:
+            await self.begin(table.schema)
+        for batch in table.to_batches(max_chunksize=max_chunksize):
+            await self.write_batch(batch)
+
+    async def write_metadata(self, app_metadata: bytes) -> None:
+        """Send a message with only ``app_metadata``."""
+        await self._write(FlightDataEncoder.metadata_message(app_metadata))
+
+    async def done_writing(self) -> None:
+        """Tell the server no more data follows (sends the schema first if none was sent)."""
+        if self._writing_done:
+            return
+        if self._descriptor is not None:
+            # The server needs at least the descriptor, even for an empty upload.
+            await self._write(encode_flight_data(descriptor=self._descriptor))
+            self._descriptor = None
+        with map_grpc_errors():
+            await self._call.done_writing()
+        self._writing_done = True
+
+
+class FlightPutWriter(_Uploader):
+    """Upload half of DoPut; the server's PutResult metadata is read with :meth:`read_result`.
+
+    Use as ``async with await client.do_put(descriptor, schema) as writer:``; leaving the
+    block finishes the upload and waits for the server to accept it.
+    """
+
+    def __init__(self, call: Any, descriptor: bytes) -> None:
+        super().__init__(call)
+        self._descriptor = descriptor
+        self.results: list[bytes] = []
+
+    async def read_result(self) -> bytes | None:
+        """The next PutResult's ``app_metadata``, or None when the server has finished."""
+        with map_grpc_errors():
+            result = await self._call.read()
+        if result is grpc.aio.EOF:
+            return None
+        self.results.append(result.app_metadata)
+        return bytes(result.app_metadata)
+
+    async def close(self) -> list[bytes]:
+        """Finish the upload, wait for the server, and return every PutResult's metadata."""
+        await self.done_writing()
+        while await self.read_result() is not None:
+            pass
+        return self.results
+
+    async def __aenter__(self) -> FlightPutWriter:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            await self.close()
+        else:
+            self._call.cancel()
+
+
+class FlightExchange(_Uploader):
+    """Both halves of DoExchange: write with the ``write_*`` methods, read as a stream."""
+
+    def __init__(self, call: Any, descriptor: bytes, *, validate: bool = False) -> None:
+        super().__init__(call)
+        self._descriptor = descriptor
+
+        async def started() -> Any:
+            return call
+
+        self.reader = FlightStreamReader(started, validate=validate)
+
+    async def read_chunk(self) -> FlightStreamChunk | None:
+        return await self.reader.read_chunk()
+
+    async def read_all(self) -> pa.Table:
+        return await self.reader.read_all()
+
+    def __aiter__(self) -> AsyncIterator[FlightStreamChunk]:
+        return self.reader
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+    async def __aenter__(self) -> FlightExchange:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self.reader._done:
+            self._call.cancel()

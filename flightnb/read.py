@@ -1,0 +1,185 @@
+"""One-call reads: ``read_flight`` and ``read_flight_async``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from flightnb.client.aio import AsyncFlightClient
+from flightnb.client.flights import ReadObserver, read_descriptor
+from flightnb.client.loop_thread import shared_loop_thread
+from flightnb.client.sync import FlightClient
+from flightnb.convert import check_target, convert_table
+from flightnb.errors import FlightInvalidArgumentError, FlightTimedOutError
+from flightnb.types import FlightDescriptor, Ticket, as_descriptor, as_ticket
+
+__all__ = ["read_flight", "read_flight_async"]
+
+
+def _request(
+    ticket: Any,
+    path: str | Sequence[str] | None,
+    command: str | bytes | None,
+    descriptor: Any,
+) -> Ticket | FlightDescriptor:
+    given = [
+        name
+        for name, value in (
+            ("ticket", ticket),
+            ("path", path),
+            ("command", command),
+            ("descriptor", descriptor),
+        )
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise FlightInvalidArgumentError(
+            "give exactly one of ticket=, path=, command= or descriptor= "
+            f"(got {', '.join(given) or 'none'})"
+        )
+    if ticket is not None:
+        return as_ticket(ticket)
+    if path is not None:
+        parts = [path] if isinstance(path, (str, bytes)) else list(path)
+        return FlightDescriptor.for_path(*parts)
+    if command is not None:
+        return FlightDescriptor.for_command(command)
+    return as_descriptor(descriptor)
+
+
+def _observer(progress: Any) -> ReadObserver | None:
+    if progress is None or progress is False or progress is True:
+        from flightnb.progress import auto_observer
+
+        return auto_observer(progress)
+    return progress  # type: ignore[no-any-return]
+
+
+async def _read(
+    client: AsyncFlightClient, request: Ticket | FlightDescriptor, observer: ReadObserver | None
+) -> pa.Table:
+    if isinstance(request, Ticket):
+        reader = client.do_get(request)
+        if observer is not None:
+            observer.started(None, 1)
+            reader.on_batch = lambda r: observer.progressed(0, r)
+        try:
+            async with reader:
+                table = await reader.read_all()
+        except BaseException as exc:
+            if observer is not None:
+                observer.finished(exc)
+            raise
+        if observer is not None:
+            observer.finished(None)
+        return table
+    return await read_descriptor(client, request, observer=observer)
+
+
+async def read_flight_async(
+    source: str | AsyncFlightClient | FlightClient | Any,
+    *,
+    ticket: str | bytes | Any = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: Any = None,
+    to: str = "arrow",
+    progress: bool | ReadObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Any,
+) -> Any:
+    """Read a flight on the running event loop; see :func:`read_flight`."""
+    check_target(to)
+    request = _request(ticket, path, command, descriptor)
+    observer = _observer(progress)
+    if isinstance(source, FlightClient):
+        # Its channels live on flightnb's loop thread: run there, await here.
+        portal = shared_loop_thread()
+        future = asyncio.run_coroutine_threadsafe(
+            _bounded(_read(source.async_client, request, observer), timeout), portal.loop
+        )
+        try:
+            table = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        return convert_table(table, to)
+    owns_client = not isinstance(source, AsyncFlightClient)
+    client = AsyncFlightClient(source, **client_options) if owns_client else source
+    try:
+        table = await _bounded(_read(client, request, observer), timeout)
+    finally:
+        if owns_client:
+            await client.close()
+    return convert_table(table, to)
+
+
+async def _bounded(coroutine: Any, timeout: float | None) -> pa.Table:
+    if timeout is None:
+        return await coroutine  # type: ignore[no-any-return]
+    try:
+        return await asyncio.wait_for(coroutine, timeout)  # type: ignore[no-any-return]
+    except asyncio.TimeoutError:
+        raise FlightTimedOutError(
+            f"the read did not finish within {timeout} s", code="DEADLINE_EXCEEDED"
+        ) from None
+
+
+def read_flight(
+    source: str | FlightClient | Any,
+    *,
+    ticket: str | bytes | Any = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: Any = None,
+    to: str = "arrow",
+    progress: bool | ReadObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Any,
+) -> Any:
+    """Read a flight into a pyarrow Table, pandas DataFrame or polars DataFrame.
+
+    Parameters
+    ----------
+    source : str or FlightClient
+        A location URI (``grpc://host:port``, ``grpc+tls://...``, ``grpc+unix:///path``) or
+        a client.
+    ticket : str or bytes, optional
+        Read this one ticket with a single DoGet.
+    path, command, descriptor : optional
+        Read a whole flight: GetFlightInfo, then every endpoint concurrently.
+    to : {"arrow", "pandas", "polars"}
+        What to return.
+    progress : bool or None
+        None shows progress when the read takes more than a moment; True always, False never.
+    timeout : float, optional
+        Bound on the whole read in seconds; raises FlightTimedOutError after it.
+    **client_options
+        Passed to the client when ``source`` is a URI (``token=``, ``headers=``, TLS...).
+
+    Examples
+    --------
+    >>> df = read_flight("grpc://127.0.0.1:8815", path="trips", to="polars")  # doctest: +SKIP
+    """
+    check_target(to)
+    if isinstance(source, AsyncFlightClient):
+        raise FlightInvalidArgumentError(
+            "read_flight needs a URI or a FlightClient; with an AsyncFlightClient use "
+            "'await read_flight_async(...)'"
+        )
+    return shared_loop_thread().run(
+        read_flight_async(
+            source,
+            ticket=ticket,
+            path=path,
+            command=command,
+            descriptor=descriptor,
+            to=to,
+            progress=progress,
+            timeout=timeout,
+            **client_options,
+        )
+    )

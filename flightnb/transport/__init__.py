@@ -1,0 +1,1 @@
+"""gRPC plumbing: location URIs, channels, and the translation of gRPC errors."""

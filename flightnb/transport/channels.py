@@ -1,0 +1,123 @@
+"""Opening grpc.aio channels for Flight locations, with TLS and size options."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from dataclasses import dataclass, field
+
+import grpc
+import grpc.aio
+
+from flightnb.errors import FlightInvalidArgumentError, FlightUnavailableError
+from flightnb.transport.locations import ChannelTarget
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """How every channel of one client is opened."""
+
+    tls_root_certs: bytes | None = field(default=None, repr=False)
+    cert_chain: bytes | None = field(default=None, repr=False)
+    private_key: bytes | None = field(default=None, repr=False)
+    override_hostname: str | None = None
+    disable_server_verification: bool = False
+    #: -1 means unlimited; grpcio's own default is 4 MiB, smaller than many servers' batches.
+    max_receive_message_size: int = -1
+    max_send_message_size: int = -1
+    extra_options: tuple[tuple[str, str | int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.cert_chain is None) != (self.private_key is None):
+            raise FlightInvalidArgumentError("mutual TLS needs both cert_chain and private_key")
+
+
+def _grpc_options(
+    config: ChannelConfig, override_hostname: str | None
+) -> list[tuple[str, str | int]]:
+    options: list[tuple[str, str | int]] = [
+        ("grpc.max_receive_message_length", config.max_receive_message_size),
+        ("grpc.max_send_message_length", config.max_send_message_size),
+    ]
+    if override_hostname:
+        options.append(("grpc.ssl_target_name_override", override_hostname))
+    options.extend(config.extra_options)
+    return options
+
+
+def _der_bytes(certificate: object) -> bytes:
+    if isinstance(certificate, bytes):
+        return certificate
+    # Python < 3.13 hands out _ssl.Certificate objects from the private chain accessor.
+    return certificate.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+
+
+def _fetch_server_certificate(host: str, port: int) -> tuple[bytes, str | None]:
+    """The server's certificate chain (PEM) and a name it is valid for, unverified.
+
+    Used only for ``disable_server_verification``: gRPC's Python API has no switch to skip
+    verification, so we trust exactly the chain the server presents.
+    """
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    with (
+        socket.create_connection((host, port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        chain_getter = getattr(tls, "get_unverified_chain", None) or getattr(
+            tls._sslobj,
+            "get_unverified_chain",
+            None,  # type: ignore[attr-defined]
+        )
+        chain = [_der_bytes(c) for c in (chain_getter() if chain_getter else [])]
+        if not chain:
+            chain = [tls.getpeercert(binary_form=True) or b""]
+    pem = "".join(ssl.DER_cert_to_PEM_cert(der) for der in chain).encode()
+    return pem, _certificate_name(chain[0])
+
+
+def _certificate_name(der: bytes) -> str | None:
+    try:
+        from cryptography import x509
+    except ImportError:
+        return None
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns = names.get_values_for_type(x509.DNSName)
+        if dns:
+            return str(dns[0])
+    except x509.ExtensionNotFound:
+        pass
+    common = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(common[0].value) if common else None
+
+
+async def open_channel(target: ChannelTarget, config: ChannelConfig) -> grpc.aio.Channel:
+    """A new channel to ``target``; must be called on the loop that will use it."""
+    if not target.tls:
+        return grpc.aio.insecure_channel(target.target, options=_grpc_options(config, None))
+    root_certs = config.tls_root_certs
+    override = config.override_hostname
+    if config.disable_server_verification:
+        host, _, port = target.target.rpartition(":")
+        try:
+            root_certs, name = await asyncio.to_thread(
+                _fetch_server_certificate, host.strip("[]"), int(port)
+            )
+        except OSError as exc:
+            raise FlightUnavailableError(
+                f"could not fetch the TLS certificate of {target}: {exc}", code="UNAVAILABLE"
+            ) from exc
+        override = override or name
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=root_certs,
+        private_key=config.private_key,
+        certificate_chain=config.cert_chain,
+    )
+    return grpc.aio.secure_channel(
+        target.target, credentials, options=_grpc_options(config, override)
+    )
