@@ -54,10 +54,12 @@ class FlightError(Exception):
         The gRPC status code name (``"UNAVAILABLE"``, ...) when the error came from a call.
     message : str
         What went wrong, as the server (or flightnb) said it.
-    details : bytes or None
-        The binary ``grpc-status-details-bin`` trailer, when the server sent one.
     extra_info : bytes or None
-        The ``x-arrow-status-detail-bin`` trailer that Arrow C++ servers attach.
+        The binary ``grpc-status-details-bin`` trailer: what ``pyarrow.flight`` calls
+        ``extra_info`` (Arrow servers put the error's extra info there).
+    arrow_detail : bytes or None
+        The ``x-arrow-status-detail-bin`` trailer Arrow C++ servers attach (e.g. the Arrow
+        status detail such as ``b"Unauthorized"``).
     trailers : dict[str, str | bytes]
         Other trailing metadata of the failed call (credentials removed).
     """
@@ -67,15 +69,15 @@ class FlightError(Exception):
         message: str,
         *,
         code: str | None = None,
-        details: bytes | None = None,
         extra_info: bytes | None = None,
+        arrow_detail: bytes | None = None,
         trailers: dict[str, str | bytes] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
-        self.details = details
         self.extra_info = extra_info
+        self.arrow_detail = arrow_detail
         self.trailers = dict(trailers or {})
 
     def __str__(self) -> str:

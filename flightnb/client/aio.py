@@ -212,6 +212,7 @@ class AsyncFlightClient:
         with map_grpc_errors():
             response = await call
             self._cookies.observe(await call.initial_metadata())
+            self._cookies.observe(await call.trailing_metadata())
         return response
 
     async def _stream(
@@ -234,6 +235,7 @@ class AsyncFlightClient:
                 self._cookies.observe(await call.initial_metadata())
                 while (message := await call.read()) is not grpc.aio.EOF:
                     yield message
+                self._cookies.observe(await call.trailing_metadata())
         finally:
             call.cancel()
 

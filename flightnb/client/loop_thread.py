@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _CANCEL_GRACE_SECONDS = 5.0
+_WAKE_UP_SECONDS = 0.1
 
 
 class LoopThread:
@@ -48,7 +49,15 @@ class LoopThread:
             raise RuntimeError("flightnb's event loop has shut down")
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         try:
-            return future.result()
+            # Waking up now and then lets interrupts that arrive without a real signal
+            # (IPython's, ``_thread.interrupt_main``) be seen while we wait.
+            while True:
+                try:
+                    return future.result(timeout=_WAKE_UP_SECONDS)
+                except concurrent.futures.TimeoutError:
+                    if future.done():
+                        raise  # the coroutine's own TimeoutError, not our wait's
+
         except KeyboardInterrupt:
             future.cancel()
             # Give the cancellation a moment to reach the wire; never hang on it.

@@ -221,7 +221,9 @@ class FlightDataDecoder:
         self._push_message(header, _EMPTY)
         try:
             self._reader = pa.ipc.open_stream(pa.PythonFile(self._feed, mode="r"))
-        except (pa.ArrowException, ValueError) as exc:
+        # pa.ArrowIOError is plain OSError, not an ArrowException: pyarrow reports an invalid
+        # flatbuffer ("Invalid flatbuffers message") that way.
+        except (pa.ArrowException, OSError, ValueError) as exc:
             raise FlightDecodeError(f"invalid schema: {exc}", where="data_header") from exc
         self._schema = self._reader.schema
         return SchemaReceived(self._schema, metadata)
@@ -233,7 +235,7 @@ class FlightDataDecoder:
             batch.validate(full=self._validate)
         except StopIteration:
             raise FlightDecodeError("record batch message could not be read") from None
-        except (pa.ArrowException, ValueError) as exc:
+        except (pa.ArrowException, OSError, ValueError) as exc:  # OSError: see above
             raise FlightDecodeError(str(exc)) from exc
         return batch
 

@@ -33,21 +33,25 @@ def translate_rpc_error(exc: grpc.RpcError) -> FlightError:
     except Exception:
         code, message = grpc.StatusCode.UNKNOWN, str(exc)
     code_name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
-    details = extra_info = None
+    extra_info = arrow_detail = None
     trailers: dict[str, str | bytes] = {}
     for key, value in _metadata_pairs(exc):
         lowered = key.lower()
         if lowered == _DETAILS_KEY:
-            details = bytes(value)
-        elif lowered == _ARROW_DETAIL_KEY:
             extra_info = bytes(value)
+        elif lowered == _ARROW_DETAIL_KEY:
+            arrow_detail = bytes(value)
         elif lowered not in _SECRET_KEYS:
             trailers[lowered] = value
     if isinstance(message, bytes):
         message = message.decode("utf-8", errors="replace")
     error_class = error_class_for_code(code_name)
     return error_class(
-        message, code=code_name, details=details, extra_info=extra_info, trailers=trailers
+        message,
+        code=code_name,
+        extra_info=extra_info,
+        arrow_detail=arrow_detail,
+        trailers=trailers,
     )
 
 

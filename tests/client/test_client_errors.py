@@ -1,0 +1,116 @@
+"""gRPC statuses and broken inputs become the right FlightError, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import pyarrow.flight as paflight
+import pytest
+from flight_servers import ERRORS
+
+import flightnb
+from flightnb import AsyncFlightClient, FlightDescriptor
+from flightnb.errors import error_class_for_code
+
+EXPECTED_CLASS = {
+    "unavailable": flightnb.FlightUnavailableError,
+    "unauthenticated": flightnb.FlightUnauthenticatedError,
+    "unauthorized": flightnb.FlightUnauthorizedError,
+    "timed_out": flightnb.FlightTimedOutError,
+    "cancelled": flightnb.FlightCancelledError,
+    "internal": flightnb.FlightInternalError,
+    "server": flightnb.FlightServerError,
+    "invalid": flightnb.FlightInvalidArgumentError,
+    "not_implemented": flightnb.FlightNotImplementedError,
+    "key_error": flightnb.FlightNotFoundError,
+    "runtime_error": flightnb.FlightServerError,
+}
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+async def _get(location: str, ticket: bytes, **options: Any) -> Any:
+    async with AsyncFlightClient(location) as client:
+        return await client.do_get(ticket, **options).read_all()
+
+
+@pytest.mark.parametrize("kind", sorted(ERRORS))
+def test_do_get_error_status_maps_to_class(flight_server: Any, kind: str) -> None:
+    with pytest.raises(flightnb.FlightError) as excinfo:
+        run(_get(flight_server.location, f"error/{kind}".encode()))
+    error = excinfo.value
+    assert type(error) is EXPECTED_CLASS[kind]
+    assert error.code == ERRORS[kind].code.name
+    assert f"{kind} raised on purpose" in error.message
+    assert not isinstance(error, KeyboardInterrupt)
+
+
+@pytest.mark.parametrize("kind", ["unauthorized", "internal", "invalid"])
+def test_get_flight_info_error_status_maps_to_class(flight_server: Any, kind: str) -> None:
+    async def call() -> None:
+        async with AsyncFlightClient(flight_server.location) as client:
+            await client.get_flight_info(FlightDescriptor.for_path("error", kind))
+
+    with pytest.raises(EXPECTED_CLASS[kind]):
+        run(call())
+
+
+def test_arrow_servers_extra_info_is_kept(flight_server: Any) -> None:
+    with pytest.raises(flightnb.FlightUnauthorizedError) as excinfo:
+        run(_get(flight_server.location, b"error/unauthorized"))
+    assert excinfo.value.extra_info == b"extra-info:unauthorized raised on purpose"
+
+
+def test_error_after_data_keeps_what_arrived(flight_server: Any) -> None:
+    async def read() -> tuple[int, BaseException | None]:
+        rows = 0
+        async with AsyncFlightClient(flight_server.location) as client:
+            try:
+                async for chunk in client.do_get(b"error_after/internal"):
+                    rows += chunk.data.num_rows
+            except flightnb.FlightError as exc:
+                return rows, exc
+        return rows, None
+
+    rows, error = run(read())
+    assert rows > 0
+    assert isinstance(error, flightnb.FlightInternalError)
+
+
+def test_per_call_timeout_raises_timed_out(flight_server: Any) -> None:
+    with pytest.raises(flightnb.FlightTimedOutError) as excinfo:
+        run(_get(flight_server.location, b"slow", timeout=0.2))
+    assert excinfo.value.code == "DEADLINE_EXCEEDED"
+
+
+def test_nothing_listening_is_unavailable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(flightnb.FlightUnavailableError):
+        run(_get(f"grpc://127.0.0.1:{port}", b"x"))
+
+
+@pytest.mark.parametrize(
+    "uri", ["http://127.0.0.1:1", "grpc://127.0.0.1", "grpc://:80", "grpc+unix://", "nonsense"]
+)
+def test_wrong_uris_are_rejected_before_any_call(uri: str) -> None:
+    with pytest.raises(flightnb.FlightInvalidArgumentError):
+        AsyncFlightClient(uri)
+
+
+def test_unknown_code_maps_to_server_error() -> None:
+    assert error_class_for_code("SOMETHING_NEW") is flightnb.FlightServerError
+
+
+def test_pyarrow_descriptor_with_unknown_type_is_rejected() -> None:
+    with pytest.raises(flightnb.FlightInvalidArgumentError):
+        flightnb.types.as_descriptor(object())
+    assert (
+        flightnb.types.as_descriptor(paflight.FlightDescriptor.for_command(b"SELECT 1")).command
+        == b"SELECT 1"
+    )

@@ -1,0 +1,112 @@
+"""Shared pytest fixtures: real ``pyarrow.flight`` servers and the Arrow corpus.
+
+Every server is session-scoped and started once; tests must not rely on state other tests
+leave behind, and should register extra tables under names of their own
+(``server.add_table("my_test/x", table)``).
+
+Fixtures
+--------
+flight_server : tests.flight_servers.FlightTestServer
+    A server on ``grpc://127.0.0.1:<port>`` (``flight_server.location``, ``.port``) serving the
+    standard flights of :func:`flight_servers.populate`:
+
+    * ``dictionary``: three batches whose dictionary column changes (replacement dictionaries);
+    * ``numbers`` (10 000 rows, ``n: int64, s: string``), ``ints``, ``empty`` (schema, no
+      batches), ``parts/0`` .. ``parts/2`` (100 rows each of ``numbers``);
+    * ``corpus/<case>`` for every case of :data:`corpus.CASES`;
+    * ``app_metadata``: 30 rows in 3 batches with app_metadata ``b"first"``, ``b"second"``,
+      ``b"third"``;
+    * ``batches_of_1000``: ``numbers`` in 10 batches; ``slow``: ``numbers`` in 100-row batches
+      with a 50 ms pause before each (cancellation, timeouts, progress);
+    * ``multi/ordered`` (3 endpoints with this server's location, ``ordered=True``),
+      ``multi/unordered`` (3 endpoints without locations), ``multi/other_server`` (endpoints
+      on this server, on ``other_flight_server``, and on both);
+    * ``error/<kind>`` for every kind of :data:`flight_servers.ERRORS` (every call fails with
+      ``ERRORS[kind].code``), ``error_after/<kind>`` tickets (two batches, then the error);
+    * DoPut stores uploads (``flight_server.uploads[path]``, ``.put_metadata[path]``) and
+      echoes each app_metadata as a PutResult; DoExchange echoes; actions ``echo``,
+      ``tables``, ``drop``.
+
+flight_location : str
+    ``flight_server.location``.
+grpc_target : str
+    ``"127.0.0.1:<port>"`` of ``flight_server``, for ``grpc.insecure_channel`` and friends.
+other_flight_server : FlightTestServer
+    A second TCP server with the standard tables (not the multi-endpoint flights).
+unix_flight_server : FlightTestServer
+    The same standard flights on ``grpc+unix://<path>``; ``.socket_path`` is the path, so a
+    plain gRPC target is ``"unix:" + str(unix_flight_server.socket_path)``.
+auth_flight_server : FlightTestServer
+    The standard flights behind authentication with :data:`flight_servers.TEST_USERS`
+    (``alice`` / ``wonderland``); see the :mod:`flight_servers` docstring for the two
+    handshakes it accepts.
+pyarrow_flight_client : pyarrow.flight.FlightClient
+    A pyarrow client connected to ``flight_server``, for reading reference results; closed
+    after the test.
+corpus_cases : list[tuple[str, pyarrow.Table]]
+    :data:`corpus.CASES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow.flight as flight
+import pytest
+from corpus import CASES
+from flight_servers import TEST_USERS, FlightTestServer, populate, serve_unix
+
+
+@pytest.fixture(scope="session")
+def other_flight_server() -> Iterator[FlightTestServer]:
+    with FlightTestServer() as server:
+        populate(server)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def flight_server(other_flight_server: FlightTestServer) -> Iterator[FlightTestServer]:
+    with FlightTestServer() as server:
+        populate(server, other=other_flight_server)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def flight_location(flight_server: FlightTestServer) -> str:
+    return flight_server.location
+
+
+@pytest.fixture(scope="session")
+def grpc_target(flight_server: FlightTestServer) -> str:
+    return f"127.0.0.1:{flight_server.port}"
+
+
+@pytest.fixture(scope="session")
+def unix_flight_server() -> Iterator[FlightTestServer]:
+    with serve_unix() as server:
+        populate(server)
+        yield server
+    assert server.socket_path is not None
+    server.socket_path.unlink(missing_ok=True)
+    server.socket_path.parent.rmdir()
+
+
+@pytest.fixture(scope="session")
+def auth_flight_server() -> Iterator[FlightTestServer]:
+    with FlightTestServer(users=TEST_USERS) as server:
+        populate(server)
+        yield server
+
+
+@pytest.fixture
+def pyarrow_flight_client(flight_server: FlightTestServer) -> Iterator[flight.FlightClient]:
+    client = flight.connect(flight_server.location)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def corpus_cases() -> list:
+    return CASES
