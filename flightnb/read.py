@@ -9,8 +9,9 @@ from typing import Any
 import pyarrow as pa
 
 from flightnb.client.aio import AsyncFlightClient
-from flightnb.client.flights import ReadObserver, read_descriptor
+from flightnb.client.flights import read_descriptor
 from flightnb.client.loop_thread import shared_loop_thread
+from flightnb.client.observer import TransferObserver, notify, observed_transfer
 from flightnb.client.sync import FlightClient
 from flightnb.convert import check_target, convert_table
 from flightnb.errors import FlightInvalidArgumentError, FlightTimedOutError
@@ -50,7 +51,7 @@ def _request(
     return as_descriptor(descriptor)
 
 
-def _observer(progress: Any) -> ReadObserver | None:
+def _observer(progress: Any) -> TransferObserver | None:
     if progress is None or progress is False or progress is True:
         from flightnb.progress import auto_observer
 
@@ -59,24 +60,18 @@ def _observer(progress: Any) -> ReadObserver | None:
 
 
 async def _read(
-    client: AsyncFlightClient, request: Ticket | FlightDescriptor, observer: ReadObserver | None
+    client: AsyncFlightClient,
+    request: Ticket | FlightDescriptor,
+    observer: TransferObserver | None,
 ) -> pa.Table:
-    if isinstance(request, Ticket):
+    if isinstance(request, FlightDescriptor):
+        return await read_descriptor(client, request, observer=observer)
+    async with observed_transfer(observer, info=None, parts=1):
         reader = client.do_get(request)
         if observer is not None:
-            observer.started(None, 1)
-            reader.on_batch = lambda r: observer.progressed(0, r)
-        try:
-            async with reader:
-                table = await reader.read_all()
-        except BaseException as exc:
-            if observer is not None:
-                observer.finished(exc)
-            raise
-        if observer is not None:
-            observer.finished(None)
-        return table
-    return await read_descriptor(client, request, observer=observer)
+            reader.on_progress = lambda stats: notify(observer, "progressed", 0, stats)
+        async with reader:
+            return await reader.read_all()
 
 
 async def read_flight_async(
@@ -87,7 +82,7 @@ async def read_flight_async(
     command: str | bytes | None = None,
     descriptor: Any = None,
     to: str = "arrow",
-    progress: bool | ReadObserver | None = None,
+    progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Any,
 ) -> Any:
@@ -136,7 +131,7 @@ def read_flight(
     command: str | bytes | None = None,
     descriptor: Any = None,
     to: str = "arrow",
-    progress: bool | ReadObserver | None = None,
+    progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Any,
 ) -> Any:

@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 
 from flightnb.client.aio import AsyncFlightClient
-from flightnb.client.streams import FlightStreamReader
+from flightnb.client.observer import TransferObserver, notify, observed_transfer
 from flightnb.errors import FlightDecodeError, FlightUnavailableError
 from flightnb.transport.locations import is_reuse_connection
 from flightnb.types import FlightDescriptor, FlightEndpoint, FlightInfo, Location
 
-__all__ = ["ReadObserver", "read_flight_info"]
+__all__ = ["read_descriptor", "read_flight_info"]
 
 DEFAULT_MAX_CONCURRENCY = 4
-
-
-class ReadObserver(Protocol):
-    """Receives progress of a whole-flight read (progress displays implement this)."""
-
-    def started(self, info: FlightInfo | None, endpoint_count: int) -> None: ...
-
-    def progressed(self, endpoint_index: int, reader: FlightStreamReader) -> None: ...
-
-    def finished(self, error: BaseException | None) -> None: ...
 
 
 def _locations_to_try(endpoint: FlightEndpoint) -> list[Location | None]:
@@ -45,14 +35,14 @@ async def _read_endpoint(
     endpoint: FlightEndpoint,
     index: int,
     schema: pa.Schema | None,
-    observer: ReadObserver | None,
+    observer: TransferObserver | None,
     timeout: float | None,
 ) -> tuple[list[pa.RecordBatch], pa.Schema | None]:
     last_error: FlightUnavailableError | None = None
     for location in _locations_to_try(endpoint):
-        on_batch = (lambda reader: observer.progressed(index, reader)) if observer else None
         reader = client.do_get(endpoint.ticket, location=location, schema=schema, timeout=timeout)
-        reader.on_batch = on_batch
+        if observer is not None:
+            reader.on_progress = lambda stats: notify(observer, "progressed", index, stats)
         batches: list[pa.RecordBatch] = []
         try:
             async with reader:
@@ -76,7 +66,7 @@ async def read_flight_info(
     info: FlightInfo,
     *,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-    observer: ReadObserver | None = None,
+    observer: TransferObserver | None = None,
     timeout: float | None = None,
 ) -> pa.Table:
     """Read every endpoint of ``info`` into one Table, in endpoint order.
@@ -91,9 +81,7 @@ async def read_flight_info(
         async with semaphore:
             return await _read_endpoint(client, endpoint, index, info.schema, observer, timeout)
 
-    if observer is not None:
-        observer.started(info, len(info.endpoints))
-    try:
+    async with observed_transfer(observer, info=info, parts=len(info.endpoints)):
         tasks = [asyncio.ensure_future(bounded(i, e)) for i, e in enumerate(info.endpoints)]
         try:
             results = await asyncio.gather(*tasks)
@@ -109,16 +97,9 @@ async def read_flight_info(
         )
         if schema is None:
             raise FlightDecodeError("neither FlightInfo nor any endpoint stream carried a schema")
-        table = pa.Table.from_batches(
+        return pa.Table.from_batches(
             [b for batches, _ in results for b in batches], schema=_stream_schema(schema, results)
         )
-    except BaseException as exc:
-        if observer is not None:
-            observer.finished(exc)
-        raise
-    if observer is not None:
-        observer.finished(None)
-    return table
 
 
 def _stream_schema(
@@ -136,7 +117,7 @@ async def read_descriptor(
     descriptor: FlightDescriptor,
     *,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-    observer: ReadObserver | None = None,
+    observer: TransferObserver | None = None,
     timeout: float | None = None,
 ) -> pa.Table:
     """GetFlightInfo for ``descriptor``, then :func:`read_flight_info`."""

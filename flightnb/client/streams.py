@@ -12,6 +12,7 @@ from typing import Any
 import grpc.aio
 import pyarrow as pa
 
+from flightnb.client.observer import TransferStats
 from flightnb.codec import (
     BatchReceived,
     FlightDataDecoder,
@@ -36,30 +37,6 @@ class FlightStreamChunk:
     app_metadata: bytes | None
 
 
-class StreamStats:
-    """Counters a progress display can read while a stream runs."""
-
-    __slots__ = ("batches", "bytes", "finished", "messages", "rows", "started")
-
-    def __init__(self) -> None:
-        self.rows = 0
-        self.batches = 0
-        self.bytes = 0
-        self.messages = 0
-        self.started = time.monotonic()
-        self.finished: float | None = None
-
-    @property
-    def elapsed(self) -> float:
-        return (self.finished or time.monotonic()) - self.started
-
-    def __repr__(self) -> str:
-        return (
-            f"StreamStats(rows={self.rows}, batches={self.batches}, bytes={self.bytes}, "
-            f"elapsed={self.elapsed:.3f}s)"
-        )
-
-
 class FlightStreamReader:
     """Reads a stream of FlightData: ``async for chunk in reader`` or ``await reader.read_all()``.
 
@@ -74,13 +51,24 @@ class FlightStreamReader:
         Used when the server ends the stream without sending a schema message.
     """
 
+    __slots__ = (
+        "_call",
+        "_decoder",
+        "_done",
+        "_fallback_schema",
+        "_pending",
+        "_start",
+        "on_progress",
+        "stats",
+    )
+
     def __init__(
         self,
         start: CallFactory,
         *,
         schema: pa.Schema | None = None,
         validate: bool = False,
-        on_batch: Callable[[FlightStreamReader], None] | None = None,
+        on_progress: Callable[[TransferStats], None] | None = None,
     ) -> None:
         self._start = start
         self._call: Any = None
@@ -88,8 +76,9 @@ class FlightStreamReader:
         self._fallback_schema = schema
         self._pending: list[FlightStreamChunk] = []
         self._done = False
-        self.on_batch = on_batch
-        self.stats = StreamStats()
+        #: Called with ``stats`` after every message (progress displays hook in here).
+        self.on_progress = on_progress
+        self.stats = TransferStats()
 
     @property
     def schema(self) -> pa.Schema | None:
@@ -140,8 +129,8 @@ class FlightStreamReader:
                 self._pending.append(FlightStreamChunk(event.batch, event.app_metadata))
             elif isinstance(event, MetadataReceived):
                 self._pending.append(FlightStreamChunk(None, event.app_metadata))
-        if self.on_batch is not None:
-            self.on_batch(self)
+        if self.on_progress is not None:
+            self.on_progress(self.stats)
 
     def _finish(self) -> None:
         if not self._done:
@@ -204,8 +193,10 @@ class _Uploader:
         self._encoder: FlightDataEncoder | None = None
         self._descriptor: bytes | None = None
         self._writing_done = False
-        self.rows_written = 0
-        self.bytes_written = 0
+        #: What was sent so far (rows, batches, bytes).
+        self.stats = TransferStats()
+        #: Called with ``stats`` after every batch sent.
+        self.on_progress: Callable[[TransferStats], None] | None = None
 
     async def _write(self, message: bytes) -> None:
         if self._writing_done:
@@ -217,7 +208,8 @@ class _Uploader:
                 # The server ended the call; reading surfaces its status.
                 await self._call.read()
                 raise FlightError("the server closed the stream") from None
-        self.bytes_written += len(message)
+        self.stats.bytes += len(message)
+        self.stats.messages += 1
 
     async def begin(
         self,
@@ -240,7 +232,10 @@ class _Uploader:
         assert self._encoder is not None
         for message in self._encoder.encode_batch(batch, app_metadata):
             await self._write(message)
-        self.rows_written += batch.num_rows
+        self.stats.rows += batch.num_rows
+        self.stats.batches += 1
+        if self.on_progress is not None:
+            self.on_progress(self.stats)
 
     async def write_table(self, table: pa.Table, *, max_chunksize: int | None = None) -> None:
         """Send every batch of a table."""

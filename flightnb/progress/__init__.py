@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flightnb.client.flights import ReadObserver
+from flightnb.client.observer import TransferObserver
 from flightnb.progress.text import TextProgress
 
-__all__ = ["ReadObserver", "TextProgress", "auto_observer"]
+__all__ = ["TextProgress", "TransferObserver", "auto_observer"]
 
 
-def auto_observer(progress: bool | None) -> ReadObserver | None:
+def auto_observer(progress: bool | None) -> TransferObserver | None:
     """The display for ``progress=``: None picks automatically, True forces, False disables."""
     if progress is False:
         return None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
-from flightnb.client.streams import FlightStreamReader
+from flightnb.client.observer import TransferStats
 from flightnb.types import FlightInfo
 
 _MIN_INTERVAL_SECONDS = 0.2
@@ -29,14 +30,24 @@ class TextProgress:
         self._last_render = 0.0
         self._broken = False
 
-    def started(self, info: FlightInfo | None, endpoint_count: int) -> None:
+    def started(
+        self,
+        *,
+        info: FlightInfo | None,
+        parts: int,
+        kind: str,
+        cancel: Callable[[], None] | None,
+    ) -> None:
         self._started = time.monotonic()
         if info is not None and info.total_records >= 0:
             self._total_rows = info.total_records
 
-    def progressed(self, endpoint_index: int, reader: FlightStreamReader) -> None:
-        self._rows[endpoint_index] = reader.stats.rows
-        self._bytes[endpoint_index] = reader.stats.bytes
+    def polled(self, progress: float | None) -> None:
+        pass
+
+    def progressed(self, part: int, stats: TransferStats) -> None:
+        self._rows[part] = stats.rows
+        self._bytes[part] = stats.bytes
         now = time.monotonic()
         if now - self._last_render < _MIN_INTERVAL_SECONDS or now - self._started < self._delay:
             return

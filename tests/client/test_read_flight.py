@@ -127,3 +127,48 @@ def test_text_progress_reports_rows(flight_server: Any) -> None:
     sink = io.StringIO()
     read_flight(flight_server.location, ticket="slow", progress=TextProgress(delay=0, file=sink))
     assert "10.0k" in sink.getvalue() or "10000" in sink.getvalue()
+
+
+class _CancelAfterFirstBatch:
+    """A display whose Cancel button is pressed once data flows."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self._cancel: Any = None
+
+    def started(self, *, info: Any, parts: int, kind: str, cancel: Any) -> None:
+        self.events.append(f"started {kind} parts={parts}")
+        self._cancel = cancel
+
+    def polled(self, progress: float | None) -> None:
+        self.events.append("polled")
+
+    def progressed(self, part: int, stats: Any) -> None:
+        if stats.rows and self._cancel is not None:
+            self._cancel()
+            self._cancel = None
+
+    def finished(self, error: BaseException | None) -> None:
+        self.events.append(f"finished {type(error).__name__}")
+
+
+@pytest.mark.parametrize("form", [{"ticket": "slow"}, {"path": "slow"}])
+def test_cancel_from_the_display_raises_cancelled(flight_server: Any, form: dict) -> None:
+    display = _CancelAfterFirstBatch()
+    with pytest.raises(flightnb.FlightCancelledError, match="progress display"):
+        read_flight(flight_server.location, progress=display, timeout=10, **form)
+    assert display.events == ["started read parts=1", "finished FlightCancelledError"]
+
+
+class _BrokenDisplay:
+    def __getattr__(self, name: str) -> Any:
+        def fail(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("frontend went away")
+
+        return fail
+
+
+def test_a_broken_display_never_breaks_the_transfer(flight_server: Any) -> None:
+    table = read_flight(flight_server.location, path=["multi", "ordered"],
+                        progress=_BrokenDisplay())
+    assert table.equals(_parts(flight_server))
