@@ -1,4 +1,4 @@
-"""Command line: ``python -m flightnb demo`` (also the ``flightnb`` console script)."""
+"""Command line: ``python -m flightnb demo | serve`` (also the ``flightnb`` console script)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,17 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:
+        # The server needs the "server" extra (DuckDB); import it only when asked for.
+        from flightnb.server.cli import serve_main
+
+        return serve_main(argv[1:]) or 0
     parser = argparse.ArgumentParser(prog="flightnb", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="serve sample data locally and read it back")
     demo.add_argument("--rows", type=int, default=2_000_000, help="sample rows to serve")
+    commands.add_parser("serve", help="serve a DuckDB database over Flight SQL (--help)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from flightnb.demo import run_demo
