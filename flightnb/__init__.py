@@ -72,3 +72,10 @@ __all__ = [
     "read_flight",
     "read_flight_async",
 ]
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """Support ``%load_ext flightnb``; IPython is imported only here."""
+    from flightnb.notebook import load_ipython_extension as load
+
+    load(ipython)

@@ -26,6 +26,7 @@ def convert_table(table: pa.Table, to: str, **options: Any) -> Any:
     target = check_target(to)
     if target == "arrow":
         return table
+    register_accessors()
     if target == "pandas":
         dtype_backend = options.pop("dtype_backend", None)
         if dtype_backend == "pyarrow":
@@ -36,3 +37,16 @@ def convert_table(table: pa.Table, to: str, **options: Any) -> Any:
     import polars as pl
 
     return pl.from_arrow(table, **options)
+
+
+def register_accessors() -> None:
+    """Register ``DataFrame.flight`` for pandas and polars if they are already imported.
+
+    Never imports pandas or polars itself, so it is cheap to call from any entry point.
+    """
+    import sys
+
+    if "pandas" in sys.modules:
+        import flightnb.pandas  # noqa: F401
+    if "polars" in sys.modules:
+        import flightnb.polars  # noqa: F401

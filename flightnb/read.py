@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -18,6 +18,8 @@ from flightnb.errors import FlightInvalidArgumentError, FlightTimedOutError
 from flightnb.types import FlightDescriptor, Ticket, as_descriptor, as_ticket
 
 __all__ = ["read_flight", "read_flight_async"]
+
+T = TypeVar("T")
 
 
 def _request(
@@ -51,7 +53,8 @@ def _request(
     return as_descriptor(descriptor)
 
 
-def _observer(progress: Any) -> TransferObserver | None:
+def observer_for(progress: Any) -> TransferObserver | None:
+    """The display for ``progress=``: None/True/False pick one, anything else is used as is."""
     if progress is None or progress is False or progress is True:
         from flightnb.progress import auto_observer
 
@@ -89,12 +92,12 @@ async def read_flight_async(
     """Read a flight on the running event loop; see :func:`read_flight`."""
     check_target(to)
     request = _request(ticket, path, command, descriptor)
-    observer = _observer(progress)
+    observer = observer_for(progress)
     if isinstance(source, FlightClient):
         # Its channels live on flightnb's loop thread: run there, await here.
         portal = shared_loop_thread()
         future = asyncio.run_coroutine_threadsafe(
-            _bounded(_read(source.async_client, request, observer), timeout), portal.loop
+            bounded(_read(source.async_client, request, observer), timeout), portal.loop
         )
         try:
             table = await asyncio.wrap_future(future)
@@ -105,21 +108,22 @@ async def read_flight_async(
     owns_client = not isinstance(source, AsyncFlightClient)
     client = AsyncFlightClient(source, **client_options) if owns_client else source
     try:
-        table = await _bounded(_read(client, request, observer), timeout)
+        table = await bounded(_read(client, request, observer), timeout)
     finally:
         if owns_client:
             await client.close()
     return convert_table(table, to)
 
 
-async def _bounded(coroutine: Any, timeout: float | None) -> pa.Table:
+async def bounded(awaitable: Awaitable[T], timeout: float | None) -> T:
+    """Await ``awaitable``, cancelling it (and its RPCs) if it takes over ``timeout`` s."""
     if timeout is None:
-        return await coroutine  # type: ignore[no-any-return]
+        return await awaitable
     try:
-        return await asyncio.wait_for(coroutine, timeout)  # type: ignore[no-any-return]
+        return await asyncio.wait_for(awaitable, timeout)
     except asyncio.TimeoutError:
         raise FlightTimedOutError(
-            f"the read did not finish within {timeout} s", code="DEADLINE_EXCEEDED"
+            f"the call did not finish within {timeout} s", code="DEADLINE_EXCEEDED"
         ) from None
 
 

@@ -1,0 +1,130 @@
+"""One-call uploads (DoPut) and exchanges (DoExchange) of a whole table."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from flightnb.client.aio import AsyncFlightClient
+from flightnb.client.loop_thread import shared_loop_thread
+from flightnb.client.observer import TransferObserver, notify, observed_transfer
+from flightnb.client.sync import FlightClient
+from flightnb.convert import check_target, convert_table
+from flightnb.errors import FlightInvalidArgumentError
+from flightnb.read import bounded, observer_for
+from flightnb.types import FlightDescriptor, as_descriptor
+
+__all__ = ["exchange_flight", "exchange_flight_async", "write_flight", "write_flight_async"]
+
+DEFAULT_CHUNK_ROWS = 65_536
+
+
+def _descriptor(path: str | Sequence[str] | None, command: str | bytes | None,
+                descriptor: Any) -> FlightDescriptor:
+    given = [v for v in (path, command, descriptor) if v is not None]
+    if len(given) != 1:
+        raise FlightInvalidArgumentError("give exactly one of path=, command= or descriptor=")
+    if path is not None:
+        return FlightDescriptor.for_path(*([path] if isinstance(path, (str, bytes)) else path))
+    if command is not None:
+        return FlightDescriptor.for_command(command)
+    return as_descriptor(descriptor)
+
+
+def as_arrow_table(data: Any) -> pa.Table:
+    """A pyarrow Table from a Table, RecordBatch, pandas or polars DataFrame."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    module = type(data).__module__.split(".")[0]
+    if module == "polars":
+        return data.to_arrow()
+    if module == "pandas":
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if hasattr(data, "__arrow_c_stream__"):
+        return pa.table(data)
+    raise FlightInvalidArgumentError(f"cannot upload a {type(data).__name__}")
+
+
+async def _with_client(source: Any, client_options: dict[str, Any], work: Any) -> Any:
+    if isinstance(source, FlightClient):
+        future = asyncio.run_coroutine_threadsafe(work(source.async_client),
+                                                  shared_loop_thread().loop)
+        return await asyncio.wrap_future(future)
+    if isinstance(source, AsyncFlightClient):
+        return await work(source)
+    async with AsyncFlightClient(source, **client_options) as client:
+        return await work(client)
+
+
+async def write_flight_async(
+    source: Any, data: Any, *, path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None, descriptor: Any = None,
+    progress: bool | TransferObserver | None = None, timeout: float | None = None,
+    max_chunksize: int = DEFAULT_CHUNK_ROWS, **client_options: Any,
+) -> list[bytes]:
+    """Upload ``data`` with DoPut; returns the ``app_metadata`` of the server's PutResults."""
+    table = as_arrow_table(data)
+    target = _descriptor(path, command, descriptor)
+    observer = observer_for(progress)
+
+    async def work(client: AsyncFlightClient) -> list[bytes]:
+        async with observed_transfer(observer, info=None, parts=1, kind="upload"):
+            writer = await client.do_put(target, table.schema)
+            if observer is not None:
+                writer.on_progress = lambda stats: notify(observer, "progressed", 0, stats)
+            async with writer:
+                await writer.write_table(table, max_chunksize=max_chunksize)
+            return writer.results
+
+    return await bounded(_with_client(source, client_options, work), timeout)  # type: ignore[no-any-return]
+
+
+def write_flight(source: Any, data: Any, **options: Any) -> list[bytes]:
+    """Blocking :func:`write_flight_async`."""
+    return shared_loop_thread().run(write_flight_async(source, data, **options))
+
+
+async def exchange_flight_async(
+    source: Any, data: Any, *, path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None, descriptor: Any = None, to: str = "arrow",
+    timeout: float | None = None, max_chunksize: int = DEFAULT_CHUNK_ROWS,
+    **client_options: Any,
+) -> Any:
+    """Send ``data`` over DoExchange and return what the server sends back."""
+    check_target(to)
+    table = as_arrow_table(data)
+    target = _descriptor(path, command, descriptor)
+
+    async def work(client: AsyncFlightClient) -> pa.Table:
+        async with await client.do_exchange(target) as exchange:
+            await exchange.begin(table.schema)
+
+            async def send() -> None:
+                await exchange.write_table(table, max_chunksize=max_chunksize)
+                await exchange.done_writing()
+
+            # Read while writing: a server that answers batch by batch would otherwise
+            # fill its send window and stall both sides.
+            sender = asyncio.ensure_future(send())
+            try:
+                result = await exchange.read_all()
+            finally:
+                if not sender.done():
+                    sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+            if sender.exception() is not None and not sender.cancelled():
+                raise sender.exception()  # type: ignore[misc]
+            return result
+
+    table_back = await bounded(_with_client(source, client_options, work), timeout)
+    return convert_table(table_back, to)
+
+
+def exchange_flight(source: Any, data: Any, **options: Any) -> Any:
+    """Blocking :func:`exchange_flight_async`."""
+    return shared_loop_thread().run(exchange_flight_async(source, data, **options))

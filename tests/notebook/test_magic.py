@@ -1,0 +1,130 @@
+"""The %flight magic in a real IPython InteractiveShell against real servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from flightnb.notebook.background import BackgroundRead
+from flightnb.notebook.display import DisplayTable, Tables
+
+
+@pytest.fixture
+def shell(flight_server: Any) -> Iterator[InteractiveShell]:
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "flightnb")
+    ip.run_line_magic("flight", f"connect {flight_server.location}")
+    yield ip
+    magic = ip.magics_manager.registry["FlightMagic"]
+    if magic.connection is not None:
+        magic.connection.close()
+        magic.connection = None
+    ip.run_line_magic("config", "FlightMagic.to = 'arrow'")
+    InteractiveShell.clear_instance()
+
+
+def line(shell: InteractiveShell, text: str) -> Any:
+    name, _, rest = text.partition(" ")
+    return shell.run_line_magic(name, rest)
+
+
+def test_get_path_returns_table(shell: InteractiveShell, flight_server: Any) -> None:
+    result = line(shell, "flight get multi ordered --no-progress")
+    expected = pa.concat_tables([flight_server.table(f"parts/{i}") for i in range(3)])
+    assert isinstance(result, pa.Table) and result.equals(expected)
+
+
+def test_get_ticket_and_to(shell: InteractiveShell, flight_server: Any) -> None:
+    frame = line(shell, "flight get --ticket numbers --to pandas --no-progress")
+    assert isinstance(frame, pd.DataFrame) and len(frame) == 10_000
+    shell.run_line_magic("config", "FlightMagic.to = 'polars'")
+    assert isinstance(line(shell, "flight get numbers --no-progress"), pl.DataFrame)
+
+
+def test_output_variable_and_jupysql_assignment(shell: InteractiveShell) -> None:
+    assert line(shell, "flight get numbers -o numbers_df --no-progress") is None
+    assert shell.user_ns["numbers_df"].num_rows == 10_000
+    assert line(shell, "flight trips << get --ticket ints --no-progress") is None
+    assert isinstance(shell.user_ns["trips"], pa.Table)
+
+
+def test_listing_info_schema_actions_are_tables(shell: InteractiveShell) -> None:
+    listing = line(shell, "flight list")
+    assert isinstance(listing, DisplayTable) and "numbers" in repr(listing)
+    assert "<table>" in listing._repr_html_()
+    info = line(shell, "flight info multi ordered")
+    assert isinstance(info, Tables)
+    assert "parts/0" in repr(info) and "ordered" in repr(info)
+    schema = line(shell, "flight schema numbers")
+    assert [row[0] for row in schema.rows] == ["n", "s"]
+    actions = line(shell, "flight actions")
+    assert "echo" in repr(actions)
+    echoed = line(shell, "flight action echo hello")
+    assert echoed.rows == [["0", "hello"]]
+
+
+def test_cell_form_action_body(shell: InteractiveShell) -> None:
+    result = shell.run_cell_magic("flight", "action echo", "multi\nline body")
+    assert result.rows[0][1] == "multi\nline body"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("flight frobnicate", "unknown subcommand"),
+        ("flight get", "give a PATH"),
+        ("flight get a --ticket b", "give a PATH"),
+        ("flight get a --to excel", "invalid choice"),
+        ("flight connect", "required"),
+        ("flight get 'unbalanced", "quotation"),
+    ],
+)
+def test_wrong_usage_is_a_one_line_usage_error(
+    shell: InteractiveShell, text: str, message: str
+) -> None:
+    with pytest.raises(UsageError, match=message) as excinfo:
+        line(shell, text)
+    assert "\n" not in str(excinfo.value).strip()
+
+
+def test_get_without_connection_is_usage_error() -> None:
+    ip = InteractiveShell.instance()
+    try:
+        ip.run_line_magic("load_ext", "flightnb")
+        with pytest.raises(UsageError, match="connect"):
+            ip.run_line_magic("flight", "get numbers")
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_token_from_environment_never_in_output(
+    shell: InteractiveShell, auth_flight_server: Any, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FLIGHT_PASSWORD_FOR_TEST", "wonderland")
+    line(shell, f"flight connect {auth_flight_server.location} --user alice "
+                "--password-env FLIGHT_PASSWORD_FOR_TEST")
+    table = line(shell, "flight get --ticket numbers --no-progress")
+    assert table.num_rows == 10_000
+    magic = shell.magics_manager.registry["FlightMagic"]
+    assert "wonderland" not in repr(magic.connection) + capsys.readouterr().out
+    monkeypatch.delenv("FLIGHT_TOKEN_MISSING", raising=False)
+    with pytest.raises(UsageError, match="FLIGHT_TOKEN_MISSING"):
+        line(shell, f"flight connect {auth_flight_server.location} --token-env FLIGHT_TOKEN_MISSING")
+
+
+def test_background_read_without_running_loop(shell: InteractiveShell, flight_server: Any) -> None:
+    handle = line(shell, "flight get --ticket slow --bg --no-progress")
+    assert isinstance(handle, BackgroundRead)
+    assert not handle.done() and "running" in repr(handle)
+    table = handle.result(timeout=30)
+    assert table.num_rows == 10_000 and handle.done() and "done" in repr(handle)
+    cancelled = line(shell, "flight get --ticket slow --bg --no-progress")
+    assert cancelled.cancel()
