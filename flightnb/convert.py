@@ -46,7 +46,8 @@ def register_accessors() -> None:
     """
     import sys
 
-    if "pandas" in sys.modules:
-        import flightnb.pandas  # noqa: F401
-    if "polars" in sys.modules:
-        import flightnb.polars  # noqa: F401
+    import importlib
+
+    for library in ("pandas", "polars"):
+        if library in sys.modules:
+            importlib.import_module(f"flightnb.{library}")

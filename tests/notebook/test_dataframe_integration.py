@@ -18,13 +18,17 @@ def test_pandas_read_with_dtype_backends(flight_server: Any) -> None:
     location = flight_server.location
     numpy_frame = fpd.read_flight(location, ticket="numbers", progress=False)
     assert numpy_frame["n"].dtype == "int64"
-    arrow_frame = fpd.read_flight(location, ticket="numbers", dtype_backend="pyarrow",
-                                  progress=False)
+    arrow_frame = fpd.read_flight(
+        location, ticket="numbers", dtype_backend="pyarrow", progress=False
+    )
     assert isinstance(arrow_frame["n"].dtype, pd.ArrowDtype)
-    nullable = fpd.read_flight(location, ticket="numbers", dtype_backend="numpy_nullable",
-                               progress=False)
+    nullable = fpd.read_flight(
+        location, ticket="numbers", dtype_backend="numpy_nullable", progress=False
+    )
     assert str(nullable["n"].dtype) == "Int64" and str(nullable["s"].dtype).startswith("string")
-    assert numpy_frame.equals(nullable.astype({"n": "int64", "s": object})) or len(nullable) == 10_000
+    assert (
+        numpy_frame.equals(nullable.astype({"n": "int64", "s": object})) or len(nullable) == 10_000
+    )
 
 
 def test_polars_read_is_zero_copy(flight_server: Any) -> None:
@@ -53,18 +57,20 @@ def test_polars_namespace_put_and_exchange(flight_server: Any) -> None:
 
 
 def test_registration_is_lazy() -> None:
-    code = ("import sys, flightnb; import pandas as pd; "
-            "print(hasattr(pd.DataFrame, 'flight')); import flightnb.pandas; "
-            "print(hasattr(pd.DataFrame, 'flight'))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, flightnb; import pandas as pd; "
+        "print(hasattr(pd.DataFrame, 'flight')); import flightnb.pandas; "
+        "print(hasattr(pd.DataFrame, 'flight'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
 
 
 def test_returning_a_frame_registers_its_accessor(flight_server: Any) -> None:
-    code = ("import sys, flightnb; import polars as pl; "
-            f"df = flightnb.read_flight({flight_server.location!r}, ticket='ints', to='polars', "
-            "progress=False); print(hasattr(df, 'flight'))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, flightnb; import polars as pl; "
+        f"df = flightnb.read_flight({flight_server.location!r}, ticket='ints', to='polars', "
+        "progress=False); print(hasattr(df, 'flight'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"

@@ -105,19 +105,26 @@ def test_get_without_connection_is_usage_error() -> None:
 
 
 def test_token_from_environment_never_in_output(
-    shell: InteractiveShell, auth_flight_server: Any, monkeypatch: pytest.MonkeyPatch,
+    shell: InteractiveShell,
+    auth_flight_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("FLIGHT_PASSWORD_FOR_TEST", "wonderland")
-    line(shell, f"flight connect {auth_flight_server.location} --user alice "
-                "--password-env FLIGHT_PASSWORD_FOR_TEST")
+    line(
+        shell,
+        f"flight connect {auth_flight_server.location} --user alice "
+        "--password-env FLIGHT_PASSWORD_FOR_TEST",
+    )
     table = line(shell, "flight get --ticket numbers --no-progress")
     assert table.num_rows == 10_000
     magic = shell.magics_manager.registry["FlightMagic"]
     assert "wonderland" not in repr(magic.connection) + capsys.readouterr().out
     monkeypatch.delenv("FLIGHT_TOKEN_MISSING", raising=False)
     with pytest.raises(UsageError, match="FLIGHT_TOKEN_MISSING"):
-        line(shell, f"flight connect {auth_flight_server.location} --token-env FLIGHT_TOKEN_MISSING")
+        line(
+            shell, f"flight connect {auth_flight_server.location} --token-env FLIGHT_TOKEN_MISSING"
+        )
 
 
 def test_background_read_without_running_loop(shell: InteractiveShell, flight_server: Any) -> None:
