@@ -44,9 +44,8 @@ def register_accessors() -> None:
 
     Never imports pandas or polars itself, so it is cheap to call from any entry point.
     """
-    import sys
-
     import importlib
+    import sys
 
     for library in ("pandas", "polars"):
         if library in sys.modules:
