@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from flightnb.errors import FlightInvalidArgumentError
+
 Target = Literal["arrow", "pandas", "polars"]
 TARGETS: tuple[str, ...] = ("arrow", "pandas", "polars")
 
@@ -13,7 +15,7 @@ TARGETS: tuple[str, ...] = ("arrow", "pandas", "polars")
 def check_target(to: str) -> Target:
     """Validate a ``to=`` argument early, before any network traffic."""
     if to not in TARGETS:
-        raise ValueError(f"to={to!r} is not one of {', '.join(map(repr, TARGETS))}")
+        raise FlightInvalidArgumentError(f"to={to!r} is not one of {', '.join(map(repr, TARGETS))}")
     return to  # type: ignore[return-value]
 
 

@@ -60,8 +60,15 @@ class FlightError(Exception):
     arrow_detail : bytes or None
         The ``x-arrow-status-detail-bin`` trailer Arrow C++ servers attach (e.g. the Arrow
         status detail such as ``b"Unauthorized"``).
+    arrow_code : int or None
+        The ``x-arrow-status`` trailer of Arrow C++ servers: the server-side
+        ``arrow::StatusCode`` number (e.g. ``4`` for ``KeyError``) behind the gRPC status.
+    arrow_message : str or None
+        The ``x-arrow-status-message-bin`` trailer: the server's Arrow status message, sent
+        as binary so it arrives byte-exact (decoded as UTF-8, invalid bytes replaced).
     trailers : dict[str, str | bytes]
-        Other trailing metadata of the failed call (credentials removed).
+        Other trailing metadata of the failed call (credentials removed). The Arrow
+        trailers above stay in it too, as received.
     """
 
     def __init__(
@@ -71,6 +78,8 @@ class FlightError(Exception):
         code: str | None = None,
         extra_info: bytes | None = None,
         arrow_detail: bytes | None = None,
+        arrow_code: int | None = None,
+        arrow_message: str | None = None,
         trailers: dict[str, str | bytes] | None = None,
     ) -> None:
         super().__init__(message)
@@ -78,6 +87,8 @@ class FlightError(Exception):
         self.code = code
         self.extra_info = extra_info
         self.arrow_detail = arrow_detail
+        self.arrow_code = arrow_code
+        self.arrow_message = arrow_message
         self.trailers = dict(trailers or {})
 
     def __str__(self) -> str:
@@ -88,7 +99,8 @@ class FlightDecodeError(FlightError):
     """The bytes a server sent are not a valid Flight/Arrow IPC stream.
 
     ``where`` names the part that was wrong (``"data_header"``, ``"data_body"``,
-    ``"FlightData"``, ``"stream"``) so a report can point at the server, not at flightnb.
+    ``"FlightData"``, ``"stream"``, or the message carrying it: ``"FlightInfo"``,
+    ``"SchemaResult"``, ``"Result"``) so a report can point at the server, not at flightnb.
     """
 
     def __init__(self, message: str, *, where: str = "stream") -> None:

@@ -253,10 +253,31 @@ def as_action(value: Any, body: bytes | str | None = None) -> Action:
     raise FlightInvalidArgumentError(f"cannot use {type(value).__name__} as an action")
 
 
+def _from_serialized(value: Any, message_type: Any, convert: Any) -> Any:
+    """Convert a pyarrow.flight object through its protobuf serialization, if it has one."""
+    serialize = getattr(value, "serialize", None)
+    if serialize is None:
+        return None
+    return convert(message_type.FromString(bytes(serialize())))
+
+
+def as_info(value: Any) -> FlightInfo:
+    """A :class:`FlightInfo` from ours or pyarrow.flight's."""
+    if isinstance(value, FlightInfo):
+        return value
+    info = _from_serialized(value, pb.FlightInfo, info_from_proto)
+    if info is None:
+        raise FlightInvalidArgumentError(f"cannot use {type(value).__name__} as a FlightInfo")
+    return info  # type: ignore[no-any-return]
+
+
 def as_endpoint(value: Any) -> FlightEndpoint:
     """A :class:`FlightEndpoint` from ours or pyarrow.flight's."""
     if isinstance(value, FlightEndpoint):
         return value
+    endpoint = _from_serialized(value, pb.FlightEndpoint, endpoint_from_proto)
+    if endpoint is not None:
+        return endpoint  # type: ignore[no-any-return]
     try:
         return FlightEndpoint(
             ticket=as_ticket(value.ticket),

@@ -17,10 +17,11 @@ from flightnb.client.streams import FlightExchange, FlightPutWriter, FlightStrea
 from flightnb.errors import (
     FlightClientClosedError,
     FlightDecodeError,
+    FlightInternalError,
     FlightUnauthenticatedError,
 )
 from flightnb.transport.channels import ChannelConfig, open_channel
-from flightnb.transport.errors import map_grpc_errors
+from flightnb.transport.errors import map_grpc_errors, parse_response, write_message
 from flightnb.transport.locations import ChannelTarget, is_reuse_connection, parse_location
 from flightnb.types import (
     Action,
@@ -36,6 +37,7 @@ from flightnb.types import (
     as_action,
     as_descriptor,
     as_endpoint,
+    as_info,
     as_location,
     as_ticket,
     descriptor_to_proto,
@@ -52,6 +54,8 @@ from flightnb.types import (
 __all__ = ["AsyncFlightClient"]
 
 _SERVICE = "/arrow.flight.protocol.FlightService/"
+# What grpcio reports when it dropped the server's status after a failed write.
+_LOST_STATUS = "Internal error from Core"
 Headers = Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]] | None
 
 
@@ -85,8 +89,10 @@ class AsyncFlightClient:
         Name to check the server's certificate against instead of the URI's host.
     disable_server_verification : bool
         Accept any certificate the server presents (for testing against self-signed servers).
-    max_receive_message_size : int
-        Largest message accepted; -1 (default) is unlimited.
+    max_receive_message_size, max_send_message_size : int
+        Largest message accepted / sent; -1 (default) is unlimited.
+    validate : bool
+        Fully validate every received batch (costs a pass over the data).
 
     Examples
     --------
@@ -207,13 +213,13 @@ class AsyncFlightClient:
         call = channel.unary_unary(
             _SERVICE + method,
             request_serializer=type(request).SerializeToString,
-            response_deserializer=response_type.FromString,
+            response_deserializer=None,  # parsed below: grpc turns a parse failure into None
         )(request, metadata=self._metadata(headers), timeout=self._timeout(timeout))
         with map_grpc_errors():
             response = await call
             self._cookies.observe(await call.initial_metadata())
             self._cookies.observe(await call.trailing_metadata())
-        return response
+        return parse_response(response_type, response)
 
     async def _stream(
         self,
@@ -228,13 +234,13 @@ class AsyncFlightClient:
         call = channel.unary_stream(
             _SERVICE + method,
             request_serializer=type(request).SerializeToString,
-            response_deserializer=response_type.FromString,
+            response_deserializer=None,  # parsed below: grpc turns a parse failure into None
         )(request, metadata=self._metadata(headers), timeout=self._timeout(timeout))
         try:
             with map_grpc_errors():
                 self._cookies.observe(await call.initial_metadata())
                 while (message := await call.read()) is not grpc.aio.EOF:
-                    yield message
+                    yield parse_response(response_type, message)
                 self._cookies.observe(await call.trailing_metadata())
         finally:
             call.cancel()
@@ -255,29 +261,19 @@ class AsyncFlightClient:
         ``BasicAuth`` handshake payload. A returned ``authorization: Bearer`` header becomes
         the client's token; otherwise a returned payload is sent as ``auth-token-bin``.
         """
-        channel = await self._channel()
-        call = channel.stream_stream(
-            _SERVICE + "Handshake",
-            request_serializer=pb.HandshakeRequest.SerializeToString,
-            response_deserializer=pb.HandshakeResponse.FromString,
-        )(
-            metadata=[
-                *self._metadata(headers),
-                ("authorization", basic_auth_header(username, password)),
-            ],
-            timeout=self._timeout(timeout),
-        )
-        payload = pb.BasicAuth(username=username, password=password).SerializeToString()
-        responses: list[bytes] = []
-        with map_grpc_errors():
-            await call.write(pb.HandshakeRequest(payload=payload))
-            await call.done_writing()
-            while (message := await call.read()) is not grpc.aio.EOF:
-                responses.append(message.payload)
-            metadata = [
-                *(await call.initial_metadata() or ()),
-                *(await call.trailing_metadata() or ()),
-            ]
+        try:
+            responses, metadata = await self._handshake_call(
+                username, password, send_payload=True, timeout=timeout, headers=headers
+            )
+        except FlightInternalError as exc:
+            if exc.trailers or _LOST_STATUS not in exc.message:
+                raise
+            # grpcio loses the server's status when a write races the server's early
+            # rejection (e.g. a bad password judged from the header alone). A header-only
+            # handshake writes nothing, so the server's real answer comes through.
+            responses, metadata = await self._handshake_call(
+                username, password, send_payload=False, timeout=timeout, headers=headers
+            )
         self._cookies.observe(metadata)
         for key, value in metadata:
             text = value.decode() if isinstance(value, bytes) else str(value)
@@ -291,7 +287,41 @@ class AsyncFlightClient:
             )
         self._token, self._token_header = Secret(token), "auth-token-bin"
 
-    authenticate_basic_token = handshake
+    async def _handshake_call(
+        self,
+        username: str,
+        password: str,
+        *,
+        send_payload: bool,
+        timeout: float | None,
+        headers: Headers,
+    ) -> tuple[list[bytes], list[tuple[str, Any]]]:
+        """One Handshake RPC: the response payloads and all response metadata."""
+        channel = await self._channel()
+        call = channel.stream_stream(
+            _SERVICE + "Handshake",
+            request_serializer=pb.HandshakeRequest.SerializeToString,
+            response_deserializer=None,
+        )(
+            metadata=[
+                *self._metadata(headers),
+                ("authorization", basic_auth_header(username, password)),
+            ],
+            timeout=self._timeout(timeout),
+        )
+        if send_payload:
+            payload = pb.BasicAuth(username=username, password=password).SerializeToString()
+            await write_message(call, pb.HandshakeRequest(payload=payload))
+        responses: list[bytes] = []
+        with map_grpc_errors():
+            await call.done_writing()
+            while (message := await call.read()) is not grpc.aio.EOF:
+                responses.append(parse_response(pb.HandshakeResponse, message).payload)
+            metadata = [
+                *(await call.initial_metadata() or ()),
+                *(await call.trailing_metadata() or ()),
+            ]
+        return responses, metadata
 
     # --- metadata RPCs -------------------------------------------------------------------
 
@@ -383,11 +413,13 @@ class AsyncFlightClient:
 
         async def start() -> Any:
             channel = await self.channel_for(location)
-            return channel.unary_stream(
+            call = channel.unary_stream(
                 _SERVICE + "DoGet",
                 request_serializer=pb.Ticket.SerializeToString,
                 response_deserializer=None,  # raw bytes: the codec reads them without copies
             )(request, metadata=self._metadata(headers), timeout=self._timeout(timeout))
+            self._cookies.observe(await call.initial_metadata())
+            return call
 
         return FlightStreamReader(start, schema=schema, validate=self._validate)
 
@@ -404,7 +436,7 @@ class AsyncFlightClient:
         call = channel.stream_stream(
             _SERVICE + "DoPut",
             request_serializer=_identity,
-            response_deserializer=pb.PutResult.FromString,
+            response_deserializer=None,  # FlightPutWriter.read_result parses
         )(metadata=self._metadata(headers), timeout=self._timeout(timeout))
         writer = FlightPutWriter(
             call, descriptor_to_proto(as_descriptor(descriptor)).SerializeToString()
@@ -477,12 +509,12 @@ class AsyncFlightClient:
         ]
 
     async def cancel_flight_info(
-        self, info: FlightInfo, *, timeout: float | None = None, headers: Headers = None
+        self, info: FlightInfo | Any, *, timeout: float | None = None, headers: Headers = None
     ) -> CancelStatus:
         """Ask the server to cancel a running flight (its endpoints become invalid)."""
-        body = pb.CancelFlightInfoRequest(info=info_to_proto(info)).SerializeToString()
+        body = pb.CancelFlightInfoRequest(info=info_to_proto(as_info(info))).SerializeToString()
         raw = await self._action_result("CancelFlightInfo", body, timeout=timeout, headers=headers)
-        return CancelStatus(pb.CancelFlightInfoResult.FromString(raw).status)
+        return CancelStatus(parse_response(pb.CancelFlightInfoResult, raw).status)
 
     async def renew_flight_endpoint(
         self,
@@ -496,7 +528,7 @@ class AsyncFlightClient:
         raw = await self._action_result(
             "RenewFlightEndpoint", request.SerializeToString(), timeout=timeout, headers=headers
         )
-        return endpoint_from_proto(pb.FlightEndpoint.FromString(raw))
+        return endpoint_from_proto(parse_response(pb.FlightEndpoint, raw))
 
     async def set_session_options(
         self,
@@ -512,7 +544,7 @@ class AsyncFlightClient:
         raw = await self._action_result(
             "SetSessionOptions", request.SerializeToString(), timeout=timeout, headers=headers
         )
-        result = pb.SetSessionOptionsResult.FromString(raw)
+        result = parse_response(pb.SetSessionOptionsResult, raw)
         return {
             name: pb.SetSessionOptionsResult.ErrorValue.Name(error.value)
             for name, error in result.errors.items()
@@ -528,7 +560,7 @@ class AsyncFlightClient:
             timeout=timeout,
             headers=headers,
         )
-        result = pb.GetSessionOptionsResult.FromString(raw)
+        result = parse_response(pb.GetSessionOptionsResult, raw)
         return {k: session_value_from_proto(v) for k, v in result.session_options.items()}
 
     async def close_session(self, *, timeout: float | None = None, headers: Headers = None) -> str:
@@ -539,5 +571,5 @@ class AsyncFlightClient:
             timeout=timeout,
             headers=headers,
         )
-        status = pb.CloseSessionResult.FromString(raw).status
+        status = parse_response(pb.CloseSessionResult, raw).status
         return pb.CloseSessionResult.Status.Name(status)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 import grpc.aio
 import pyarrow as pa
 
+from flightnb._proto import Flight_pb2 as pb
 from flightnb.client.observer import TransferStats
 from flightnb.codec import (
     BatchReceived,
@@ -20,8 +20,8 @@ from flightnb.codec import (
     MetadataReceived,
     encode_flight_data,
 )
-from flightnb.errors import FlightDecodeError, FlightError
-from flightnb.transport.errors import map_grpc_errors
+from flightnb.errors import FlightDecodeError, FlightError, FlightInvalidArgumentError
+from flightnb.transport.errors import map_grpc_errors, parse_response, write_message
 
 CallFactory = Callable[[], Awaitable[Any]]
 
@@ -200,14 +200,8 @@ class _Uploader:
 
     async def _write(self, message: bytes) -> None:
         if self._writing_done:
-            raise FlightError("this stream was already closed for writing")
-        with map_grpc_errors():
-            try:
-                await self._call.write(message)
-            except asyncio.InvalidStateError:
-                # The server ended the call; reading surfaces its status.
-                await self._call.read()
-                raise FlightError("the server closed the stream") from None
+            raise FlightInvalidArgumentError("this stream was already closed for writing")
+        await write_message(self._call, message)
         self.stats.bytes += len(message)
         self.stats.messages += 1
 
@@ -220,10 +214,9 @@ class _Uploader:
     ) -> None:
         """Send the schema message; batches follow with :meth:`write_batch`."""
         if self._encoder is not None:
-            raise FlightError("the stream has a schema already")
+            raise FlightInvalidArgumentError("the stream has a schema already")
         self._encoder = FlightDataEncoder(schema, compression=compression, options=options)
-        await self._write(self._encoder.schema_message(descriptor=self._descriptor))
-        self._descriptor = None
+        await self._write(self._encoder.schema_message(descriptor=self._take_descriptor()))
 
     async def write_batch(self, batch: pa.RecordBatch, app_metadata: bytes | None = None) -> None:
         """Send one record batch, with optional ``app_metadata``."""
@@ -246,7 +239,14 @@ class _Uploader:
 
     async def write_metadata(self, app_metadata: bytes) -> None:
         """Send a message with only ``app_metadata``."""
-        await self._write(FlightDataEncoder.metadata_message(app_metadata))
+        await self._write(
+            encode_flight_data(descriptor=self._take_descriptor(), app_metadata=app_metadata)
+        )
+
+    def _take_descriptor(self) -> bytes | None:
+        """The descriptor, once: it travels on the first message, whatever that is."""
+        descriptor, self._descriptor = self._descriptor, None
+        return descriptor
 
     async def done_writing(self) -> None:
         """Tell the server no more data follows (sends the schema first if none was sent)."""
@@ -254,8 +254,7 @@ class _Uploader:
             return
         if self._descriptor is not None:
             # The server needs at least the descriptor, even for an empty upload.
-            await self._write(encode_flight_data(descriptor=self._descriptor))
-            self._descriptor = None
+            await self._write(encode_flight_data(descriptor=self._take_descriptor()))
         with map_grpc_errors():
             await self._call.done_writing()
         self._writing_done = True
@@ -279,8 +278,9 @@ class FlightPutWriter(_Uploader):
             result = await self._call.read()
         if result is grpc.aio.EOF:
             return None
-        self.results.append(result.app_metadata)
-        return bytes(result.app_metadata)
+        metadata = bytes(parse_response(pb.PutResult, result).app_metadata)
+        self.results.append(metadata)
+        return metadata
 
     async def close(self) -> list[bytes]:
         """Finish the upload, wait for the server, and return every PutResult's metadata."""

@@ -52,6 +52,10 @@ class FlightStreamReaderSync:
     @property
     def schema(self) -> pa.Schema:
         """The stream's schema (waits for the schema message)."""
+        return self.get_schema()
+
+    def get_schema(self) -> pa.Schema:
+        """Wait for the schema message and return the schema."""
         return self._portal.run(self._reader.get_schema())
 
     def read_chunk(self) -> FlightStreamChunk | None:
@@ -204,8 +208,6 @@ class FlightClient:
 
     def handshake(self, username: str, password: str, **call: Any) -> None:
         self._portal.run(self._async.handshake(username, password, **call))
-
-    authenticate_basic_token = handshake
 
     def list_flights(self, criteria: bytes = b"", **call: Any) -> list[FlightInfo]:
         return self._portal.run(_collect(self._async.list_flights(criteria, **call)))

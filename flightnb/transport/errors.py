@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
+import grpc.aio
+from google.protobuf.message import DecodeError
 
-from flightnb.errors import FlightError, FlightTimedOutError, error_class_for_code
+from flightnb.errors import (
+    FlightDecodeError,
+    FlightError,
+    FlightServerError,
+    FlightTimedOutError,
+    error_class_for_code,
+)
 
 _DETAILS_KEY = "grpc-status-details-bin"
 _ARROW_DETAIL_KEY = "x-arrow-status-detail-bin"
+_ARROW_CODE_KEY = "x-arrow-status"
+_ARROW_MESSAGE_KEY = "x-arrow-status-message-bin"
 # Never copied into an error: they may carry credentials.
 _SECRET_KEYS = ("authorization", "auth-token-bin", "cookie", "set-cookie", "x-api-key")
+
+# A well-formed multi-byte UTF-8 sequence (without the overlong/surrogate fine print).
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+M = TypeVar("M")
 
 
 def _metadata_pairs(exc: grpc.RpcError) -> list[tuple[str, Any]]:
@@ -25,6 +43,43 @@ def _metadata_pairs(exc: grpc.RpcError) -> list[tuple[str, Any]]:
     return [(str(k), v) for k, v in (trailers or ())]
 
 
+def repair_details(message: str | bytes) -> str:
+    """The status message as text, with bytes that are not UTF-8 replaced by U+FFFD.
+
+    grpc's Python layer decodes a ``grpc-message`` that is not valid UTF-8 as Latin-1 (so
+    no byte is lost). That is right for a server that writes Latin-1, but turns a UTF-8
+    message with a few bad bytes into mojibake (``"cafÃ©"``). When the Latin-1 reading
+    contains well-formed multi-byte UTF-8 sequences the server meant UTF-8: decode it as
+    UTF-8 and replace only the bad bytes.
+    """
+    if isinstance(message, bytes):
+        return message.decode("utf-8", errors="replace")
+    try:
+        raw = message.encode("latin-1")
+    except UnicodeEncodeError:
+        return message  # characters past U+00FF: grpc decoded valid UTF-8
+    if raw.isascii() or not _UTF8_MULTIBYTE.search(raw):
+        return message
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace")
+    # Valid UTF-8 whose characters are all below U+0100 (e.g. "Ã©"): grpc would have
+    # decoded these bytes as UTF-8 already, so the text is exactly what the server sent.
+    return message
+
+
+def _as_bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode("utf-8", "replace")
+
+
+def _arrow_code(value: Any) -> int | None:
+    try:
+        return int(value.decode("ascii") if isinstance(value, bytes) else value)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
 def translate_rpc_error(exc: grpc.RpcError) -> FlightError:
     """A :class:`FlightError` for a failed gRPC call, with the server's message and trailers."""
     try:
@@ -33,26 +88,47 @@ def translate_rpc_error(exc: grpc.RpcError) -> FlightError:
     except Exception:
         code, message = grpc.StatusCode.UNKNOWN, str(exc)
     code_name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
-    extra_info = arrow_detail = None
+    extra_info = arrow_detail = arrow_message = None
+    arrow_code = None
     trailers: dict[str, str | bytes] = {}
     for key, value in _metadata_pairs(exc):
         lowered = key.lower()
+        if lowered in _SECRET_KEYS:
+            continue
         if lowered == _DETAILS_KEY:
-            extra_info = bytes(value)
-        elif lowered == _ARROW_DETAIL_KEY:
-            arrow_detail = bytes(value)
-        elif lowered not in _SECRET_KEYS:
-            trailers[lowered] = value
-    if isinstance(message, bytes):
-        message = message.decode("utf-8", errors="replace")
+            extra_info = _as_bytes(value)
+            continue
+        if lowered == _ARROW_DETAIL_KEY:
+            arrow_detail = _as_bytes(value)
+            continue
+        if lowered == _ARROW_CODE_KEY:
+            arrow_code = _arrow_code(value)
+        elif lowered == _ARROW_MESSAGE_KEY:
+            arrow_message = _as_bytes(value).decode("utf-8", errors="replace")
+        trailers[lowered] = value
     error_class = error_class_for_code(code_name)
     return error_class(
-        message,
+        repair_details(message),
         code=code_name,
         extra_info=extra_info,
         arrow_detail=arrow_detail,
+        arrow_code=arrow_code,
+        arrow_message=arrow_message,
         trailers=trailers,
     )
+
+
+def parse_response(message_type: type[M], data: bytes) -> M:
+    """Parse a serialized protobuf response; bytes that do not parse are a FlightDecodeError.
+
+    Calls hand grpc no deserializer and parse here instead: grpc logs a failed
+    deserializer's traceback and returns ``None`` in place of the message.
+    """
+    try:
+        return message_type.FromString(data)  # type: ignore[attr-defined, no-any-return]
+    except (DecodeError, ValueError, TypeError) as exc:
+        name = getattr(message_type, "__name__", "response")
+        raise FlightDecodeError(f"not a valid {name} message: {exc}", where=name) from exc
 
 
 @contextmanager
@@ -64,3 +140,35 @@ def map_grpc_errors() -> Iterator[None]:
         raise translate_rpc_error(exc) from exc
     except asyncio.TimeoutError as exc:
         raise FlightTimedOutError("the call's deadline passed", code="DEADLINE_EXCEEDED") from exc
+
+
+async def final_status_error(call: Any) -> FlightError | None:
+    """The error a finished call ended with, or None if it ended OK."""
+    code = await call.code()
+    if code == grpc.StatusCode.OK:
+        return None
+    failed = grpc.aio.AioRpcError(
+        code,
+        await call.initial_metadata(),
+        await call.trailing_metadata(),
+        await call.details(),
+    )
+    return translate_rpc_error(failed)
+
+
+async def write_message(call: Any, message: Any) -> None:
+    """Write to a streaming call; if the server already ended it, raise the server's status.
+
+    A write racing the server's final status fails with a transport-level error (an
+    ``InvalidStateError``, or INTERNAL "execute_batch" from grpc core) that hides why the
+    server stopped, e.g. UNAUTHENTICATED; the call's own status is the real answer.
+    """
+    try:
+        await call.write(message)
+    except (asyncio.InvalidStateError, grpc.RpcError) as exc:
+        error = await final_status_error(call)
+        if error is not None:
+            raise error from exc
+        if isinstance(exc, grpc.RpcError):
+            raise translate_rpc_error(exc) from exc
+        raise FlightServerError("the server ended the call while we were writing") from exc

@@ -203,3 +203,41 @@ def test_closed_client_refuses_calls(flight_server: Any) -> None:
 
     with pytest.raises(flightnb.FlightClientClosedError):
         run(use_after_close())
+
+
+def test_metadata_first_upload_carries_the_descriptor(flight_server: Any) -> None:
+    table = flight_server.table("numbers").slice(0, 100)
+
+    async def upload() -> list[bytes]:
+        async with AsyncFlightClient(flight_server.location) as client:
+            writer = await client.do_put(FlightDescriptor.for_path("client_tests", "meta_first"))
+            async with writer:
+                await writer.write_metadata(b"hello")
+                await writer.write_table(table)
+            return writer.results
+
+    # Before the descriptor rode on the first message, pyarrow's server refused this upload
+    # ("Descriptor missing on first message"). It drops the first message's app_metadata.
+    run(upload())
+    assert flight_server.uploads["client_tests/meta_first"].equals(table)
+
+
+def test_pyarrow_flight_info_and_endpoint_are_accepted() -> None:
+    import datetime as dt
+
+    from flightnb.types import as_endpoint, as_info
+
+    expires = dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
+    endpoint = paflight.FlightEndpoint(
+        b"t", ["grpc://127.0.0.1:1"],
+        expiration_time=pa.scalar(expires, pa.timestamp("ns", tz="UTC")),
+        app_metadata=b"meta",
+    )
+    ours = as_endpoint(endpoint)
+    assert ours.ticket.ticket == b"t" and ours.expiration_time == expires
+    assert [str(loc) for loc in ours.locations] == ["grpc://127.0.0.1:1"]
+    schema = pa.schema([("x", pa.int64())])
+    info = paflight.FlightInfo(schema, paflight.FlightDescriptor.for_path("p"), [endpoint], 5, 6)
+    converted = as_info(info)
+    assert converted.schema.equals(schema) and converted.total_records == 5
+    assert converted.endpoints[0] == ours

@@ -85,7 +85,7 @@ def test_conversions(flight_server: Any) -> None:
     assert polars_frame.to_arrow().equals(flight_server.table("numbers").combine_chunks()) or (
         polars_frame.shape == (10_000, 2)
     )
-    with pytest.raises(ValueError, match="to="):
+    with pytest.raises(flightnb.FlightInvalidArgumentError, match="to="):
         read_flight(location, ticket="numbers", to="excel")
 
 
@@ -169,6 +169,8 @@ class _BrokenDisplay:
 
 
 def test_a_broken_display_never_breaks_the_transfer(flight_server: Any) -> None:
-    table = read_flight(flight_server.location, path=["multi", "ordered"],
-                        progress=_BrokenDisplay())
+    table = read_flight(
+        flight_server.location, path=["multi", "ordered"], progress=_BrokenDisplay()
+    )
     assert table.equals(_parts(flight_server))
+
