@@ -63,7 +63,7 @@ def auto_observer(progress: bool | TransferObserver | Any | None) -> TransferObs
     if progress is False:
         return None
     if progress is not None and progress is not True:
-        return progress  # type: ignore[no-any-return]
+        return progress
     delay = 0.0 if progress else DEFAULT_DELAY_SECONDS
     if in_jupyter_kernel() and importlib.util.find_spec("ipywidgets") is not None:
         return WidgetProgress(delay=delay)

@@ -158,11 +158,11 @@ class TextProgress:
 def _tqdm_class() -> Any:
     """tqdm's terminal bar without its monitor thread, or None when tqdm is missing."""
     try:
-        from tqdm.std import tqdm
+        from tqdm.std import tqdm  # type: ignore[import-untyped]
     except ImportError:
         return None
 
-    class _Bar(tqdm):  # type: ignore[misc,type-arg]
+    class _Bar(tqdm):  # type: ignore[misc]
         # The monitor thread would outlive the transfer; we refresh the bar ourselves.
         monitor_interval = 0
         info = ""

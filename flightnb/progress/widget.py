@@ -142,7 +142,7 @@ class WidgetProgress:
             self._fail("render")
 
     def _build(self) -> None:
-        import ipywidgets as w
+        import ipywidgets as w  # type: ignore[import-untyped]
 
         state = self.state
         self._header = w.HTML()
@@ -269,16 +269,16 @@ class WidgetProgress:
         """Display ``widget`` in the current cell; return a handle for :meth:`_update`."""
         from IPython.display import display
 
-        return display(widget, display_id=True)
+        return display(widget, display_id=True)  # type: ignore[no-untyped-call]
 
     def _update(self, handle: Any, summary_html: str) -> None:
         """Replace what ``handle`` shows by static HTML."""
         from IPython.display import HTML, display
 
         if handle is not None:
-            handle.update(HTML(summary_html))
+            handle.update(HTML(summary_html))  # type: ignore[no-untyped-call]
         else:
-            display(HTML(summary_html))
+            display(HTML(summary_html))  # type: ignore[no-untyped-call]
 
 
 def _descendants(widget: Any) -> list[Any]:
