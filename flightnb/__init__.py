@@ -21,6 +21,7 @@ from flightnb.errors import (
     FlightUnavailableError,
 )
 from flightnb.read import read_flight, read_flight_async
+from flightnb.sql import AsyncFlightSqlClient, FlightSqlClient
 from flightnb.types import (
     Action,
     ActionType,
@@ -41,6 +42,7 @@ __all__ = [
     "Action",
     "ActionType",
     "AsyncFlightClient",
+    "AsyncFlightSqlClient",
     "CancelStatus",
     "DescriptorType",
     "FlightAlreadyExistsError",
@@ -58,6 +60,7 @@ __all__ = [
     "FlightNotImplementedError",
     "FlightResourceExhaustedError",
     "FlightServerError",
+    "FlightSqlClient",
     "FlightStreamChunk",
     "FlightStreamReader",
     "FlightTimedOutError",

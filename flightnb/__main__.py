@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flightnb", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="serve sample data locally and read it back")
-    demo.add_argument("--rows", type=int, default=2_000_000, help="sample rows to serve")
+    demo.add_argument("--rows", type=int, default=1_000_000, help="sample trips to generate")
     commands.add_parser("serve", help="serve a DuckDB database over Flight SQL (--help)")
     args = parser.parse_args(argv)
     if args.command == "demo":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -15,6 +16,8 @@ from flightnb.client.observer import TransferObserver, notify, observed_transfer
 from flightnb.client.sync import FlightClient
 from flightnb.convert import check_target, convert_table
 from flightnb.errors import FlightInvalidArgumentError, FlightTimedOutError
+from flightnb.sql.client import AsyncFlightSqlClient
+from flightnb.sql.sync import FlightSqlClient
 from flightnb.types import FlightDescriptor, Ticket, as_descriptor, as_ticket
 
 __all__ = ["read_flight", "read_flight_async"]
@@ -22,12 +25,22 @@ __all__ = ["read_flight", "read_flight_async"]
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class SqlQuery:
+    """A ``sql=`` read: a Flight SQL statement query, with parameters bound as Arrow."""
+
+    query: str
+    parameters: Any = field(default=None, repr=False)
+
+
 def _request(
     ticket: Any,
     path: str | Sequence[str] | None,
     command: str | bytes | None,
     descriptor: Any,
-) -> Ticket | FlightDescriptor:
+    sql: str | None = None,
+    parameters: Any = None,
+) -> Ticket | FlightDescriptor | SqlQuery:
     given = [
         name
         for name, value in (
@@ -35,14 +48,19 @@ def _request(
             ("path", path),
             ("command", command),
             ("descriptor", descriptor),
+            ("sql", sql),
         )
         if value is not None
     ]
     if len(given) != 1:
         raise FlightInvalidArgumentError(
-            "give exactly one of ticket=, path=, command= or descriptor= "
+            "give exactly one of ticket=, path=, command=, descriptor= or sql= "
             f"(got {', '.join(given) or 'none'})"
         )
+    if parameters is not None and sql is None:
+        raise FlightInvalidArgumentError("parameters= goes with sql= only")
+    if sql is not None:
+        return SqlQuery(sql, parameters)
     if ticket is not None:
         return as_ticket(ticket)
     if path is not None:
@@ -64,9 +82,13 @@ def observer_for(progress: Any) -> TransferObserver | None:
 
 async def _read(
     client: AsyncFlightClient,
-    request: Ticket | FlightDescriptor,
+    request: Ticket | FlightDescriptor | SqlQuery,
     observer: TransferObserver | None,
 ) -> pa.Table:
+    if isinstance(request, SqlQuery):
+        return await AsyncFlightSqlClient(client).query(
+            request.query, request.parameters, observer=observer
+        )
     if isinstance(request, FlightDescriptor):
         return await read_descriptor(client, request, observer=observer)
     async with observed_transfer(observer, info=None, parts=1):
@@ -84,6 +106,8 @@ async def read_flight_async(
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
     descriptor: Any = None,
+    sql: str | None = None,
+    parameters: Any = None,
     to: str = "arrow",
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
@@ -91,8 +115,15 @@ async def read_flight_async(
 ) -> Any:
     """Read a flight on the running event loop; see :func:`read_flight`."""
     check_target(to)
-    request = _request(ticket, path, command, descriptor)
+    request = _request(ticket, path, command, descriptor, sql, parameters)
+    if isinstance(source, (FlightSqlClient, AsyncFlightSqlClient)):
+        source = source.flight_client
     observer = observer_for(progress)
+    if client_options and isinstance(source, (FlightClient, AsyncFlightClient)):
+        raise FlightInvalidArgumentError(
+            f"client options ({', '.join(sorted(client_options))}) only apply when source is a "
+            "location; set them on the client instead"
+        )
     if isinstance(source, FlightClient):
         # Its channels live on flightnb's loop thread: run there, await here.
         portal = shared_loop_thread()
@@ -134,6 +165,8 @@ def read_flight(
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
     descriptor: Any = None,
+    sql: str | None = None,
+    parameters: Any = None,
     to: str = "arrow",
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
@@ -150,6 +183,11 @@ def read_flight(
         Read this one ticket with a single DoGet.
     path, command, descriptor : optional
         Read a whole flight: GetFlightInfo, then every endpoint concurrently.
+    sql : str, optional
+        Run this Flight SQL query and read its whole result.
+    parameters : dict, list, tuple, pyarrow Table, pandas or polars DataFrame, optional
+        Values for the ``sql`` query's parameters, bound as Arrow through a prepared
+        statement (see :meth:`flightnb.sql.AsyncFlightSqlClient.query`).
     to : {"arrow", "pandas", "polars"}
         What to return.
     progress : bool or None
@@ -162,9 +200,11 @@ def read_flight(
     Examples
     --------
     >>> df = read_flight("grpc://127.0.0.1:8815", path="trips", to="polars")  # doctest: +SKIP
+    >>> df = read_flight("grpc://127.0.0.1:8815", sql="SELECT * FROM trips WHERE fare > ?",
+    ...                  parameters=[2.5], to="pandas")  # doctest: +SKIP
     """
     check_target(to)
-    if isinstance(source, AsyncFlightClient):
+    if isinstance(source, (AsyncFlightClient, AsyncFlightSqlClient)):
         raise FlightInvalidArgumentError(
             "read_flight needs a URI or a FlightClient; with an AsyncFlightClient use "
             "'await read_flight_async(...)'"
@@ -176,6 +216,8 @@ def read_flight(
             path=path,
             command=command,
             descriptor=descriptor,
+            sql=sql,
+            parameters=parameters,
             to=to,
             progress=progress,
             timeout=timeout,

@@ -11,12 +11,14 @@ import flightnb
 import flightnb.codec
 
 PUBLIC = {
-    "Action", "ActionType", "AsyncFlightClient", "CancelStatus", "DescriptorType",
+    "Action", "ActionType", "AsyncFlightClient", "AsyncFlightSqlClient", "CancelStatus",
+    "DescriptorType",
     "FlightAlreadyExistsError", "FlightCancelledError", "FlightClient",
     "FlightClientClosedError", "FlightDecodeError", "FlightDescriptor", "FlightEndpoint",
     "FlightError", "FlightInfo", "FlightInternalError", "FlightInvalidArgumentError",
     "FlightNotFoundError", "FlightNotImplementedError", "FlightResourceExhaustedError",
-    "FlightServerError", "FlightStreamChunk", "FlightStreamReader", "FlightTimedOutError",
+    "FlightServerError", "FlightSqlClient", "FlightStreamChunk", "FlightStreamReader",
+    "FlightTimedOutError",
     "FlightUnauthenticatedError", "FlightUnauthorizedError", "FlightUnavailableError",
     "Location", "PollInfo", "Result", "Ticket", "__version__", "read_flight",
     "read_flight_async",

@@ -26,7 +26,9 @@ from flightnb.errors import FlightError
 from flightnb.notebook import display as tables
 from flightnb.notebook.background import BackgroundRead
 from flightnb.notebook.connection import Connection
+from flightnb.notebook.placeholders import MissingParameterError, bind_placeholders
 from flightnb.read import read_flight, read_flight_async
+from flightnb.sql.sync import FlightSqlClient
 from flightnb.types import FlightDescriptor
 
 __all__ = ["FlightMagic"]
@@ -80,6 +82,21 @@ def _build_parser() -> argparse.ArgumentParser:
     action.add_argument("type")
     action.add_argument("body", nargs="?", default=None)
     action.add_argument("-o", "--output")
+    sql = commands.add_parser("sql", add_help=False)
+    sql.add_argument("query", nargs=argparse.REMAINDER, help="the SQL (line form)")
+    sql.add_argument("--to", choices=TARGETS)
+    progress = sql.add_mutually_exclusive_group()
+    progress.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+    progress.add_argument("--progress", dest="progress", action="store_true")
+    sql.add_argument("--timeout", type=float)
+    sql.add_argument("-o", "--output")
+    tables_parser = commands.add_parser("tables", add_help=False)
+    tables_parser.add_argument("pattern", nargs="?", default=None)
+    tables_parser.add_argument("--catalog")
+    tables_parser.add_argument("--schema", dest="db_schema")
+    tables_parser.add_argument("-o", "--output")
+    catalogs = commands.add_parser("catalogs", add_help=False)
+    catalogs.add_argument("-o", "--output")
     commands.add_parser("help", add_help=False)
     return parser
 
@@ -94,6 +111,9 @@ x = %flight get --ticket TICKET ...      x = %flight get --cmd COMMAND ...
 NAME << get ...            same as -o NAME
 %%flight get [options]     the cell body is the command (--cmd)
 %%flight action TYPE       the cell body is the action body
+%%flight sql [-o NAME] [--to arrow|pandas|polars]    the cell body is a Flight SQL query;
+x = %flight sql SELECT ...       :name placeholders bind notebook variables as parameters
+%flight tables [PATTERN]   %flight catalogs
 """
 
 
@@ -144,10 +164,18 @@ class FlightMagic(Magics):
             "schema": self._schema,
             "actions": self._actions,
             "action": self._action,
+            "sql": self._sql,
+            "tables": self._tables,
+            "catalogs": self._catalogs,
         }
         if words[0] not in handlers:
             raise UsageError(f"%flight: unknown subcommand {words[0]!r}; try %flight help")
-        args = self._parser.parse_args(words)
+        if words[0] == "sql":
+            # Options come first; everything after them is SQL, taken verbatim from the line.
+            args = self._parser.parse_args(_sql_option_words(words))
+            args.query = _sql_text(line, words)
+        else:
+            args = self._parser.parse_args(words)
         if target:
             args.output = target
         try:
@@ -263,6 +291,41 @@ class FlightMagic(Magics):
         )
         return BackgroundRead(future, description)
 
+    def _sql(self, args: argparse.Namespace, cell: str | None) -> Any:
+        connection = self._require_connection()
+        query = (cell if cell is not None and cell.strip() else args.query).strip()
+        if not query:
+            raise UsageError("%flight sql: no query; write it after sql or in the cell body")
+        try:
+            query, values = bind_placeholders(query, self.shell.user_ns)
+        except MissingParameterError as exc:
+            raise UsageError(
+                f"%flight sql: no variable named {exc.args[0]!r} for :{exc.args[0]}"
+            ) from None
+        return read_flight(
+            connection.client,
+            sql=query,
+            parameters=values or None,
+            to=args.to or self.to,
+            progress=self.progress if args.progress is None else args.progress,
+            timeout=args.timeout if args.timeout is not None else self.timeout,
+        )
+
+    def _sql_client(self) -> FlightSqlClient:
+        return FlightSqlClient(self._require_connection().client)
+
+    def _tables(self, args: argparse.Namespace, cell: str | None) -> Any:
+        table = self._sql_client().get_tables(
+            catalog=args.catalog,
+            db_schema_filter_pattern=args.db_schema,
+            table_name_filter_pattern=args.pattern,
+        )
+        return _arrow_display(table, f"{table.num_rows} tables")
+
+    def _catalogs(self, args: argparse.Namespace, cell: str | None) -> Any:
+        table = self._sql_client().get_catalogs()
+        return _arrow_display(table, f"{table.num_rows} catalogs")
+
     def _descriptor(self, args: argparse.Namespace) -> FlightDescriptor:
         if args.cmd is not None and not args.path:
             return FlightDescriptor.for_command(args.cmd)
@@ -291,12 +354,42 @@ class FlightMagic(Magics):
         return tables.results_table(args.type, results)
 
 
+def _sql_option_words(words: list[str]) -> list[str]:
+    """``sql`` plus its leading options (the rest of the line is the query)."""
+    taking_value = {"--to", "--timeout", "-o", "--output"}
+    kept = ["sql"]
+    i = 1
+    while i < len(words) and words[i].startswith("-"):
+        kept.append(words[i])
+        if words[i] in taking_value and i + 1 < len(words):
+            kept.append(words[i + 1])
+            i += 1
+        i += 1
+    return kept
+
+
+def _sql_text(line: str, words: list[str]) -> str:
+    """The query text of a line-form ``sql``: the raw line after the options, unsplit."""
+    options = _sql_option_words(words)[1:]
+    rest = line.strip()[len("sql") :].lstrip()
+    for word in options:
+        position = rest.find(word)
+        rest = rest[position + len(word) :].lstrip() if position >= 0 else rest
+    return rest
+
+
 def _split_assignment(line: str) -> tuple[str | None, str]:
     """``NAME << rest`` (jupysql style) -> ("NAME", "rest")."""
     name, sep, rest = line.partition("<<")
     if sep and name.strip().isidentifier():
         return name.strip(), rest.strip()
     return None, line
+
+
+def _arrow_display(table: Any, title: str) -> tables.DisplayTable:
+    """A small Arrow result (metadata listings) as a readable table."""
+    rows = [list(row.values()) for row in table.to_pylist()]
+    return tables.DisplayTable(table.column_names, rows, title=title)
 
 
 def _describe(request: dict[str, Any]) -> str:

@@ -33,7 +33,16 @@ import pyarrow.flight as flight
 from flightnb._proto import Flight_pb2
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.server import metadata
-from flightnb.server.commands import (
+from flightnb.server.errors import invalid, map_errors, not_found, unsupported
+from flightnb.server.sample_data import load_sample_data
+from flightnb.server.sql_info import SQL_INFO_SCHEMA, SqlInfoValue, duckdb_sql_info, sql_info_table
+from flightnb.server.state import (
+    Parameters,
+    PreparedStatements,
+    Transactions,
+    parameter_names,
+)
+from flightnb.sql.commands import (
     ACTION_BEGIN_SAVEPOINT,
     ACTION_BEGIN_TRANSACTION,
     ACTION_CANCEL_FLIGHT_INFO,
@@ -46,15 +55,6 @@ from flightnb.server.commands import (
     pack,
     unpack,
     unpack_as,
-)
-from flightnb.server.errors import invalid, map_errors, not_found, unsupported
-from flightnb.server.sample_data import load_sample_data
-from flightnb.server.sql_info import SQL_INFO_SCHEMA, SqlInfoValue, duckdb_sql_info, sql_info_table
-from flightnb.server.state import (
-    Parameters,
-    PreparedStatements,
-    Transactions,
-    parameter_names,
 )
 
 __all__ = ["FlightSqlServer"]
@@ -466,10 +466,54 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
     # ------------------------------------------------------------------ Flight RPCs
 
     @staticmethod
-    def _command(descriptor: flight.FlightDescriptor) -> Any:
+    def _command(descriptor: flight.FlightDescriptor, *, upload: bool = False) -> Any:
+        """The Flight SQL command a descriptor stands for.
+
+        Besides packed Flight SQL commands, a PATH descriptor names a table, so plain Flight
+        clients can read it (``SELECT *``) and upload to it (create, then append).
+        """
+        if descriptor.descriptor_type == flight.DescriptorType.PATH:
+            parts = [p.decode() if isinstance(p, bytes) else str(p) for p in descriptor.path]
+            if not parts or len(parts) > 3 or not all(parts):
+                raise invalid("a path names a table: [catalog, [schema,]] table")
+            if upload:
+                options = sql.CommandStatementIngest.TableDefinitionOptions
+                ingest = sql.CommandStatementIngest(
+                    table=parts[-1],
+                    table_definition_options=options(
+                        if_not_exist=options.TABLE_NOT_EXIST_OPTION_CREATE,
+                        if_exists=options.TABLE_EXISTS_OPTION_APPEND,
+                    ),
+                )
+                if len(parts) >= 2:
+                    ingest.schema = parts[-2]
+                if len(parts) == 3:
+                    ingest.catalog = parts[0]
+                return ingest
+            table = ".".join(metadata.quote_identifier(p) for p in parts)
+            return sql.CommandStatementQuery(query=f"SELECT * FROM {table}")
         if descriptor.descriptor_type != flight.DescriptorType.CMD:
-            raise invalid("Flight SQL expects a CMD descriptor holding a packed command")
+            raise invalid("expected a CMD descriptor holding a Flight SQL command, or a PATH")
         return unpack(descriptor.command)
+
+    def list_flights(
+        self, context: flight.ServerCallContext, criteria: bytes
+    ) -> Iterator[flight.FlightInfo]:
+        """Every table, as a PATH flight (``criteria``, if given, filters names by LIKE)."""
+        pattern = criteria.decode() if criteria else "%"
+        with map_errors(), self._connection(None) as con:
+            rows = con.execute(
+                "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() "
+                "WHERE database_name = current_database() AND table_name LIKE ? "
+                "ORDER BY schema_name, table_name",
+                [pattern],
+            ).fetchall()
+        for schema_name, table_name, estimated in rows:
+            path = [table_name] if schema_name == "main" else [schema_name, table_name]
+            descriptor = flight.FlightDescriptor.for_path(*path)
+            info = self.get_flight_info(context, descriptor)
+            yield flight.FlightInfo(info.schema, descriptor, info.endpoints,
+                                    estimated if estimated is not None else -1, -1)
 
     def get_flight_info(
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
@@ -570,7 +614,7 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
     ) -> None:
         """Run updates, bind prepared statement parameters, or ingest a stream."""
         with map_errors():
-            command = self._command(descriptor)
+            command = self._command(descriptor, upload=True)
             if isinstance(command, sql.CommandStatementUpdate):
                 transaction_id = (command.transaction_id
                                   if command.HasField("transaction_id") else None)

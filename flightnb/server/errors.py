@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from flightnb.server.commands import CommandDecodeError
+from flightnb.sql.commands import CommandDecodeError
 
 __all__ = ["invalid", "map_errors", "not_found", "unsupported"]
 

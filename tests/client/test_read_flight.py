@@ -174,3 +174,10 @@ def test_a_broken_display_never_breaks_the_transfer(flight_server: Any) -> None:
     )
     assert table.equals(_parts(flight_server))
 
+
+def test_client_options_with_a_client_source_are_refused(flight_server: Any) -> None:
+    with (
+        FlightClient(flight_server.location) as client,
+        pytest.raises(flightnb.FlightInvalidArgumentError, match="token"),
+    ):
+        read_flight(client, ticket="ints", token="ignored-otherwise")

@@ -1,0 +1,48 @@
+"""PATH descriptors on the embedded server: tables as plain Flight flights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.flight as flight
+
+import flightnb
+from flightnb.write import write_flight
+
+
+def test_list_flights_names_tables(sql_server: Any) -> None:
+    with flightnb.FlightClient(sql_server.location) as client:
+        flights = {str(info.descriptor): info for info in client.list_flights()}
+    assert {"trips", "stations"} <= set(flights)
+    assert flights["trips"].schema is not None and "trip_id" in flights["trips"].schema.names
+
+
+def test_path_read_matches_sql_and_pyarrow(sql_server: Any) -> None:
+    by_path = flightnb.read_flight(sql_server.location, path="stations", progress=False)
+    client = flight.connect(sql_server.location)
+    try:
+        info = client.get_flight_info(flight.FlightDescriptor.for_path("stations"))
+        reference = client.do_get(info.endpoints[0].ticket).read_all()
+    finally:
+        client.close()
+    assert by_path.equals(reference)
+    assert by_path.num_rows > 0
+
+
+def test_path_upload_creates_then_appends(sql_server: Any) -> None:
+    table = pa.table({"id": pa.array([1, 2, 3], pa.int64()), "name": ["a", "b", "c"]})
+    write_flight(sql_server.location, table, path="path_uploads", progress=False)
+    write_flight(sql_server.location, table, path=["main", "path_uploads"], progress=False)
+    back = flightnb.read_flight(sql_server.location, path="path_uploads", progress=False)
+    assert back.num_rows == 6
+    assert back.column("id").to_pylist() == [1, 2, 3, 1, 2, 3]
+
+
+def test_unknown_table_path_is_typed_error(sql_server: Any) -> None:
+    try:
+        flightnb.read_flight(sql_server.location, path="no_such_table", progress=False)
+    except flightnb.FlightError as exc:
+        assert "no_such_table" in str(exc)
+    else:
+        raise AssertionError("reading an unknown table must fail")
