@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -37,7 +36,8 @@ def shell(sql_location: str) -> Iterator[InteractiveShell]:
 
 def test_cell_sql_with_output_and_to(shell: InteractiveShell) -> None:
     result = shell.run_cell_magic(
-        "flight", "sql -o counts --to pandas --no-progress",
+        "flight",
+        "sql -o counts --to pandas --no-progress",
         "SELECT count(*) AS n FROM trips",
     )
     assert result is None
@@ -54,13 +54,16 @@ def test_placeholders_bind_notebook_variables_as_parameters(shell: InteractiveSh
     shell.user_ns["wanted"] = 7
     shell.user_ns["evil"] = "'); DROP TABLE trips; --"
     table = shell.run_cell_magic(
-        "flight", "sql --no-progress",
+        "flight",
+        "sql --no-progress",
         "SELECT trip_id, :evil AS text, '::kept' AS literal FROM trips WHERE trip_id = :wanted",
     )
     assert table.column("trip_id").to_pylist() == [7]
     assert table.column("text").to_pylist() == ["'); DROP TABLE trips; --"]
     assert table.column("literal").to_pylist() == ["::kept"]
-    still_there = shell.run_line_magic("flight", "sql --no-progress SELECT count(*) AS n FROM trips")
+    still_there = shell.run_line_magic(
+        "flight", "sql --no-progress SELECT count(*) AS n FROM trips"
+    )
     assert still_there.column("n").to_pylist() == [2000]
 
 
