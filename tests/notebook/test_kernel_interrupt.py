@@ -44,7 +44,13 @@ class _SlowServer(paflight.FlightServerBase):
 
 
 def _run(client: Any, code: str, timeout: float = 60) -> dict[str, Any]:
-    reply = client.execute_interactive(code, timeout=timeout, store_history=False)
+    # After a cell fails, ipykernel aborts requests that arrive in a short window
+    # (stop_on_error): resend a request that was aborted rather than executed.
+    for _ in range(10):
+        reply = client.execute_interactive(code, timeout=timeout, store_history=False)
+        if reply["content"]["status"] != "aborted":
+            break
+        time.sleep(0.5)
     return reply["content"]  # type: ignore[no-any-return]
 
 
