@@ -114,6 +114,28 @@ def _as_view(value: Any) -> memoryview:
     return view if view.format == "B" and view.ndim == 1 else view.cast("B")
 
 
+def _check_field_names(schema: pa.Schema) -> None:
+    """Refuse field names that are not UTF-8.
+
+    Arrow requires UTF-8 names, but pyarrow's reader takes any bytes and the schema then
+    raises ``UnicodeDecodeError`` later, wherever a name is read (``to_pylist``, pandas,
+    printing). Checked once per stream, over the (small) schema tree.
+    """
+    fields: list[pa.Field] = list(schema)
+    while fields:  # bounded: every field is visited once
+        field = fields.pop()
+        try:
+            field.name  # noqa: B018 - decoding the name is the check
+        except UnicodeDecodeError as exc:
+            raise FlightDecodeError(
+                f"a field name is not UTF-8: {exc}", where="data_header"
+            ) from None
+        kind = field.type
+        while isinstance(kind, (pa.DictionaryType, pa.BaseExtensionType)):
+            kind = kind.value_type if isinstance(kind, pa.DictionaryType) else kind.storage_type
+        fields.extend(kind.field(i) for i in range(kind.num_fields))
+
+
 class FlightDataDecoder:
     """Turns a stream of FlightData messages into Arrow events.
 
@@ -225,6 +247,7 @@ class FlightDataDecoder:
         # flatbuffer ("Invalid flatbuffers message") that way.
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise FlightDecodeError(f"invalid schema: {exc}", where="data_header") from exc
+        _check_field_names(self._reader.schema)
         self._schema = self._reader.schema
         return SchemaReceived(self._schema, metadata)
 

@@ -14,6 +14,9 @@ from flightnb.errors import FlightInvalidArgumentError, FlightUnavailableError
 from flightnb.transport.locations import ChannelTarget
 
 
+MAX_METADATA_BYTES = 1 << 20
+
+
 @dataclass(frozen=True)
 class ChannelConfig:
     """How every channel of one client is opened."""
@@ -39,6 +42,10 @@ def _grpc_options(
     options: list[tuple[str, str | int]] = [
         ("grpc.max_receive_message_length", config.max_receive_message_size),
         ("grpc.max_send_message_length", config.max_send_message_size),
+        # grpc's default (8 KiB soft, 16 KiB hard) refuses the large trailers some servers
+        # send with errors (Arrow status details, stack traces); accept up to 1 MiB.
+        ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+        ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
     ]
     if override_hostname:
         options.append(("grpc.ssl_target_name_override", override_hostname))
