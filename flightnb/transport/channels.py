@@ -13,7 +13,6 @@ import grpc.aio
 from flightnb.errors import FlightInvalidArgumentError, FlightUnavailableError
 from flightnb.transport.locations import ChannelTarget
 
-
 MAX_METADATA_BYTES = 1 << 20
 
 
