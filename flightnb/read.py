@@ -137,7 +137,9 @@ async def read_flight_async(
             raise
         return convert_table(table, to)
     owns_client = not isinstance(source, AsyncFlightClient)
-    client = AsyncFlightClient(source, **client_options) if owns_client else source
+    client = source if isinstance(source, AsyncFlightClient) else AsyncFlightClient(
+        source, **client_options
+    )
     try:
         table = await bounded(_read(client, request, observer), timeout)
     finally:

@@ -12,7 +12,7 @@ import datetime as dt
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import pyarrow as pa
 
@@ -313,7 +313,9 @@ def _timestamp(message: Any, name: str) -> dt.datetime | None:
 
 def descriptor_to_proto(descriptor: FlightDescriptor) -> pb.FlightDescriptor:
     return pb.FlightDescriptor(
-        type=int(descriptor.descriptor_type), path=list(descriptor.path), cmd=descriptor.command
+        type=cast(Any, int(descriptor.descriptor_type)),
+        path=list(descriptor.path),
+        cmd=descriptor.command,
     )
 
 

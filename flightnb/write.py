@@ -81,7 +81,7 @@ async def write_flight_async(
                 await writer.write_table(table, max_chunksize=max_chunksize)
             return writer.results
 
-    return await bounded(_with_client(source, client_options, work), timeout)  # type: ignore[no-any-return]
+    return await bounded(_with_client(source, client_options, work), timeout)
 
 
 def write_flight(source: Any, data: Any, **options: Any) -> list[bytes]:

@@ -190,7 +190,8 @@ class AsyncFlightClient:
         if self._token is not None:
             value = self._token.reveal()
             if self._token_header == "authorization":
-                metadata.append(("authorization", f"Bearer {value}"))
+                text = value.decode() if isinstance(value, bytes) else value
+                metadata.append(("authorization", f"Bearer {text}"))
             else:
                 metadata.append((self._token_header, value))
         metadata.extend(self._cookies.header())

@@ -131,7 +131,7 @@ def read_ipc_header(header: memoryview) -> IpcHeader:
         raise FlightDecodeError(
             f"{len(header)} bytes are too short for an IPC message header", where="data_header"
         )
-    if header[:4] == b"\xff\xff\xff\xff":
+    if bytes(header[:4]) == b"\xff\xff\xff\xff":
         raise FlightDecodeError(
             "starts with an IPC continuation marker; FlightData carries the flatbuffer alone",
             where="data_header",

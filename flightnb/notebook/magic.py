@@ -189,9 +189,16 @@ class FlightMagic(Magics):
             return result
         if not output.isidentifier():
             raise UsageError(f"%flight: -o needs a variable name, got {output!r}")
-        self.shell.user_ns[output] = result
-        display(_preview(result, self.displaylimit, output))
+        self._namespace()[output] = result
+        display(_preview(result, self.displaylimit, output))  # type: ignore[no-untyped-call]
         return None
+
+    def _namespace(self) -> dict[str, Any]:
+        """The notebook's variables."""
+        if self.shell is None:
+            raise UsageError("%flight needs an IPython shell")
+        namespace: dict[str, Any] = self.shell.user_ns
+        return namespace
 
     def _require_connection(self) -> Connection:
         if self.connection is None:
@@ -297,7 +304,7 @@ class FlightMagic(Magics):
         if not query:
             raise UsageError("%flight sql: no query; write it after sql or in the cell body")
         try:
-            query, values = bind_placeholders(query, self.shell.user_ns)
+            query, values = bind_placeholders(query, self._namespace())
         except MissingParameterError as exc:
             raise UsageError(
                 f"%flight sql: no variable named {exc.args[0]!r} for :{exc.args[0]}"

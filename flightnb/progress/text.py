@@ -158,7 +158,7 @@ class TextProgress:
 def _tqdm_class() -> Any:
     """tqdm's terminal bar without its monitor thread, or None when tqdm is missing."""
     try:
-        from tqdm.std import tqdm  # type: ignore[import-untyped]
+        from tqdm.std import tqdm
     except ImportError:
         return None
 

@@ -142,7 +142,7 @@ class WidgetProgress:
             self._fail("render")
 
     def _build(self) -> None:
-        import ipywidgets as w  # type: ignore[import-untyped]
+        import ipywidgets as w
 
         state = self.state
         self._header = w.HTML()

@@ -731,6 +731,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         with map_errors():
             kind = action.type
             body = action.body.to_pybytes() if action.body is not None else b""
+            request: Any
+            result: Any
             if kind == ACTION_CREATE_PREPARED_STATEMENT:
                 request = unpack_as(body, sql.ActionCreatePreparedStatementRequest)
                 return iter([pack(self._create_prepared(request))])

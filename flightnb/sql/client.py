@@ -80,7 +80,7 @@ def transaction_id(transaction: Transaction | bytes | Any | None) -> bytes | Non
 def _with_transaction(message: Message, transaction: Any) -> Message:
     tid = transaction_id(transaction)
     if tid is not None:
-        message.transaction_id = tid
+        message.transaction_id = tid  # type: ignore[attr-defined]
     return message
 
 

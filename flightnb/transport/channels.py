@@ -56,7 +56,8 @@ def _der_bytes(certificate: object) -> bytes:
     if isinstance(certificate, bytes):
         return certificate
     # Python < 3.13 hands out _ssl.Certificate objects from the private chain accessor.
-    return certificate.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+    der: bytes = certificate.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+    return der
 
 
 def _fetch_server_certificate(host: str, port: int) -> tuple[bytes, str | None]:
@@ -73,10 +74,9 @@ def _fetch_server_certificate(host: str, port: int) -> tuple[bytes, str | None]:
         socket.create_connection((host, port), timeout=10) as raw,
         context.wrap_socket(raw, server_hostname=host) as tls,
     ):
+        private = getattr(tls, "_sslobj", None)
         chain_getter = getattr(tls, "get_unverified_chain", None) or getattr(
-            tls._sslobj,
-            "get_unverified_chain",
-            None,  # type: ignore[attr-defined]
+            private, "get_unverified_chain", None
         )
         chain = [_der_bytes(c) for c in (chain_getter() if chain_getter else [])]
         if not chain:

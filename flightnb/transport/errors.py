@@ -37,7 +37,7 @@ M = TypeVar("M")
 
 def _metadata_pairs(exc: grpc.RpcError) -> list[tuple[str, Any]]:
     try:
-        trailers = exc.trailing_metadata()  # type: ignore[attr-defined]
+        trailers = exc.trailing_metadata()
     except Exception:
         return []
     return [(str(k), v) for k, v in (trailers or ())]
@@ -83,8 +83,8 @@ def _arrow_code(value: Any) -> int | None:
 def translate_rpc_error(exc: grpc.RpcError) -> FlightError:
     """A :class:`FlightError` for a failed gRPC call, with the server's message and trailers."""
     try:
-        code = exc.code()  # type: ignore[attr-defined]
-        message = exc.details() or ""  # type: ignore[attr-defined]
+        code = exc.code()
+        message = exc.details() or ""
     except Exception:
         code, message = grpc.StatusCode.UNKNOWN, str(exc)
     code_name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
