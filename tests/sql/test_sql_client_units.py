@@ -133,10 +133,3 @@ def test_sql_client_imports_neither_pyarrow_flight_nor_duckdb() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_server_commands_reexport_the_shared_module() -> None:
-    from flightnb.server import commands as server_commands
-    from flightnb.sql import commands
-
-    assert server_commands.pack is commands.pack
-    assert server_commands.CommandDecodeError is commands.CommandDecodeError
-    assert set(server_commands.__all__) == set(commands.__all__)
