@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import enum
-from collections.abc import AsyncIterator, Iterable, Mapping
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from types import TracebackType
 from typing import Any
 
@@ -57,6 +61,13 @@ _SERVICE = "/arrow.flight.protocol.FlightService/"
 # What grpcio reports when it dropped the server's status after a failed write.
 _LOST_STATUS = "Internal error from Core"
 Headers = Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]] | None
+#: A callable returning a fresh bearer token (sync, or async returning an awaitable).
+TokenSource = Callable[[], "str | Awaitable[str]"]
+_NO_MESSAGE = object()
+#: How long a call waits for a channel that lost its server to connect again (see
+#: ``AsyncFlightClient._await_reconnect``); the channels' reconnect backoff is at most 1 s.
+RECONNECT_WAIT_SECONDS = 2.0
+_CONNECTED_ONCE = (grpc.ChannelConnectivity.READY, grpc.ChannelConnectivity.IDLE)
 
 
 class ClientState(enum.Enum):
@@ -69,6 +80,42 @@ def _identity(data: bytes) -> bytes:
     return data
 
 
+class _StartedCall:
+    """A DoGet call whose first message ``start()`` has read already.
+
+    Hands that message out first, then the rest of the stream; at the end the cookies in the
+    call's trailers go to the client's jar.
+    """
+
+    __slots__ = ("_call", "_cookies", "_first")
+
+    def __init__(self, call: Any, first: Any, cookies: CookieJar) -> None:
+        self._call = call
+        self._first = first
+        self._cookies = cookies
+
+    async def read(self) -> Any:
+        message, self._first = self._first, _NO_MESSAGE
+        if message is _NO_MESSAGE:
+            try:
+                message = await self._call.read()
+            except grpc.aio.AioRpcError as exc:
+                self._cookies.observe(exc.trailing_metadata())
+                raise
+        if message is grpc.aio.EOF:
+            self._cookies.observe(await self._call.trailing_metadata())
+        return message
+
+    def cancel(self) -> bool:
+        return bool(self._call.cancel())
+
+    def done(self) -> bool:
+        return bool(self._call.done())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._call, name)
+
+
 class AsyncFlightClient:
     """An Arrow Flight client on ``grpc.aio``.
 
@@ -77,8 +124,12 @@ class AsyncFlightClient:
     location : str or Location
         ``grpc://host:port``, ``grpc+tcp://``, ``grpc+tls://`` or ``grpc+unix:///path``.
         pyarrow.flight ``Location`` objects work too.
-    token : str, optional
-        Bearer token sent as ``authorization: Bearer ...`` on every call.
+    token : str or callable, optional
+        Bearer token sent as ``authorization: Bearer ...`` on every call. A callable (sync,
+        or async) returning a token string is called before the first call and again when
+        the server answers UNAUTHENTICATED (token expired): the call is then retried once
+        with the new token, if it failed before any data arrived. Keep a sync callable quick
+        (it runs on the event loop), or make it ``async``.
     headers : mapping, optional
         Extra headers for every call.
     timeout : float, optional
@@ -105,7 +156,7 @@ class AsyncFlightClient:
         self,
         location: str | Location | Any,
         *,
-        token: str | None = None,
+        token: str | TokenSource | None = None,
         headers: Headers = None,
         timeout: float | None = None,
         tls_root_certs: bytes | None = None,
@@ -128,18 +179,33 @@ class AsyncFlightClient:
             max_receive_message_size=max_receive_message_size,
             max_send_message_size=max_send_message_size,
         )
-        self._token: Secret | None = Secret(token) if token else None
+        self._token_source: TokenSource | None = token if callable(token) else None
+        self._token: Secret | None = Secret(token) if token and not callable(token) else None
+        self._token_lock = asyncio.Lock()
         self._token_header = "authorization"
         self._headers = normalize_headers(headers)
         self.timeout = timeout
         self._validate = validate
         self._cookies = CookieJar()
         self._channels: dict[str, grpc.aio.Channel] = {}
+        # Targets whose channel has had a connection: only those wait for a reconnect.
+        self._reconnectable: set[str] = set()
         self._state = ClientState.UNOPENED
 
     def __repr__(self) -> str:
-        auth = "token" if self._token else "none"
+        auth = "token" if self._token or self._token_source else "none"
         return f"AsyncFlightClient({self.location.uri!r}, auth={auth}, state={self._state.value})"
+
+    def adopt_credentials(self, other: AsyncFlightClient) -> None:
+        """Use the login (token, token callable, cookies) another client holds.
+
+        For a second client of the same server on another event loop, e.g. a notebook's
+        background reads after ``%flight connect --user``.
+        """
+        if other._token is not None or other._token_source is not None:
+            self._token, self._token_header = other._token, other._token_header
+            self._token_source = other._token_source
+        self._cookies = other._cookies
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -158,6 +224,7 @@ class AsyncFlightClient:
         """Close every channel; the client cannot be used afterwards."""
         self._state = ClientState.CLOSED
         channels, self._channels = self._channels, {}
+        self._reconnectable.clear()
         for channel in channels.values():
             await channel.close()
 
@@ -168,22 +235,94 @@ class AsyncFlightClient:
     async def _channel(self, target: ChannelTarget | None = None) -> grpc.aio.Channel:
         if self._state is ClientState.CLOSED:
             raise FlightClientClosedError("the client is closed")
+        if self._token is None and self._token_source is not None:
+            await self._refresh_token(None)  # the first token of a token callable
         target = target or self._target
         channel = self._channels.get(target.target)
         if channel is None:
             channel = await open_channel(target, self._config)
             self._channels[target.target] = channel
             self._state = ClientState.OPENED
+        else:
+            await self._await_reconnect(target.target, channel)
         return channel
+
+    async def _await_reconnect(self, key: str, channel: grpc.aio.Channel) -> None:
+        """Before a call, give a channel that lost its server a moment to connect again.
+
+        Once a connection attempt has failed (a call made while the server restarts), grpc
+        fails every call at once until its reconnect backoff expires, so the first call
+        after the server is back would fail with UNAVAILABLE. A channel that has been
+        connected before waits up to :data:`RECONNECT_WAIT_SECONDS` (bounded by the client's
+        ``timeout``) for the channel to be ready, then the call goes out; if the server is
+        still away, it fails as before. Nothing is sent twice. A channel that never
+        connected (wrong address, server not up) does not wait: it fails fast.
+        """
+        state = channel.get_state()
+        if state in _CONNECTED_ONCE:
+            # IDLE on a channel we have used: it had a connection that the server closed.
+            self._reconnectable.add(key)
+            return
+        if state is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+            return  # CONNECTING: grpc queues the call until the attempt resolves
+        if key not in self._reconnectable:
+            return
+        wait = RECONNECT_WAIT_SECONDS
+        if self.timeout is not None:
+            wait = min(wait, self.timeout)
+        # Still away after that: the call goes out and fails with UNAVAILABLE.
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(channel.channel_ready(), wait)
 
     async def channel_for(self, location: Location | str | None) -> grpc.aio.Channel:
         """The (cached) channel for an endpoint location; None or reuse means this server."""
+        return await self._channel(self._target_of(location))
+
+    def _target_of(self, location: Location | str | None) -> ChannelTarget:
         if location is None:
-            return await self._channel()
+            return self._target
         location = as_location(location)
         if is_reuse_connection(location):
-            return await self._channel()
-        return await self._channel(parse_location(location))
+            return self._target
+        return parse_location(location)
+
+    @contextmanager
+    def _errors(self, target: ChannelTarget | None = None) -> Iterator[None]:
+        """Map grpc errors of calls on ``target`` (default: this server), with TLS hints.
+
+        A failed call's cookies are kept too: a server may set one while rejecting a call.
+        """
+        target = target or self._target
+        if self._config.override_hostname:
+            # The name the certificate was checked against, for "does not match host ...".
+            target = dataclasses.replace(target, host=self._config.override_hostname)
+        with map_grpc_errors(target):
+            try:
+                yield
+            except grpc.aio.AioRpcError as exc:
+                self._cookies.observe(exc.initial_metadata())
+                self._cookies.observe(exc.trailing_metadata())
+                raise
+
+    async def _refresh_token(self, rejected: Secret | None) -> bool:
+        """Replace the ``rejected`` token with one from the token callable; False without one.
+
+        Concurrent calls rejected with the same token share one refresh: whoever comes
+        second finds the token already replaced and just retries.
+        """
+        if self._token_source is None:
+            return False
+        async with self._token_lock:
+            if self._token is rejected:
+                value = self._token_source()
+                if inspect.isawaitable(value):
+                    value = await value
+                if not isinstance(value, str) or not value:
+                    raise FlightUnauthenticatedError(
+                        "the token callable returned no token", code="UNAUTHENTICATED"
+                    )
+                self._token, self._token_header = Secret(value), "authorization"
+        return True
 
     def _metadata(self, headers: Headers) -> Metadata:
         metadata = list(self._headers)
@@ -210,17 +349,25 @@ class AsyncFlightClient:
         timeout: float | None,
         headers: Headers,
     ) -> Any:
-        channel = await self._channel()
-        call = channel.unary_unary(
-            _SERVICE + method,
-            request_serializer=type(request).SerializeToString,
-            response_deserializer=None,  # parsed below: grpc turns a parse failure into None
-        )(request, metadata=self._metadata(headers), timeout=self._timeout(timeout))
-        with map_grpc_errors():
-            response = await call
-            self._cookies.observe(await call.initial_metadata())
-            self._cookies.observe(await call.trailing_metadata())
-        return parse_response(response_type, response)
+        for retry in (False, True):
+            channel = await self._channel()
+            token = self._token
+            call = channel.unary_unary(
+                _SERVICE + method,
+                request_serializer=type(request).SerializeToString,
+                response_deserializer=None,  # parsed below: grpc turns a parse failure into None
+            )(request, metadata=self._metadata(headers), timeout=self._timeout(timeout))
+            try:
+                with self._errors():
+                    response = await call
+                    self._cookies.observe(await call.initial_metadata())
+                    self._cookies.observe(await call.trailing_metadata())
+            except FlightUnauthenticatedError:
+                if retry or not await self._refresh_token(token):
+                    raise
+                continue
+            return parse_response(response_type, response)
+        raise AssertionError("unreachable")
 
     async def _stream(
         self,
@@ -231,20 +378,29 @@ class AsyncFlightClient:
         timeout: float | None,
         headers: Headers,
     ) -> AsyncIterator[Any]:
-        channel = await self._channel()
-        call = channel.unary_stream(
-            _SERVICE + method,
-            request_serializer=type(request).SerializeToString,
-            response_deserializer=None,  # parsed below: grpc turns a parse failure into None
-        )(request, metadata=self._metadata(headers), timeout=self._timeout(timeout))
-        try:
-            with map_grpc_errors():
-                self._cookies.observe(await call.initial_metadata())
-                while (message := await call.read()) is not grpc.aio.EOF:
-                    yield parse_response(response_type, message)
-                self._cookies.observe(await call.trailing_metadata())
-        finally:
-            call.cancel()
+        for retry in (False, True):
+            channel = await self._channel()
+            token = self._token
+            call = channel.unary_stream(
+                _SERVICE + method,
+                request_serializer=type(request).SerializeToString,
+                response_deserializer=None,  # parsed below: grpc turns a parse failure into None
+            )(request, metadata=self._metadata(headers), timeout=self._timeout(timeout))
+            received = False
+            try:
+                with self._errors():
+                    self._cookies.observe(await call.initial_metadata())
+                    while (message := await call.read()) is not grpc.aio.EOF:
+                        received = True
+                        yield parse_response(response_type, message)
+                    self._cookies.observe(await call.trailing_metadata())
+                return
+            except FlightUnauthenticatedError:
+                # Retried only before the first message: the caller has seen nothing yet.
+                if received or retry or not await self._refresh_token(token):
+                    raise
+            finally:
+                call.cancel()
 
     # --- authentication ----------------------------------------------------------------
 
@@ -314,7 +470,7 @@ class AsyncFlightClient:
             payload = pb.BasicAuth(username=username, password=password).SerializeToString()
             await write_message(call, pb.HandshakeRequest(payload=payload))
         responses: list[bytes] = []
-        with map_grpc_errors():
+        with self._errors():
             await call.done_writing()
             while (message := await call.read()) is not grpc.aio.EOF:
                 responses.append(parse_response(pb.HandshakeResponse, message).payload)
@@ -413,14 +569,30 @@ class AsyncFlightClient:
         request = pb.Ticket(ticket=as_ticket(ticket).ticket)
 
         async def start() -> Any:
-            channel = await self.channel_for(location)
-            call = channel.unary_stream(
-                _SERVICE + "DoGet",
-                request_serializer=pb.Ticket.SerializeToString,
-                response_deserializer=None,  # raw bytes: the codec reads them without copies
-            )(request, metadata=self._metadata(headers), timeout=self._timeout(timeout))
-            self._cookies.observe(await call.initial_metadata())
-            return call
+            target = self._target_of(location)
+            for retry in (False, True):
+                channel = await self._channel(target)
+                token = self._token
+                call = channel.unary_stream(
+                    _SERVICE + "DoGet",
+                    request_serializer=pb.Ticket.SerializeToString,
+                    response_deserializer=None,  # raw bytes: the codec reads them without copies
+                )(request, metadata=self._metadata(headers), timeout=self._timeout(timeout))
+                try:
+                    with self._errors(target):
+                        self._cookies.observe(await call.initial_metadata())
+                        # The first message is read here, so that a rejection before any data
+                        # (an expired token) can still be retried.
+                        first = await call.read()
+                except FlightUnauthenticatedError:
+                    if retry or not await self._refresh_token(token):
+                        raise
+                    continue
+                except BaseException:
+                    call.cancel()  # e.g. cancelled while waiting: the reader has no call yet
+                    raise
+                return _StartedCall(call, first, self._cookies)
+            raise AssertionError("unreachable")
 
         return FlightStreamReader(start, schema=schema, validate=self._validate)
 

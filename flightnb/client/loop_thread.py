@@ -12,12 +12,18 @@ import atexit
 import concurrent.futures
 import contextlib
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
+
+from flightnb.errors import FlightCancelledError
 
 T = TypeVar("T")
 
 _CANCEL_GRACE_SECONDS = 5.0
+# At interpreter exit: how long stop() waits for calls in flight to finish cancelling.
+_EXIT_GRACE_SECONDS = 2.0
+_JOIN_MIN_SECONDS = 0.2
 _WAKE_UP_SECONDS = 0.1
 
 
@@ -47,8 +53,9 @@ class LoopThread:
         if self._loop.is_closed():
             coroutine.close()
             raise RuntimeError("flightnb's event loop has shut down")
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        future: concurrent.futures.Future[T] | None = None
         try:
+            future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
             # Waking up now and then lets interrupts that arrive without a real signal
             # (IPython's, ``_thread.interrupt_main``) be seen while we wait.
             while True:
@@ -58,30 +65,59 @@ class LoopThread:
                     if future.done():
                         raise  # the coroutine's own TimeoutError, not our wait's
 
+        except concurrent.futures.CancelledError:
+            # Cancelled from elsewhere (the loop shutting down): a Flight error, as everywhere.
+            raise FlightCancelledError("the call was cancelled", code="CANCELLED") from None
         except KeyboardInterrupt:
+            if future is None:  # interrupted before the coroutine was handed over
+                coroutine.close()
+                raise
             future.cancel()
             # Give the cancellation a moment to reach the wire; never hang on it.
             with contextlib.suppress(concurrent.futures.CancelledError, Exception):
                 future.result(timeout=_CANCEL_GRACE_SECONDS)
             raise
 
-    def stop(self) -> None:
-        """Cancel what still runs and stop the loop (called at interpreter exit)."""
-        if self._loop.is_closed() or not self._thread.is_alive():
+    def stop(self, grace: float = _EXIT_GRACE_SECONDS) -> None:
+        """Cancel what still runs, stop the loop and close it (called at interpreter exit).
+
+        Bounded by about ``grace`` seconds, so exit never hangs on flightnb: tasks that do not
+        finish cancelling within it, or a loop blocked by a callback, are left to die with the
+        process. Once the loop is closed, a blocking call (say from an atexit handler that
+        was registered before flightnb started, and so runs after this one) raises
+        RuntimeError at once instead of waiting forever for a loop that no longer runs.
+        """
+        if self._loop.is_closed():
             return
+        if not self._thread.is_alive():
+            _close_stopped_loop(self._loop)
+            return
+        deadline = time.monotonic() + grace
 
         async def cancel_all() -> None:
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
-            await asyncio.wait(tasks, timeout=_CANCEL_GRACE_SECONDS) if tasks else None
+            if tasks:
+                await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(cancel_all(), self._loop).result(
-                timeout=_CANCEL_GRACE_SECONDS + 1
+                timeout=max(0.0, deadline - time.monotonic())
             )
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=_CANCEL_GRACE_SECONDS)
+        with contextlib.suppress(RuntimeError):  # closed meanwhile by a concurrent stop()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=max(_JOIN_MIN_SECONDS, deadline - time.monotonic()))
+        if not self._thread.is_alive():
+            _close_stopped_loop(self._loop)
+
+
+def _close_stopped_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Close a loop whose thread has ended; never raises (this runs at interpreter exit)."""
+    if loop.is_running() or loop.is_closed():
+        return
+    with contextlib.suppress(Exception):
+        loop.close()
 
 
 _shared: LoopThread | None = None

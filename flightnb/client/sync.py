@@ -204,6 +204,9 @@ class FlightClient:
         self.close()
 
     def close(self) -> None:
+        """Close the channels; a no-op once flightnb's loop has shut down (at exit)."""
+        if self._portal.loop.is_closed():
+            return
         self._portal.run(self._async.close())
 
     def handshake(self, username: str, password: str, **call: Any) -> None:

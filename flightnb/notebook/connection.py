@@ -21,12 +21,13 @@ class Connection:
         self._async_clients: dict[int, AsyncFlightClient] = {}
 
     def async_client(self) -> AsyncFlightClient:
-        """An async client bound to the running event loop."""
+        """An async client bound to the running event loop, with the connection's login."""
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(id(loop))
         if client is None or client.closed:
             client = AsyncFlightClient(self.uri, **self._options)
             self._async_clients[id(loop)] = client
+        client.adopt_credentials(self.client.async_client)
         return client
 
     def close(self) -> None:

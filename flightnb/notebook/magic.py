@@ -222,7 +222,12 @@ class FlightMagic(Magics):
         for header in args.header:
             key, sep, value = header.partition("=")
             if not sep or not key:
-                raise UsageError(f"%flight connect: --header wants K=V, got {header!r}")
+                # Not echoed: header values are often credentials, and this line is saved
+                # with the notebook's outputs.
+                raise UsageError(
+                    "%flight connect: --header wants NAME=VALUE (e.g. --header "
+                    "'authorization=Bearer ...'); one --header had no '=' after a name"
+                )
             headers[key] = value
         if headers:
             options["headers"] = headers

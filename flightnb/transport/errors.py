@@ -19,6 +19,7 @@ from flightnb.errors import (
     FlightTimedOutError,
     error_class_for_code,
 )
+from flightnb.transport.locations import ChannelTarget
 
 _DETAILS_KEY = "grpc-status-details-bin"
 _ARROW_DETAIL_KEY = "x-arrow-status-detail-bin"
@@ -80,8 +81,61 @@ def _arrow_code(value: Any) -> int | None:
         return None
 
 
-def translate_rpc_error(exc: grpc.RpcError) -> FlightError:
-    """A :class:`FlightError` for a failed gRPC call, with the server's message and trailers."""
+# What grpc core says (in details() and debug_error_string()) when a connection fails in the
+# TLS handshake. The texts come from BoringSSL/OpenSSL and grpc's security connector.
+_UNKNOWN_CA = re.compile(
+    r"unable to get local issuer certificate|self[- ]signed certificate|unknown ca", re.I
+)
+_NOT_TRUSTED = re.compile(r"CERTIFICATE_VERIFY_FAILED|certificate verify failed", re.I)
+_WRONG_HOST = re.compile(r"Hostname Verification Check failed|No match found for server name", re.I)
+_NOT_TLS = re.compile(r"WRONG_VERSION_NUMBER|wrong version number", re.I)
+_CLOSED_AT_CONNECT = re.compile(r"failed to connect to all addresses.*Socket closed", re.I | re.S)
+
+
+def connection_hint(text: str, target: ChannelTarget | None = None) -> str | None:
+    """Why a connection failed, in words, when grpc's ``text`` shows a TLS mix-up; else None.
+
+    ``target`` (where the client connected, and whether with TLS) sharpens the hint; the
+    cases where the client spoke TLS are recognised without it. A plaintext client talking
+    to a TLS server only sees "Socket closed", so that case needs ``target``.
+    """
+    where = target.target if target is not None else "the server"
+    if _WRONG_HOST.search(text):
+        host = f"host {target.host!r}" if target is not None and target.host else "the host name"
+        return (
+            f"certificate does not match {host}: connect with a name the certificate lists, "
+            'or use override_hostname="<that name>"'
+        )
+    if _UNKNOWN_CA.search(text):
+        return (
+            f"certificate not trusted / unknown CA: {where} presented a certificate not signed "
+            "by the roots in tls_root_certs= (or the system's); pass its CA certificate as "
+            "tls_root_certs=, or disable_server_verification=True for a test server"
+        )
+    if _NOT_TRUSTED.search(text):
+        return f"certificate not trusted: {where} presented a certificate that failed verification"
+    if _NOT_TLS.search(text):
+        uri = f"grpc://{target.target}" if target is not None else "grpc://"
+        return f"the server does not speak TLS: use {uri}"
+    if target is not None and not target.tls and target.host and _CLOSED_AT_CONNECT.search(text):
+        return (
+            "the server probably speaks TLS (it closed the plaintext connection at once, as TLS "
+            f"servers do): use grpc+tls://{target.target}"
+        )
+    if target is not None and target.tls and _CLOSED_AT_CONNECT.search(text):
+        return (
+            "the server closed the connection in the TLS handshake: it may want a client "
+            "certificate (cert_chain=, private_key=) or refuse the one sent"
+        )
+    return None
+
+
+def translate_rpc_error(exc: grpc.RpcError, target: ChannelTarget | None = None) -> FlightError:
+    """A :class:`FlightError` for a failed gRPC call, with the server's message and trailers.
+
+    ``target`` is the channel the call used; with it, connection failures caused by a TLS
+    mix-up say which (see :func:`connection_hint`) before grpc's own text.
+    """
     try:
         code = exc.code()
         message = exc.details() or ""
@@ -106,9 +160,14 @@ def translate_rpc_error(exc: grpc.RpcError) -> FlightError:
         elif lowered == _ARROW_MESSAGE_KEY:
             arrow_message = _as_bytes(value).decode("utf-8", errors="replace")
         trailers[lowered] = value
+    text = repair_details(message)
+    if code_name == "UNAVAILABLE":
+        hint = connection_hint(f"{text}\n{_debug_text(exc)}", target)
+        if hint is not None:
+            text = f"{hint} (gRPC: {text})"
     error_class = error_class_for_code(code_name)
     return error_class(
-        repair_details(message),
+        text,
         code=code_name,
         extra_info=extra_info,
         arrow_detail=arrow_detail,
@@ -116,6 +175,13 @@ def translate_rpc_error(exc: grpc.RpcError) -> FlightError:
         arrow_message=arrow_message,
         trailers=trailers,
     )
+
+
+def _debug_text(exc: grpc.RpcError) -> str:
+    try:
+        return str(exc.debug_error_string() or "")
+    except Exception:
+        return ""
 
 
 def parse_response(message_type: type[M], data: bytes) -> M:
@@ -132,12 +198,15 @@ def parse_response(message_type: type[M], data: bytes) -> M:
 
 
 @contextmanager
-def map_grpc_errors() -> Iterator[None]:
-    """Re-raise gRPC errors inside the block as :class:`FlightError` subclasses."""
+def map_grpc_errors(target: ChannelTarget | None = None) -> Iterator[None]:
+    """Re-raise gRPC errors inside the block as :class:`FlightError` subclasses.
+
+    ``target``: the channel the calls in the block use, for connection-failure hints.
+    """
     try:
         yield
     except grpc.RpcError as exc:
-        raise translate_rpc_error(exc) from exc
+        raise translate_rpc_error(exc, target) from exc
     except asyncio.TimeoutError as exc:
         raise FlightTimedOutError("the call's deadline passed", code="DEADLINE_EXCEEDED") from exc
 

@@ -46,6 +46,12 @@ def parse_location(location: Location | str) -> ChannelTarget:
     except ValueError as exc:
         raise FlightInvalidArgumentError(f"invalid Flight location {uri!r}: {exc}") from None
     scheme = parts.scheme.lower()
+    if parts.username is not None or parts.password is not None:
+        # Never echo them: the URI may be printed, logged or saved in a notebook.
+        raise FlightInvalidArgumentError(
+            "credentials in a Flight location are not supported (and not shown here); use "
+            "token=..., headers=..., or handshake(username, password)"
+        )
     if scheme in _UNIX_SCHEMES:
         path = parts.netloc + parts.path if parts.netloc else parts.path
         if not path:

@@ -135,3 +135,30 @@ def test_background_read_without_running_loop(shell: InteractiveShell, flight_se
     assert table.num_rows == 10_000 and handle.done() and "done" in repr(handle)
     cancelled = line(shell, "flight get --ticket slow --bg --no-progress")
     assert cancelled.cancel()
+
+
+def test_background_reads_use_the_connections_login(
+    shell: InteractiveShell, auth_flight_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    monkeypatch.setenv("FLIGHT_PASSWORD_FOR_TEST", "wonderland")
+    line(
+        shell,
+        f"flight connect {auth_flight_server.location} --user alice "
+        "--password-env FLIGHT_PASSWORD_FOR_TEST",
+    )
+
+    async def in_a_running_loop() -> Any:
+        handle = line(shell, "flight get --ticket numbers --bg --no-progress")
+        return await handle
+
+    assert asyncio.run(in_a_running_loop()).num_rows == 10_000
+
+
+def test_credentials_in_the_uri_are_refused_without_echo(shell: InteractiveShell) -> None:
+    import flightnb
+
+    with pytest.raises(flightnb.FlightInvalidArgumentError) as excinfo:
+        line(shell, "flight connect grpc://alice:s3cret-pw@127.0.0.1:1")
+    assert "s3cret-pw" not in str(excinfo.value)

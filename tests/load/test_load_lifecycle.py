@@ -1,0 +1,266 @@
+"""The blocking facade under load: 1,000 calls, Ctrl-C at random points, exit mid-call."""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import random
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from flightnb import FlightClient, FlightDescriptor, read_flight
+from flightnb.client.loop_thread import shared_loop_thread
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _tasks_on_flightnb_loop() -> list[asyncio.Task[Any]]:
+    async def others() -> list[asyncio.Task[Any]]:
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    return shared_loop_thread().run(others())
+
+
+def _wait_for_no_tasks(seconds: float = 2.0) -> list[asyncio.Task[Any]]:
+    """The tasks still on flightnb's loop after ``seconds`` (cancellation takes a moment)."""
+    deadline = time.monotonic() + seconds
+    while (tasks := _tasks_on_flightnb_loop()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return tasks
+
+
+# --- 1,000 calls ---------------------------------------------------------------------------------
+
+
+def test_sync_facade_survives_1000_calls(flight_server: Any) -> None:
+    numbers = FlightDescriptor.for_path("numbers")
+    ints = flight_server.table("ints")
+    shared_loop_thread()  # started before the count: it lives for the whole process
+    threads = threading.active_count()
+    calls = [
+        lambda c: c.do_get(b"ints").read_all().equals(ints),
+        lambda c: c.get_flight_info(numbers).total_records == 10_000,
+        lambda c: c.get_schema(numbers).names == ["n", "s"],
+        lambda c: [r.body for r in c.do_action("echo", b"x")] == [b"x"],
+        lambda c: len(list(c.do_get(b"app_metadata"))) == 3,
+    ]
+    with FlightClient(flight_server.location, timeout=30) as client:
+        for i in range(1000):
+            assert calls[i % len(calls)](client), i
+        assert not _wait_for_no_tasks()
+        assert len(client.async_client._channels) == 1
+    assert threading.active_count() == threads
+
+
+# --- KeyboardInterrupt at random points ----------------------------------------------------------
+
+
+def _read_all(client: FlightClient, ticket: bytes) -> pa.Table:
+    return client.do_get(ticket).read_all()
+
+
+def _iterate(client: FlightClient, ticket: bytes) -> pa.Table:
+    with client.do_get(ticket) as reader:
+        batches = [chunk.data for chunk in reader if chunk.data is not None]
+        return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+def _read_flight_with_client(client: FlightClient, ticket: bytes) -> pa.Table:
+    return read_flight(client, ticket=ticket, progress=False)
+
+
+def _read_flight_with_uri(client: FlightClient, ticket: bytes) -> pa.Table:
+    return read_flight(client.location.uri, ticket=ticket, progress=False)
+
+
+WAYS = [_read_all, _iterate, _read_flight_with_client, _read_flight_with_uri]
+
+
+def test_keyboard_interrupts_at_random_points(flight_server: Any) -> None:
+    """~30 interrupts: each call raises KeyboardInterrupt or completes, and nothing lingers.
+
+    ``slow`` streams for about 5 s, so an interrupt within 0.4 s always lands mid-call
+    (while waiting for a message, or between messages of an iteration); ``numbers`` finishes
+    in milliseconds, so an interrupt 0-20 ms later lands before, during or after the call.
+    """
+    rng = random.Random(20240611)
+    outcomes: dict[str, int] = {"interrupted": 0, "completed": 0}
+    with FlightClient(flight_server.location, timeout=30) as client:
+        for i in range(30):
+            ticket = b"slow" if i % 3 else b"numbers"
+            delay = rng.uniform(0.0, 0.4) if ticket == b"slow" else rng.uniform(0.0, 0.02)
+            way = WAYS[i % len(WAYS)]
+            timer = threading.Timer(delay, _thread.interrupt_main)
+            table = None
+            fired_at = None
+            try:
+                try:
+                    timer.start()
+                    table = way(client, ticket)
+                    # Completed first: the interrupt still comes; take it here.
+                    timer.join()
+                    time.sleep(0.05)
+                    pytest.fail("the interrupt never arrived")
+                except KeyboardInterrupt:
+                    fired_at = time.monotonic()
+            except KeyboardInterrupt:  # pragma: no cover - arrives at most once
+                fired_at = time.monotonic()
+            timer.join()
+            assert fired_at is not None
+            if table is None:
+                outcomes["interrupted"] += 1
+            else:
+                outcomes["completed"] += 1
+                assert table.equals(flight_server.table(ticket.decode())), (i, way.__name__)
+            left = _wait_for_no_tasks()
+            assert not left, f"iteration {i} ({way.__name__}, {ticket!r}): {left}"
+        # The same client still works, for every way of reading.
+        for way in WAYS:
+            assert way(client, b"numbers").equals(flight_server.table("numbers"))
+    assert outcomes["interrupted"] >= 20, outcomes
+    assert not _wait_for_no_tasks()
+
+
+def test_interrupt_is_prompt(flight_server: Any) -> None:
+    """The KeyboardInterrupt surfaces within a second of the interrupt, not at stream end."""
+    with FlightClient(flight_server.location, timeout=30) as client:
+        for delay in (0.05, 0.2, 0.5):
+            timer = threading.Timer(delay, _thread.interrupt_main)
+            started = time.monotonic()
+            timer.start()
+            with pytest.raises(KeyboardInterrupt):
+                client.do_get(b"slow").read_all()
+            timer.join()
+            assert time.monotonic() - started < delay + 1.0
+        assert not _wait_for_no_tasks()
+
+
+# --- interpreter exit with calls in flight -------------------------------------------------------
+
+EXIT_PREAMBLE = textwrap.dedent(
+    """
+    from __future__ import annotations
+
+    import asyncio
+    import atexit
+    import sys
+    import threading
+    import time
+
+    from flightnb import AsyncFlightClient, FlightClient, read_flight
+    from flightnb.client.loop_thread import shared_loop_thread
+
+    LOCATION = sys.argv[1]
+    started = threading.Event()
+
+
+    def sync_read() -> None:
+        client = FlightClient(LOCATION)
+        started.set()
+        client.do_get(b"slow").read_all()
+
+
+    async def async_read() -> None:
+        client = AsyncFlightClient(LOCATION)  # never closed: exit must cope
+        started.set()
+        await client.do_get(b"slow").read_all()
+    """
+)
+
+EXIT_SCRIPTS = {
+    # A blocking read in a daemon thread.
+    "sync_daemon_thread": """
+        threading.Thread(target=sync_read, daemon=True).start()
+    """,
+    # A read submitted to flightnb's loop from outside, never awaited.
+    "loop_background_read": """
+        future = asyncio.run_coroutine_threadsafe(async_read(), shared_loop_thread().loop)
+    """,
+    # Both, plus a read_flight(uri) in another daemon thread.
+    "everything_at_once": """
+        threading.Thread(target=sync_read, daemon=True).start()
+        threading.Thread(
+            target=lambda: read_flight(LOCATION, ticket="slow", progress=False), daemon=True
+        ).start()
+        future = asyncio.run_coroutine_threadsafe(async_read(), shared_loop_thread().loop)
+    """,
+    # An atexit handler registered before flightnb's loop started runs after flightnb shut
+    # it down; its call must fail at once, not wait forever for a loop that is gone.
+    "atexit_handler_after_shutdown": """
+        clients = []
+
+        def close_at_exit() -> None:
+            try:
+                clients[0].close()
+                print("closed", flush=True)
+            except RuntimeError as exc:
+                print("close failed:", exc, flush=True)
+
+        atexit.register(close_at_exit)
+        clients.append(FlightClient(LOCATION))
+        threading.Thread(target=lambda: clients[0].do_get(b"slow").read_all(), daemon=True).start()
+        started.set()
+    """,
+    # A coroutine on flightnb's loop that swallows cancellation: exit waits a bounded time.
+    "task_ignoring_cancellation": """
+        async def stubborn() -> None:
+            started.set()
+            while True:
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:
+                    pass
+
+        asyncio.run_coroutine_threadsafe(stubborn(), shared_loop_thread().loop)
+    """,
+    # A callback that blocks flightnb's loop thread itself.
+    "loop_thread_blocked": """
+        loop = shared_loop_thread().loop
+        loop.call_soon_threadsafe(lambda: (started.set(), time.sleep(60)))
+    """,
+}
+
+EXIT_EPILOGUE = textwrap.dedent(
+    """
+    assert started.wait(10)
+    time.sleep(0.3)  # let the calls get going
+    print(f"exiting {time.time()!r}", flush=True)
+    """
+)
+
+EXIT_LIMIT_SECONDS = 4.0
+
+
+@pytest.mark.parametrize("case", sorted(EXIT_SCRIPTS))
+def test_interpreter_exit_with_calls_in_flight(
+    flight_server: Any, tmp_path: Path, case: str
+) -> None:
+    script = tmp_path / f"{case}.py"
+    script.write_text(EXIT_PREAMBLE + textwrap.dedent(EXIT_SCRIPTS[case]) + EXIT_EPILOGUE)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(script), flight_server.location],
+        capture_output=True,
+        text=True,
+        timeout=30,  # a hang fails here
+        check=False,
+    )
+    ended = time.time()
+    assert done.returncode == 0, (done.returncode, done.stdout[-1000:], done.stderr[-3000:])
+    markers = [line for line in done.stdout.splitlines() if line.startswith("exiting ")]
+    assert markers, (done.stdout[-1000:], done.stderr[-3000:])
+    marker = markers[0]
+    exit_seconds = ended - float(marker.split()[1])
+    assert exit_seconds < EXIT_LIMIT_SECONDS, f"exit took {exit_seconds:.2f} s"
+    assert time.monotonic() - started < 20
+    if case == "atexit_handler_after_shutdown":
+        # Closing after flightnb's loop has shut down is a quiet no-op.
+        assert "closed" in done.stdout and "close failed" not in done.stdout
