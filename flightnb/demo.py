@@ -54,14 +54,20 @@ async def _tour(uri: str) -> None:
     async with AsyncFlightClient(uri) as client:
         started = time.perf_counter()
         trips = await read_descriptor(client, FlightDescriptor.for_path("trips"))
-        _report("DoGet of the whole 'trips' table (AsyncFlightClient)", trips,
-                time.perf_counter() - started)
+        _report(
+            "DoGet of the whole 'trips' table (AsyncFlightClient)",
+            trips,
+            time.perf_counter() - started,
+        )
 
         sql = AsyncFlightSqlClient(client)
         started = time.perf_counter()
         busiest = await sql.query(_QUERY, [5.0, "electric"])
-        _report("Flight SQL query with parameters (5.0 km, 'electric') bound as Arrow values",
-                busiest, time.perf_counter() - started)
+        _report(
+            "Flight SQL query with parameters (5.0 km, 'electric') bound as Arrow values",
+            busiest,
+            time.perf_counter() - started,
+        )
 
         tables: Any = await sql.get_tables()
         print("\n== Flight SQL metadata: tables")

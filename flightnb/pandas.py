@@ -26,9 +26,7 @@ def _to_pandas(table: Any, dtype_backend: DtypeBackend, options: dict[str, Any])
     if dtype_backend == "numpy_nullable":
         from pandas.api.types import pandas_dtype
 
-        mapping = {
-            pa_type: pandas_dtype(name) for pa_type, name in _NULLABLE_TYPES().items()
-        }
+        mapping = {pa_type: pandas_dtype(name) for pa_type, name in _NULLABLE_TYPES().items()}
         return table.to_pandas(types_mapper=mapping.get, **options)
     return table.to_pandas(**options)
 
@@ -37,16 +35,28 @@ def _NULLABLE_TYPES() -> dict[Any, str]:
     import pyarrow as pa
 
     return {
-        pa.int8(): "Int8", pa.int16(): "Int16", pa.int32(): "Int32", pa.int64(): "Int64",
-        pa.uint8(): "UInt8", pa.uint16(): "UInt16", pa.uint32(): "UInt32",
-        pa.uint64(): "UInt64", pa.bool_(): "boolean", pa.float32(): "Float32",
-        pa.float64(): "Float64", pa.string(): "string", pa.large_string(): "string",
+        pa.int8(): "Int8",
+        pa.int16(): "Int16",
+        pa.int32(): "Int32",
+        pa.int64(): "Int64",
+        pa.uint8(): "UInt8",
+        pa.uint16(): "UInt16",
+        pa.uint32(): "UInt32",
+        pa.uint64(): "UInt64",
+        pa.bool_(): "boolean",
+        pa.float32(): "Float32",
+        pa.float64(): "Float64",
+        pa.string(): "string",
+        pa.large_string(): "string",
     }
 
 
 def read_flight(
-    source: Any, *, dtype_backend: DtypeBackend = "numpy", to_pandas_options: dict[str, Any]
-    | None = None, **read_options: Any,
+    source: Any,
+    *,
+    dtype_backend: DtypeBackend = "numpy",
+    to_pandas_options: dict[str, Any] | None = None,
+    **read_options: Any,
 ) -> pd.DataFrame:
     """Read a flight into a pandas DataFrame.
 
@@ -59,8 +69,11 @@ def read_flight(
 
 
 async def read_flight_async(
-    source: Any, *, dtype_backend: DtypeBackend = "numpy", to_pandas_options: dict[str, Any]
-    | None = None, **read_options: Any,
+    source: Any,
+    *,
+    dtype_backend: DtypeBackend = "numpy",
+    to_pandas_options: dict[str, Any] | None = None,
+    **read_options: Any,
 ) -> pd.DataFrame:
     """Async twin of :func:`read_flight`."""
     table = await _read_flight_async(source, to="arrow", **read_options)
@@ -80,8 +93,9 @@ class FlightAccessor:
     def __init__(self, frame: pd.DataFrame) -> None:
         self._frame = frame
 
-    def put(self, source: Any, *, path: str | Sequence[str] | None = None,
-            **options: Any) -> list[bytes]:
+    def put(
+        self, source: Any, *, path: str | Sequence[str] | None = None, **options: Any
+    ) -> list[bytes]:
         """Upload with DoPut (with progress); returns the server's PutResult metadata."""
         return write_flight(source, self._frame, path=path, **options)
 

@@ -29,8 +29,9 @@ def read_flight(source: Any, *, rechunk: bool = False, **read_options: Any) -> p
     return pl.from_arrow(table, rechunk=rechunk)  # type: ignore[return-value]
 
 
-async def read_flight_async(source: Any, *, rechunk: bool = False,
-                            **read_options: Any) -> pl.DataFrame:
+async def read_flight_async(
+    source: Any, *, rechunk: bool = False, **read_options: Any
+) -> pl.DataFrame:
     """Async twin of :func:`read_flight`."""
     table = await _read_flight_async(source, to="arrow", **read_options)
     return pl.from_arrow(table, rechunk=rechunk)  # type: ignore[return-value]
@@ -43,8 +44,9 @@ class FlightNamespace:
     def __init__(self, frame: pl.DataFrame) -> None:
         self._frame = frame
 
-    def put(self, source: Any, *, path: str | Sequence[str] | None = None,
-            **options: Any) -> list[bytes]:
+    def put(
+        self, source: Any, *, path: str | Sequence[str] | None = None, **options: Any
+    ) -> list[bytes]:
         """Upload with DoPut (with progress); returns the server's PutResult metadata."""
         return write_flight(source, self._frame, path=path, **options)
 

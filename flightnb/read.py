@@ -137,8 +137,10 @@ async def read_flight_async(
             raise
         return convert_table(table, to)
     owns_client = not isinstance(source, AsyncFlightClient)
-    client = source if isinstance(source, AsyncFlightClient) else AsyncFlightClient(
-        source, **client_options
+    client = (
+        source
+        if isinstance(source, AsyncFlightClient)
+        else AsyncFlightClient(source, **client_options)
     )
     try:
         table = await bounded(_read(client, request, observer), timeout)

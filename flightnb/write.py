@@ -22,8 +22,9 @@ __all__ = ["exchange_flight", "exchange_flight_async", "write_flight", "write_fl
 DEFAULT_CHUNK_ROWS = 65_536
 
 
-def _descriptor(path: str | Sequence[str] | None, command: str | bytes | None,
-                descriptor: Any) -> FlightDescriptor:
+def _descriptor(
+    path: str | Sequence[str] | None, command: str | bytes | None, descriptor: Any
+) -> FlightDescriptor:
     given = [v for v in (path, command, descriptor) if v is not None]
     if len(given) != 1:
         raise FlightInvalidArgumentError("give exactly one of path=, command= or descriptor=")
@@ -52,8 +53,9 @@ def as_arrow_table(data: Any) -> pa.Table:
 
 async def _with_client(source: Any, client_options: dict[str, Any], work: Any) -> Any:
     if isinstance(source, FlightClient):
-        future = asyncio.run_coroutine_threadsafe(work(source.async_client),
-                                                  shared_loop_thread().loop)
+        future = asyncio.run_coroutine_threadsafe(
+            work(source.async_client), shared_loop_thread().loop
+        )
         return await asyncio.wrap_future(future)
     if isinstance(source, AsyncFlightClient):
         return await work(source)
@@ -62,10 +64,16 @@ async def _with_client(source: Any, client_options: dict[str, Any], work: Any) -
 
 
 async def write_flight_async(
-    source: Any, data: Any, *, path: str | Sequence[str] | None = None,
-    command: str | bytes | None = None, descriptor: Any = None,
-    progress: bool | TransferObserver | None = None, timeout: float | None = None,
-    max_chunksize: int = DEFAULT_CHUNK_ROWS, **client_options: Any,
+    source: Any,
+    data: Any,
+    *,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: Any = None,
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    max_chunksize: int = DEFAULT_CHUNK_ROWS,
+    **client_options: Any,
 ) -> list[bytes]:
     """Upload ``data`` with DoPut; returns the ``app_metadata`` of the server's PutResults."""
     table = as_arrow_table(data)
@@ -90,9 +98,15 @@ def write_flight(source: Any, data: Any, **options: Any) -> list[bytes]:
 
 
 async def exchange_flight_async(
-    source: Any, data: Any, *, path: str | Sequence[str] | None = None,
-    command: str | bytes | None = None, descriptor: Any = None, to: str = "arrow",
-    timeout: float | None = None, max_chunksize: int = DEFAULT_CHUNK_ROWS,
+    source: Any,
+    data: Any,
+    *,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: Any = None,
+    to: str = "arrow",
+    timeout: float | None = None,
+    max_chunksize: int = DEFAULT_CHUNK_ROWS,
     **client_options: Any,
 ) -> Any:
     """Send ``data`` over DoExchange and return what the server sends back."""

@@ -9,7 +9,10 @@ import sys
 def test_demo_runs_the_tour_on_the_embedded_server() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "flightnb", "demo", "--rows", "20000"],
-        capture_output=True, text=True, timeout=180, check=True,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
     )
     out = done.stdout
     assert "serving on grpc://127.0.0.1:" in out

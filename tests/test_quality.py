@@ -12,12 +12,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(*command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", *command], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_ruff_lint() -> None:
     done = _run("ruff", "check", "flightnb", "tests", "benchmarks", "scripts")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ruff_format() -> None:
+    done = _run("ruff", "format", "--check", "flightnb", "tests", "benchmarks", "scripts")
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -69,13 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m flightnb serve",
         description="Serve a DuckDB database over Arrow Flight SQL.",
     )
-    parser.add_argument("--db", metavar="FILE",
-                        help="DuckDB database file (default: in-memory with sample data)")
+    parser.add_argument(
+        "--db", metavar="FILE", help="DuckDB database file (default: in-memory with sample data)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
-    parser.add_argument("--sample-size", type=int, default=DEFAULT_SIZE, metavar="ROWS",
-                        help=f"rows of the sample trips table (default: {DEFAULT_SIZE}); "
-                             "0 for no sample data; ignored with --db")
+    parser.add_argument(
+        "--sample-size",
+        type=int,
+        default=DEFAULT_SIZE,
+        metavar="ROWS",
+        help=f"rows of the sample trips table (default: {DEFAULT_SIZE}); "
+        "0 for no sample data; ignored with --db",
+    )
     parser.add_argument("--read-only", action="store_true", help="open --db read-only")
     return parser
 
@@ -87,11 +93,13 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     if args.db is not None:
-        server = FlightSqlServer(f"grpc://{args.host}:{args.port}", database=args.db,
-                                 read_only=args.read_only)
+        server = FlightSqlServer(
+            f"grpc://{args.host}:{args.port}", database=args.db, read_only=args.read_only
+        )
     else:
-        server = FlightSqlServer(f"grpc://{args.host}:{args.port}",
-                                 sample_size=args.sample_size or None)
+        server = FlightSqlServer(
+            f"grpc://{args.host}:{args.port}", sample_size=args.sample_size or None
+        )
     print(f"Flight SQL server listening on {server.location}", flush=True)
     try:
         server.serve()

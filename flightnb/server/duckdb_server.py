@@ -173,8 +173,12 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         self._running: dict[bytes, set[duckdb.DuckDBPyConnection]] = {}
         self._cancelled: OrderedDict[bytes, None] = OrderedDict()
         self._state_lock = threading.Lock()
-        keywords = [row[0] for row in self._db.execute(
-            "SELECT keyword_name FROM duckdb_keywords() ORDER BY 1").fetchall()]
+        keywords = [
+            row[0]
+            for row in self._db.execute(
+                "SELECT keyword_name FROM duckdb_keywords() ORDER BY 1"
+            ).fetchall()
+        ]
         self._sql_info: dict[int, SqlInfoValue] = duckdb_sql_info(
             server_name="flightnb DuckDB Flight SQL server",
             server_version=f"{_version()} (DuckDB {duckdb.__version__})",
@@ -284,8 +288,11 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             handle, records = self._result_ticket(planned.result), planned.result.num_rows
         ticket = pack(sql.TicketStatementQuery(statement_handle=handle))
         return flight.FlightInfo(
-            planned.schema, descriptor, [flight.FlightEndpoint(ticket, [])],
-            total_records=records, total_bytes=-1,
+            planned.schema,
+            descriptor,
+            [flight.FlightEndpoint(ticket, [])],
+            total_records=records,
+            total_bytes=-1,
         )
 
     def _statement_info(
@@ -340,7 +347,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         # generator itself keep their Flight status code (e.g. CANCELLED), unlike errors
         # raised inside a reader that pyarrow drains.
         return flight.GeneratorStream(
-            schema, (pa.RecordBatchReader.from_batches(schema, [batch]) for batch in batches))
+            schema, (pa.RecordBatchReader.from_batches(schema, [batch]) for batch in batches)
+        )
 
     def _open_reader(
         self, con: duckdb.DuckDBPyConnection, query: str, parameters: Parameters
@@ -448,8 +456,11 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
     @staticmethod
     def _metadata_schema(command: Any) -> pa.Schema | None:
         if isinstance(command, sql.CommandGetTables):
-            return (metadata.TABLES_SCHEMA_WITH_SCHEMA if command.include_schema
-                    else metadata.TABLES_SCHEMA)
+            return (
+                metadata.TABLES_SCHEMA_WITH_SCHEMA
+                if command.include_schema
+                else metadata.TABLES_SCHEMA
+            )
         schemas: dict[type, pa.Schema] = {
             sql.CommandGetSqlInfo: SQL_INFO_SCHEMA,
             sql.CommandGetTableTypes: metadata.TABLE_TYPES_SCHEMA,
@@ -512,8 +523,13 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             path = [table_name] if schema_name == "main" else [schema_name, table_name]
             descriptor = flight.FlightDescriptor.for_path(*path)
             info = self.get_flight_info(context, descriptor)
-            yield flight.FlightInfo(info.schema, descriptor, info.endpoints,
-                                    estimated if estimated is not None else -1, -1)
+            yield flight.FlightInfo(
+                info.schema,
+                descriptor,
+                info.endpoints,
+                estimated if estimated is not None else -1,
+                -1,
+            )
 
     def get_flight_info(
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
@@ -530,8 +546,13 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             table = self._metadata_table(command)
             # The ticket is the command itself; DoGet answers it afresh.
             endpoint = flight.FlightEndpoint(descriptor.command, [])
-            return flight.FlightInfo(table.schema, descriptor, [endpoint],
-                                     total_records=table.num_rows, total_bytes=table.nbytes)
+            return flight.FlightInfo(
+                table.schema,
+                descriptor,
+                [endpoint],
+                total_records=table.num_rows,
+                total_bytes=table.nbytes,
+            )
 
     def get_schema(
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
@@ -543,8 +564,10 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             if schema is not None:
                 return flight.SchemaResult(schema)
             if isinstance(command, sql.CommandStatementQuery):
-                query, transaction_id = command.query, (
-                    command.transaction_id if command.HasField("transaction_id") else None)
+                query, transaction_id = (
+                    command.query,
+                    (command.transaction_id if command.HasField("transaction_id") else None),
+                )
                 parameters: Parameters = None
             elif isinstance(command, sql.CommandPreparedStatementQuery):
                 statement = self._prepared.get(command.prepared_statement_handle)
@@ -601,8 +624,9 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
                 return self._stream(data, state["sql"], [None], transaction_id)
             if kind == _PREPARED:
                 statement = self._prepared.get(rest)
-                return self._stream(data, statement.query, statement.parameter_sets(),
-                                    statement.transaction_id)
+                return self._stream(
+                    data, statement.query, statement.parameter_sets(), statement.transaction_id
+                )
             raise invalid("malformed statement ticket")
 
     def do_put(
@@ -616,8 +640,9 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         with map_errors():
             command = self._command(descriptor, upload=True)
             if isinstance(command, sql.CommandStatementUpdate):
-                transaction_id = (command.transaction_id
-                                  if command.HasField("transaction_id") else None)
+                transaction_id = (
+                    command.transaction_id if command.HasField("transaction_id") else None
+                )
                 with self._connection(transaction_id) as con:
                     count = self._execute_update(con, command.query, [None])
                 self._write_update_result(writer, count)
@@ -625,7 +650,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
                 statement = self._prepared.get(command.prepared_statement_handle)
                 statement.bound = reader.read_all()
                 result = sql.DoPutPreparedStatementResult(
-                    prepared_statement_handle=statement.handle)
+                    prepared_statement_handle=statement.handle
+                )
                 writer.write(pa.py_buffer(result.SerializeToString()))
             elif isinstance(command, sql.CommandPreparedStatementUpdate):
                 statement = self._prepared.get(command.prepared_statement_handle)
@@ -634,8 +660,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
                     statement.bound = bound
                 with self._connection(statement.transaction_id) as con:
                     count = self._execute_update(
-                        con, statement.query, statement.parameter_sets(),
-                        statement.transaction_id)
+                        con, statement.query, statement.parameter_sets(), statement.transaction_id
+                    )
                 self._write_update_result(writer, count)
             elif isinstance(command, sql.CommandStatementIngest):
                 self._write_update_result(writer, self._ingest(command, reader))
@@ -660,7 +686,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             for parameters in parameter_sets:
                 relation = con.sql(query, params=parameters)
                 counts.append(
-                    _update_count(relation.to_arrow_table()) if relation is not None else -1)
+                    _update_count(relation.to_arrow_table()) if relation is not None else -1
+                )
         return -1 if any(c < 0 for c in counts) else sum(counts)
 
     def _ingest(
@@ -698,7 +725,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             try:
                 if exists and options.if_exists == opts.TABLE_EXISTS_OPTION_APPEND:
                     rows = con.execute(
-                        f"INSERT INTO {target} BY NAME SELECT * FROM {source}").fetchall()
+                        f"INSERT INTO {target} BY NAME SELECT * FROM {source}"
+                    ).fetchall()
                 else:
                     verb = "CREATE OR REPLACE TABLE" if exists else "CREATE TABLE"
                     rows = con.execute(f"{verb} {target} AS SELECT * FROM {source}").fetchall()
@@ -749,8 +777,9 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
                 end = sql.ActionEndTransactionRequest
                 if request.action not in (end.END_TRANSACTION_COMMIT, end.END_TRANSACTION_ROLLBACK):
                     raise invalid("EndTransaction needs COMMIT or ROLLBACK")
-                self._transactions.end(request.transaction_id,
-                                       commit=request.action == end.END_TRANSACTION_COMMIT)
+                self._transactions.end(
+                    request.transaction_id, commit=request.action == end.END_TRANSACTION_COMMIT
+                )
                 return iter([])
             if kind == ACTION_CANCEL_FLIGHT_INFO:
                 request = Flight_pb2.CancelFlightInfoRequest.FromString(body)
@@ -761,9 +790,11 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
                 request = unpack_as(body, sql.ActionCancelQueryRequest)
                 status = self._cancel(flight.FlightInfo.deserialize(request.info))
                 cancel = sql.ActionCancelQueryResult
-                result = cancel(result=cancel.CANCEL_RESULT_CANCELLED
-                                if status == Flight_pb2.CANCEL_STATUS_CANCELLED
-                                else cancel.CANCEL_RESULT_NOT_CANCELLABLE)
+                result = cancel(
+                    result=cancel.CANCEL_RESULT_CANCELLED
+                    if status == Flight_pb2.CANCEL_STATUS_CANCELLED
+                    else cancel.CANCEL_RESULT_NOT_CANCELLABLE
+                )
                 return iter([pack(result)])
             if kind in (ACTION_BEGIN_SAVEPOINT, ACTION_END_SAVEPOINT):
                 raise unsupported("DuckDB has no savepoints")
@@ -779,7 +810,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             names = parameter_names(con, request.query)
             try:
                 schema: pa.Schema | None = self._query_schema(
-                    con, request.query, _null_parameters(names))
+                    con, request.query, _null_parameters(names)
+                )
             except duckdb.Error:
                 if not names:
                     raise
@@ -790,7 +822,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         parameter_schema = pa.schema([pa.field(name, pa.null()) for name in names])
         return sql.ActionCreatePreparedStatementResult(
             prepared_statement_handle=statement.handle,
-            dataset_schema=schema.serialize().to_pybytes() if schema is not None and len(schema)
+            dataset_schema=schema.serialize().to_pybytes()
+            if schema is not None and len(schema)
             else b"",
             parameter_schema=parameter_schema.serialize().to_pybytes() if names else b"",
         )

@@ -45,66 +45,76 @@ __all__ = [
 _UTF8 = pa.utf8()
 
 CATALOGS_SCHEMA = pa.schema([pa.field("catalog_name", _UTF8, nullable=False)])
-DB_SCHEMAS_SCHEMA = pa.schema([
-    pa.field("catalog_name", _UTF8),
-    pa.field("db_schema_name", _UTF8, nullable=False),
-])
-TABLES_SCHEMA = pa.schema([
-    pa.field("catalog_name", _UTF8),
-    pa.field("db_schema_name", _UTF8),
-    pa.field("table_name", _UTF8, nullable=False),
-    pa.field("table_type", _UTF8, nullable=False),
-])
+DB_SCHEMAS_SCHEMA = pa.schema(
+    [
+        pa.field("catalog_name", _UTF8),
+        pa.field("db_schema_name", _UTF8, nullable=False),
+    ]
+)
+TABLES_SCHEMA = pa.schema(
+    [
+        pa.field("catalog_name", _UTF8),
+        pa.field("db_schema_name", _UTF8),
+        pa.field("table_name", _UTF8, nullable=False),
+        pa.field("table_type", _UTF8, nullable=False),
+    ]
+)
 TABLES_SCHEMA_WITH_SCHEMA = TABLES_SCHEMA.append(
     pa.field("table_schema", pa.binary(), nullable=False)
 )
 TABLE_TYPES_SCHEMA = pa.schema([pa.field("table_type", _UTF8, nullable=False)])
-PRIMARY_KEYS_SCHEMA = pa.schema([
-    pa.field("catalog_name", _UTF8),
-    pa.field("db_schema_name", _UTF8),
-    pa.field("table_name", _UTF8, nullable=False),
-    pa.field("column_name", _UTF8, nullable=False),
-    pa.field("key_name", _UTF8),
-    pa.field("key_sequence", pa.int32(), nullable=False),
-])
-KEYS_SCHEMA = pa.schema([
-    pa.field("pk_catalog_name", _UTF8),
-    pa.field("pk_db_schema_name", _UTF8),
-    pa.field("pk_table_name", _UTF8, nullable=False),
-    pa.field("pk_column_name", _UTF8, nullable=False),
-    pa.field("fk_catalog_name", _UTF8),
-    pa.field("fk_db_schema_name", _UTF8),
-    pa.field("fk_table_name", _UTF8, nullable=False),
-    pa.field("fk_column_name", _UTF8, nullable=False),
-    pa.field("key_sequence", pa.int32(), nullable=False),
-    pa.field("fk_key_name", _UTF8),
-    pa.field("pk_key_name", _UTF8),
-    pa.field("update_rule", pa.uint8(), nullable=False),
-    pa.field("delete_rule", pa.uint8(), nullable=False),
-])
+PRIMARY_KEYS_SCHEMA = pa.schema(
+    [
+        pa.field("catalog_name", _UTF8),
+        pa.field("db_schema_name", _UTF8),
+        pa.field("table_name", _UTF8, nullable=False),
+        pa.field("column_name", _UTF8, nullable=False),
+        pa.field("key_name", _UTF8),
+        pa.field("key_sequence", pa.int32(), nullable=False),
+    ]
+)
+KEYS_SCHEMA = pa.schema(
+    [
+        pa.field("pk_catalog_name", _UTF8),
+        pa.field("pk_db_schema_name", _UTF8),
+        pa.field("pk_table_name", _UTF8, nullable=False),
+        pa.field("pk_column_name", _UTF8, nullable=False),
+        pa.field("fk_catalog_name", _UTF8),
+        pa.field("fk_db_schema_name", _UTF8),
+        pa.field("fk_table_name", _UTF8, nullable=False),
+        pa.field("fk_column_name", _UTF8, nullable=False),
+        pa.field("key_sequence", pa.int32(), nullable=False),
+        pa.field("fk_key_name", _UTF8),
+        pa.field("pk_key_name", _UTF8),
+        pa.field("update_rule", pa.uint8(), nullable=False),
+        pa.field("delete_rule", pa.uint8(), nullable=False),
+    ]
+)
 """Result schema shared by GetExportedKeys, GetImportedKeys and GetCrossReference."""
 
-XDBC_TYPE_INFO_SCHEMA = pa.schema([
-    pa.field("type_name", _UTF8, nullable=False),
-    pa.field("data_type", pa.int32(), nullable=False),
-    pa.field("column_size", pa.int32()),
-    pa.field("literal_prefix", _UTF8),
-    pa.field("literal_suffix", _UTF8),
-    pa.field("create_params", pa.list_(pa.field("item", _UTF8, nullable=False))),
-    pa.field("nullable", pa.int32(), nullable=False),
-    pa.field("case_sensitive", pa.bool_(), nullable=False),
-    pa.field("searchable", pa.int32(), nullable=False),
-    pa.field("unsigned_attribute", pa.bool_()),
-    pa.field("fixed_prec_scale", pa.bool_(), nullable=False),
-    pa.field("auto_increment", pa.bool_()),
-    pa.field("local_type_name", _UTF8),
-    pa.field("minimum_scale", pa.int32()),
-    pa.field("maximum_scale", pa.int32()),
-    pa.field("sql_data_type", pa.int32(), nullable=False),
-    pa.field("datetime_subcode", pa.int32()),
-    pa.field("num_prec_radix", pa.int32()),
-    pa.field("interval_precision", pa.int32()),
-])
+XDBC_TYPE_INFO_SCHEMA = pa.schema(
+    [
+        pa.field("type_name", _UTF8, nullable=False),
+        pa.field("data_type", pa.int32(), nullable=False),
+        pa.field("column_size", pa.int32()),
+        pa.field("literal_prefix", _UTF8),
+        pa.field("literal_suffix", _UTF8),
+        pa.field("create_params", pa.list_(pa.field("item", _UTF8, nullable=False))),
+        pa.field("nullable", pa.int32(), nullable=False),
+        pa.field("case_sensitive", pa.bool_(), nullable=False),
+        pa.field("searchable", pa.int32(), nullable=False),
+        pa.field("unsigned_attribute", pa.bool_()),
+        pa.field("fixed_prec_scale", pa.bool_(), nullable=False),
+        pa.field("auto_increment", pa.bool_()),
+        pa.field("local_type_name", _UTF8),
+        pa.field("minimum_scale", pa.int32()),
+        pa.field("maximum_scale", pa.int32()),
+        pa.field("sql_data_type", pa.int32(), nullable=False),
+        pa.field("datetime_subcode", pa.int32()),
+        pa.field("num_prec_radix", pa.int32()),
+        pa.field("interval_precision", pa.int32()),
+    ]
+)
 
 TABLE_TYPES = ("LOCAL TEMPORARY", "TABLE", "VIEW")
 
@@ -160,16 +170,12 @@ def catalogs_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
     return _table(rows, CATALOGS_SCHEMA)
 
 
-def db_schemas_table(
-    con: duckdb.DuckDBPyConnection, command: sql.CommandGetDbSchemas
-) -> pa.Table:
+def db_schemas_table(con: duckdb.DuckDBPyConnection, command: sql.CommandGetDbSchemas) -> pa.Table:
     """CommandGetDbSchemas: the schemas of the user databases."""
     clauses = ["database_name IN (SELECT database_name FROM duckdb_databases() WHERE NOT internal)"]
     params: list[Any] = []
     _optional_filter(clauses, params, "database_name", command, "catalog", "= ?")
-    _optional_filter(
-        clauses, params, "schema_name", command, "db_schema_filter_pattern", _LIKE
-    )
+    _optional_filter(clauses, params, "schema_name", command, "db_schema_filter_pattern", _LIKE)
     query = (
         "SELECT database_name, schema_name FROM duckdb_schemas() WHERE "
         + " AND ".join(clauses)
@@ -221,19 +227,13 @@ def tables_table(con: duckdb.DuckDBPyConnection, command: sql.CommandGetTables) 
     clauses = ["TRUE"]
     params: list[Any] = []
     _optional_filter(clauses, params, "database_name", command, "catalog", "= ?")
-    _optional_filter(
-        clauses, params, "schema_name", command, "db_schema_filter_pattern", _LIKE
-    )
-    _optional_filter(
-        clauses, params, "table_name", command, "table_name_filter_pattern", _LIKE
-    )
+    _optional_filter(clauses, params, "schema_name", command, "db_schema_filter_pattern", _LIKE)
+    _optional_filter(clauses, params, "table_name", command, "table_name_filter_pattern", _LIKE)
     if command.table_types:
         clauses.append("list_contains(?, table_type)")
         params.append(list(command.table_types))
     query = (
-        f"SELECT * FROM ({_USER_OBJECTS}) WHERE "
-        + " AND ".join(clauses)
-        + " ORDER BY 1, 2, 3, 4"
+        f"SELECT * FROM ({_USER_OBJECTS}) WHERE " + " AND ".join(clauses) + " ORDER BY 1, 2, 3, 4"
     )
     rows = _rows(con, query, params)
     if not command.include_schema:
@@ -294,10 +294,24 @@ def _foreign_keys(
     # DuckDB enforces neither cascading nor SET NULL/DEFAULT: every key behaves as NO ACTION.
     rule = sql.NO_ACTION
     rows = [
-        (catalog, schema, pk_table, pk_column, catalog, schema, fk_table, fk_column,
-         sequence, fk_name, pk_name, rule, rule)
-        for catalog, schema, pk_table, pk_columns, fk_table, fk_columns, fk_name, pk_name
-        in _rows(con, query, params)
+        (
+            catalog,
+            schema,
+            pk_table,
+            pk_column,
+            catalog,
+            schema,
+            fk_table,
+            fk_column,
+            sequence,
+            fk_name,
+            pk_name,
+            rule,
+            rule,
+        )
+        for catalog, schema, pk_table, pk_columns, fk_table, fk_columns, fk_name, pk_name in _rows(
+            con, query, params
+        )
         for sequence, (pk_column, fk_column) in enumerate(
             zip(pk_columns, fk_columns, strict=True), start=1
         )
@@ -305,9 +319,7 @@ def _foreign_keys(
     return _table(rows, KEYS_SCHEMA)
 
 
-def _scope(
-    clauses: list[str], params: list[Any], message: Any, catalog: str, schema: str
-) -> None:
+def _scope(clauses: list[str], params: list[Any], message: Any, catalog: str, schema: str) -> None:
     _optional_filter(clauses, params, "fk.database_name", message, catalog, "= ?")
     _optional_filter(clauses, params, "fk.schema_name", message, schema, "= ?")
 
@@ -345,18 +357,76 @@ def _xdbc_rows() -> list[tuple[Any, ...]]:
     s = sql
     nullable, full, basic = s.NULLABILITY_NULLABLE, s.SEARCHABLE_FULL, s.SEARCHABLE_BASIC
 
-    def numeric(name: str, code: int, size: int, radix: int, *, exact: bool = True,
-                unsigned: bool = False) -> tuple[Any, ...]:
-        return (name, code, size, None, None, None, nullable, False, basic, unsigned, False,
-                False, name, 0 if exact else None, 0 if exact else None, code, None, radix, None)
+    def numeric(
+        name: str, code: int, size: int, radix: int, *, exact: bool = True, unsigned: bool = False
+    ) -> tuple[Any, ...]:
+        return (
+            name,
+            code,
+            size,
+            None,
+            None,
+            None,
+            nullable,
+            False,
+            basic,
+            unsigned,
+            False,
+            False,
+            name,
+            0 if exact else None,
+            0 if exact else None,
+            code,
+            None,
+            radix,
+            None,
+        )
 
     def text(name: str, code: int, prefix: str | None) -> tuple[Any, ...]:
-        return (name, code, None, prefix, prefix, None, nullable, True, full, None, False, None,
-                name, None, None, code, None, None, None)
+        return (
+            name,
+            code,
+            None,
+            prefix,
+            prefix,
+            None,
+            nullable,
+            True,
+            full,
+            None,
+            False,
+            None,
+            name,
+            None,
+            None,
+            code,
+            None,
+            None,
+            None,
+        )
 
     def datetime(name: str, code: int, size: int, subcode: int) -> tuple[Any, ...]:
-        return (name, code, size, "'", "'", None, nullable, False, basic, None, False, None,
-                name, None, None, s.XDBC_DATETIME, subcode, None, None)
+        return (
+            name,
+            code,
+            size,
+            "'",
+            "'",
+            None,
+            nullable,
+            False,
+            basic,
+            None,
+            False,
+            None,
+            name,
+            None,
+            None,
+            s.XDBC_DATETIME,
+            subcode,
+            None,
+            None,
+        )
 
     return [
         numeric("BOOLEAN", s.XDBC_BIT, 1, 2),
@@ -367,21 +437,60 @@ def _xdbc_rows() -> list[tuple[Any, ...]]:
         text("BLOB", s.XDBC_VARBINARY, None),
         text("VARCHAR", s.XDBC_VARCHAR, "'"),
         # DECIMAL takes (precision, scale) and is the only type with a variable scale.
-        ("DECIMAL", s.XDBC_DECIMAL, 38, None, None, ["precision", "scale"], nullable, False,
-         basic, False, True, False, "DECIMAL", 0, 38, s.XDBC_DECIMAL, None, 10, None),
+        (
+            "DECIMAL",
+            s.XDBC_DECIMAL,
+            38,
+            None,
+            None,
+            ["precision", "scale"],
+            nullable,
+            False,
+            basic,
+            False,
+            True,
+            False,
+            "DECIMAL",
+            0,
+            38,
+            s.XDBC_DECIMAL,
+            None,
+            10,
+            None,
+        ),
         numeric("INTEGER", s.XDBC_INTEGER, 10, 10),
         numeric("UINTEGER", s.XDBC_INTEGER, 10, 10, unsigned=True),
         numeric("SMALLINT", s.XDBC_SMALLINT, 5, 10),
         numeric("USMALLINT", s.XDBC_SMALLINT, 5, 10, unsigned=True),
         numeric("FLOAT", s.XDBC_REAL, 24, 2, exact=False),
         numeric("DOUBLE", s.XDBC_DOUBLE, 53, 2, exact=False),
-        ("INTERVAL", s.XDBC_INTERVAL, None, "INTERVAL '", "'", None, nullable, False, basic,
-         None, False, None, "INTERVAL", None, None, s.XDBC_INTERVAL, None, None, None),
+        (
+            "INTERVAL",
+            s.XDBC_INTERVAL,
+            None,
+            "INTERVAL '",
+            "'",
+            None,
+            nullable,
+            False,
+            basic,
+            None,
+            False,
+            None,
+            "INTERVAL",
+            None,
+            None,
+            s.XDBC_INTERVAL,
+            None,
+            None,
+            None,
+        ),
         datetime("DATE", s.XDBC_DATE, 10, s.XDBC_SUBCODE_DATE),
         datetime("TIME", s.XDBC_TIME, 15, s.XDBC_SUBCODE_TIME),
         datetime("TIMESTAMP", s.XDBC_TIMESTAMP, 26, s.XDBC_SUBCODE_TIMESTAMP),
-        datetime("TIMESTAMP WITH TIME ZONE", s.XDBC_TIMESTAMP, 32,
-                 s.XDBC_SUBCODE_TIMESTAMP_WITH_TIMEZONE),
+        datetime(
+            "TIMESTAMP WITH TIME ZONE", s.XDBC_TIMESTAMP, 32, s.XDBC_SUBCODE_TIMESTAMP_WITH_TIMEZONE
+        ),
     ]
 
 

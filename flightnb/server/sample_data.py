@@ -22,8 +22,15 @@ _STREETS = ["Canal", "Harbour", "Market", "Mill", "Park", "River", "Station", "U
 _RIDER_TYPES = ["member", "casual", "staff"]
 _BIKE_TYPES = ["classic", "electric", "cargo"]
 _TAGS = ["commute", "leisure", "rain", "night", "weekend", "tourist", "group", "long"]
-_NOTES = ["flat tyre reported", "dock was full", "helmet left behind", "great ride",
-          "brakes squeak", "app crashed", "seat too low"]
+_NOTES = [
+    "flat tyre reported",
+    "dock was full",
+    "helmet left behind",
+    "great ride",
+    "brakes squeak",
+    "app crashed",
+    "seat too low",
+]
 _EPOCH_2024_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z in microseconds
 _YEAR_US = 366 * 24 * 3600 * 1_000_000
 
@@ -65,20 +72,23 @@ def stations_table(count: int = 200, *, seed: int = 7) -> pa.Table:
     city_index = rng.integers(0, len(_CITIES), count)
     names = [
         f"{_STREETS[rng.integers(0, len(_STREETS))]} {kind} {i}"
-        for i, kind in zip(ids, rng.choice(["Square", "Street", "Gate", "Bridge"], count),
-                           strict=True)
+        for i, kind in zip(
+            ids, rng.choice(["Square", "Street", "Gate", "Bridge"], count), strict=True
+        )
     ]
     lat = 48.0 + 8.0 * rng.random(count)
     lon = 4.0 + 12.0 * rng.random(count)
     opened = rng.integers(0, 3650, count).astype("timedelta64[D]") + np.datetime64("2012-01-01")
-    return pa.table({
-        "station_id": ids,
-        "name": names,
-        "city": pa.array([_CITIES[i] for i in city_index]),
-        "capacity": rng.integers(8, 60, count).astype(np.int16),
-        "location": pa.StructArray.from_arrays([lat, lon], names=["lat", "lon"]),
-        "opened_on": pa.array(opened, type=pa.date32()),
-    })
+    return pa.table(
+        {
+            "station_id": ids,
+            "name": names,
+            "city": pa.array([_CITIES[i] for i in city_index]),
+            "capacity": rng.integers(8, 60, count).astype(np.int16),
+            "location": pa.StructArray.from_arrays([lat, lon], names=["lat", "lon"]),
+            "opened_on": pa.array(opened, type=pa.date32()),
+        }
+    )
 
 
 def trips_table(size: int = DEFAULT_SIZE, *, stations: int = 200, seed: int = 42) -> pa.Table:
@@ -91,39 +101,48 @@ def trips_table(size: int = DEFAULT_SIZE, *, stations: int = 200, seed: int = 42
     duration = rng.gamma(2.0, 600.0, size).astype(np.int32) + 60
     ongoing = rng.random(size) < 0.005
     ended = pa.array(started + duration.astype(np.int64) * 1_000_000, mask=ongoing)
-    distance = pa.array(np.round(duration / 240.0 * rng.uniform(0.5, 1.5, size), 3),
-                        mask=rng.random(size) < 0.05)
+    distance = pa.array(
+        np.round(duration / 240.0 * rng.uniform(0.5, 1.5, size), 3), mask=rng.random(size) < 0.05
+    )
     tag_counts = rng.integers(0, 4, size)
     offsets = np.concatenate([[0], np.cumsum(tag_counts)]).astype(np.int32)
     tag_values = pa.array(np.asarray(_TAGS)[rng.integers(0, len(_TAGS), int(offsets[-1]))])
-    tags = pa.ListArray.from_arrays(pa.array(offsets), tag_values,
-                                    mask=pa.array(rng.random(size) < 0.02))
+    tags = pa.ListArray.from_arrays(
+        pa.array(offsets), tag_values, mask=pa.array(rng.random(size) < 0.02)
+    )
     coordinates = [48.0 + 8.0 * rng.random(size), 4.0 + 12.0 * rng.random(size)]
     route = pa.StructArray.from_arrays(
-        [coordinates[0], coordinates[1],
-         coordinates[0] + rng.normal(0, 0.02, size), coordinates[1] + rng.normal(0, 0.02, size)],
+        [
+            coordinates[0],
+            coordinates[1],
+            coordinates[0] + rng.normal(0, 0.02, size),
+            coordinates[1] + rng.normal(0, 0.02, size),
+        ],
         names=["from_lat", "from_lon", "to_lat", "to_lon"],
     )
     has_note = rng.random(size) < 0.03
     notes = pa.array(np.asarray(_NOTES)[rng.integers(0, len(_NOTES), size)], mask=~has_note)
     utc = pa.timestamp("us", tz="UTC")
-    return pa.table({
-        "trip_id": np.arange(1, size + 1, dtype=np.int64),
-        "started_at": pa.array(started, type=pa.int64()).cast(utc),
-        "ended_at": ended.cast(pa.int64()).cast(utc),
-        "start_station_id": start,
-        "end_station_id": end,
-        "rider_type": pa.DictionaryArray.from_arrays(
-            rng.choice(3, size, p=[0.6, 0.35, 0.05]).astype(np.int8), _RIDER_TYPES),
-        "bike_type": pa.array(np.asarray(_BIKE_TYPES)[rng.integers(0, 3, size)]),
-        "duration_s": pa.array(duration, mask=ongoing),
-        "distance_km": distance,
-        "fare_cents": 100 + (duration // 60) * 15 + rng.integers(0, 50, size),
-        "tags": tags,
-        "route": route,
-        "is_round_trip": round_trip,
-        "note": notes,
-    })
+    return pa.table(
+        {
+            "trip_id": np.arange(1, size + 1, dtype=np.int64),
+            "started_at": pa.array(started, type=pa.int64()).cast(utc),
+            "ended_at": ended.cast(pa.int64()).cast(utc),
+            "start_station_id": start,
+            "end_station_id": end,
+            "rider_type": pa.DictionaryArray.from_arrays(
+                rng.choice(3, size, p=[0.6, 0.35, 0.05]).astype(np.int8), _RIDER_TYPES
+            ),
+            "bike_type": pa.array(np.asarray(_BIKE_TYPES)[rng.integers(0, 3, size)]),
+            "duration_s": pa.array(duration, mask=ongoing),
+            "distance_km": distance,
+            "fare_cents": 100 + (duration // 60) * 15 + rng.integers(0, 50, size),
+            "tags": tags,
+            "route": route,
+            "is_round_trip": round_trip,
+            "note": notes,
+        }
+    )
 
 
 def load_sample_data(

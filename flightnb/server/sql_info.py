@@ -24,21 +24,26 @@ __all__ = [
 
 _STRING, _BOOL, _BIGINT, _INT32, _STRING_LIST, _INT32_MAP = range(6)
 
-SQL_INFO_SCHEMA = pa.schema([
-    pa.field("info_name", pa.uint32(), nullable=False),
-    pa.field(
-        "value",
-        pa.dense_union([
-            pa.field("string_value", pa.utf8()),
-            pa.field("bool_value", pa.bool_()),
-            pa.field("bigint_value", pa.int64()),
-            pa.field("int32_bitmask", pa.int32()),
-            pa.field("string_list", pa.list_(pa.utf8())),
-            pa.field("int32_to_int32_list_map", pa.map_(pa.int32(), pa.list_(pa.int32()))),
-        ], type_codes=[_STRING, _BOOL, _BIGINT, _INT32, _STRING_LIST, _INT32_MAP]),
-        nullable=False,
-    ),
-])
+SQL_INFO_SCHEMA = pa.schema(
+    [
+        pa.field("info_name", pa.uint32(), nullable=False),
+        pa.field(
+            "value",
+            pa.dense_union(
+                [
+                    pa.field("string_value", pa.utf8()),
+                    pa.field("bool_value", pa.bool_()),
+                    pa.field("bigint_value", pa.int64()),
+                    pa.field("int32_bitmask", pa.int32()),
+                    pa.field("string_list", pa.list_(pa.utf8())),
+                    pa.field("int32_to_int32_list_map", pa.map_(pa.int32(), pa.list_(pa.int32()))),
+                ],
+                type_codes=[_STRING, _BOOL, _BIGINT, _INT32, _STRING_LIST, _INT32_MAP],
+            ),
+            nullable=False,
+        ),
+    ]
+)
 """The result schema of CommandGetSqlInfo."""
 
 
@@ -68,9 +73,7 @@ def _member(value: SqlInfoValue) -> int:
     return _STRING_LIST
 
 
-def sql_info_table(
-    values: Mapping[int, SqlInfoValue], requested: Iterable[int] = ()
-) -> pa.Table:
+def sql_info_table(values: Mapping[int, SqlInfoValue], requested: Iterable[int] = ()) -> pa.Table:
     """Build the CommandGetSqlInfo result for ``requested`` codes (all known when empty).
 
     Codes the server does not know are left out, as the spec allows.
@@ -101,9 +104,7 @@ def sql_info_table(
         else:
             children[member].append(value)
     union_type = SQL_INFO_SCHEMA.field("value").type
-    arrays = [
-        pa.array(child, type=union_type.field(i).type) for i, child in enumerate(children)
-    ]
+    arrays = [pa.array(child, type=union_type.field(i).type) for i, child in enumerate(children)]
     union = pa.UnionArray.from_dense(
         pa.array(type_ids, type=pa.int8()),
         pa.array(offsets, type=pa.int32()),
@@ -111,9 +112,7 @@ def sql_info_table(
         [union_type.field(i).name for i in range(6)],
         list(union_type.type_codes),
     )
-    return pa.Table.from_arrays(
-        [pa.array(codes, type=pa.uint32()), union], schema=SQL_INFO_SCHEMA
-    )
+    return pa.Table.from_arrays([pa.array(codes, type=pa.uint32()), union], schema=SQL_INFO_SCHEMA)
 
 
 def _bits(*flags: int) -> Int32:
@@ -144,8 +143,13 @@ def duckdb_sql_info(
     """
     s = sql
     convert_targets = [
-        s.SQL_CONVERT_BIGINT, s.SQL_CONVERT_INTEGER, s.SQL_CONVERT_SMALLINT,
-        s.SQL_CONVERT_TINYINT, s.SQL_CONVERT_DECIMAL, s.SQL_CONVERT_FLOAT, s.SQL_CONVERT_REAL,
+        s.SQL_CONVERT_BIGINT,
+        s.SQL_CONVERT_INTEGER,
+        s.SQL_CONVERT_SMALLINT,
+        s.SQL_CONVERT_TINYINT,
+        s.SQL_CONVERT_DECIMAL,
+        s.SQL_CONVERT_FLOAT,
+        s.SQL_CONVERT_REAL,
         s.SQL_CONVERT_VARCHAR,
     ]
     return {
@@ -199,8 +203,10 @@ def duckdb_sql_info(
         s.SQL_SELECT_FOR_UPDATE_SUPPORTED: False,
         s.SQL_STORED_PROCEDURES_SUPPORTED: False,
         s.SQL_SUPPORTED_SUBQUERIES: _bits(
-            s.SQL_SUBQUERIES_IN_COMPARISONS, s.SQL_SUBQUERIES_IN_EXISTS,
-            s.SQL_SUBQUERIES_IN_INS, s.SQL_SUBQUERIES_IN_QUANTIFIEDS,
+            s.SQL_SUBQUERIES_IN_COMPARISONS,
+            s.SQL_SUBQUERIES_IN_EXISTS,
+            s.SQL_SUBQUERIES_IN_INS,
+            s.SQL_SUBQUERIES_IN_QUANTIFIEDS,
         ),
         s.SQL_CORRELATED_SUBQUERIES_SUPPORTED: True,
         s.SQL_SUPPORTED_UNIONS: _bits(s.SQL_UNION, s.SQL_UNION_ALL),

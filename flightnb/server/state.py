@@ -69,9 +69,7 @@ def parameter_rows(names: list[str], values: pa.Table | None) -> list[Parameters
     if missing:
         raise invalid(f"no bound column for parameter(s) {', '.join(missing)}")
     columns_by_name = {name: values.column(name).to_pylist() for name in names}
-    return [
-        {name: columns_by_name[name][i] for name in names} for i in range(values.num_rows)
-    ]
+    return [{name: columns_by_name[name][i] for name in names} for i in range(values.num_rows)]
 
 
 @dataclass

@@ -229,7 +229,8 @@ def test_pyarrow_flight_info_and_endpoint_are_accepted() -> None:
 
     expires = dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
     endpoint = paflight.FlightEndpoint(
-        b"t", ["grpc://127.0.0.1:1"],
+        b"t",
+        ["grpc://127.0.0.1:1"],
         expiration_time=pa.scalar(expires, pa.timestamp("ns", tz="UTC")),
         app_metadata=b"meta",
     )

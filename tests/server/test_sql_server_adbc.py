@@ -47,13 +47,16 @@ def test_query_types(adbc_conn: Any) -> None:
 
 
 def test_query_literals_and_nulls(adbc_conn: Any) -> None:
-    table = _query(adbc_conn, """
+    table = _query(
+        adbc_conn,
+        """
         SELECT 12.345::DECIMAL(10, 3) AS d,
                TIMESTAMPTZ '2024-03-01 12:00:00+02' AS ts,
                [1, NULL, 3] AS l,
                {'a': 1, 'b': NULL} AS s,
                NULL::VARCHAR AS n
-    """)
+    """,
+    )
     row = table.to_pylist()[0]
     assert row["d"] == Decimal("12.345")
     assert row["ts"] == dt.datetime(2024, 3, 1, 10, tzinfo=UTC)
@@ -63,8 +66,10 @@ def test_query_literals_and_nulls(adbc_conn: Any) -> None:
 
 
 def test_aggregate(adbc_conn: Any) -> None:
-    table = _query(adbc_conn, "SELECT rider_type::VARCHAR AS r, count(*) AS n FROM trips "
-                              "GROUP BY ALL ORDER BY r")
+    table = _query(
+        adbc_conn,
+        "SELECT rider_type::VARCHAR AS r, count(*) AS n FROM trips GROUP BY ALL ORDER BY r",
+    )
     assert table.column("r").to_pylist() == ["casual", "member", "staff"]
     assert sum(table.column("n").to_pylist()) == 5000
 
@@ -89,10 +94,17 @@ def test_prepared_statement_with_parameters(adbc_conn: Any) -> None:
             ("member", Decimal("2.50"), dt.datetime(2024, 7, 1, tzinfo=UTC)),
         )
         (count,) = cur.fetchone()
-    expected = _query(adbc_conn, """
+    expected = (
+        _query(
+            adbc_conn,
+            """
         SELECT count(*) AS n FROM trips WHERE rider_type = 'member' AND fare > 2.50
           AND started_at >= TIMESTAMPTZ '2024-07-01 00:00:00+00'
-    """).column(0)[0].as_py()
+    """,
+        )
+        .column(0)[0]
+        .as_py()
+    )
     assert count == expected > 0
 
 
@@ -127,10 +139,20 @@ def test_parameters_are_bound_not_spliced(adbc_conn: Any) -> None:
 @pytest.mark.parametrize("mode", ["create", "append", "replace", "create_append"])
 def test_ingest_modes(adbc_conn: Any, mode: str) -> None:
     name = _name(f"ing_{mode}")
-    first = pa.table({"id": pa.array([1, 2], pa.int64()), "when": pa.array(
-        [dt.datetime(2024, 1, 1, tzinfo=UTC), None], pa.timestamp("us", tz="UTC"))})
-    second = pa.table({"id": pa.array([3], pa.int64()), "when": pa.array(
-        [dt.datetime(2024, 2, 1, tzinfo=UTC)], pa.timestamp("us", tz="UTC"))})
+    first = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "when": pa.array(
+                [dt.datetime(2024, 1, 1, tzinfo=UTC), None], pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
+    second = pa.table(
+        {
+            "id": pa.array([3], pa.int64()),
+            "when": pa.array([dt.datetime(2024, 2, 1, tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
+        }
+    )
     with adbc_conn.cursor() as cur:
         assert cur.adbc_ingest(name, first, mode="create") == 2
         if mode == "create":
@@ -140,7 +162,7 @@ def test_ingest_modes(adbc_conn: Any, mode: str) -> None:
         else:
             assert cur.adbc_ingest(name, second, mode=mode) == 1
             expected = [3] if mode == "replace" else [1, 2, 3]
-        cur.execute(f"SELECT id, \"when\" FROM {name} ORDER BY id")
+        cur.execute(f'SELECT id, "when" FROM {name} ORDER BY id')
         result = cur.fetch_arrow_table()
     assert result.column("id").to_pylist() == expected
     assert result.schema.field("when").type == pa.timestamp("us", tz="UTC")
@@ -222,5 +244,6 @@ def test_unknown_table(adbc_conn: Any) -> None:
 
 def test_constraint_violation(adbc_conn: Any) -> None:
     with adbc_conn.cursor() as cur, pytest.raises(adbc.Error, match="Constraint Error"):
-        cur.execute("INSERT INTO stations (station_id, name, city, capacity) "
-                    "VALUES (1, 'dup', 'x', 1)")
+        cur.execute(
+            "INSERT INTO stations (station_id, name, city, capacity) VALUES (1, 'dup', 'x', 1)"
+        )

@@ -37,8 +37,9 @@ def _action(client: flight.FlightClient, name: str, message: Any) -> list[bytes]
 
 
 def _prepare(client: flight.FlightClient, query: str) -> sql.ActionCreatePreparedStatementResult:
-    (body,) = _action(client, "CreatePreparedStatement",
-                      sql.ActionCreatePreparedStatementRequest(query=query))
+    (body,) = _action(
+        client, "CreatePreparedStatement", sql.ActionCreatePreparedStatementRequest(query=query)
+    )
     return unpack_as(body, sql.ActionCreatePreparedStatementResult)
 
 
@@ -67,34 +68,41 @@ def test_statement_query_streams_in_batches(
 
 
 def test_dictionary_column_streams(flight_client: flight.FlightClient) -> None:
-    _, table = _fetch(flight_client, sql.CommandStatementQuery(
-        query="SELECT rider_type FROM trips"))
+    _, table = _fetch(
+        flight_client, sql.CommandStatementQuery(query="SELECT rider_type FROM trips")
+    )
     assert pa.types.is_dictionary(table.schema.field("rider_type").type)
     assert set(table.column("rider_type").to_pylist()) == {"member", "casual", "staff"}
 
 
 def test_get_schema_does_not_run_writes(flight_client: flight.FlightClient) -> None:
-    schema = flight_client.get_schema(_descriptor(sql.CommandStatementQuery(
-        query="SELECT station_id, location FROM stations"))).schema
+    schema = flight_client.get_schema(
+        _descriptor(sql.CommandStatementQuery(query="SELECT station_id, location FROM stations"))
+    ).schema
     assert schema.names == ["station_id", "location"]
-    flight_client.get_schema(_descriptor(sql.CommandStatementQuery(
-        query="CREATE TABLE never_created (a INTEGER)")))
+    flight_client.get_schema(
+        _descriptor(sql.CommandStatementQuery(query="CREATE TABLE never_created (a INTEGER)"))
+    )
     _, tables = _fetch(flight_client, sql.CommandGetTables(table_name_filter_pattern="never%"))
     assert tables.num_rows == 0
 
 
 def test_ddl_runs_in_get_flight_info(flight_client: flight.FlightClient) -> None:
-    info, result = _fetch(flight_client, sql.CommandStatementQuery(
-        query="CREATE TABLE raw_ddl AS SELECT * FROM range(10) t(x)"))
+    info, result = _fetch(
+        flight_client,
+        sql.CommandStatementQuery(query="CREATE TABLE raw_ddl AS SELECT * FROM range(10) t(x)"),
+    )
     assert info.total_records == 1
     assert result.to_pylist() == [{"Count": 10}]
 
 
 def test_statement_update(flight_client: flight.FlightClient) -> None:
-    flight_client.get_flight_info(_descriptor(sql.CommandStatementQuery(
-        query="CREATE TABLE raw_update (x INTEGER)")))
-    descriptor = _descriptor(sql.CommandStatementUpdate(
-        query="INSERT INTO raw_update SELECT * FROM range(7)"))
+    flight_client.get_flight_info(
+        _descriptor(sql.CommandStatementQuery(query="CREATE TABLE raw_update (x INTEGER)"))
+    )
+    descriptor = _descriptor(
+        sql.CommandStatementUpdate(query="INSERT INTO raw_update SELECT * FROM range(7)")
+    )
     writer, metadata_reader = flight_client.do_put(descriptor, pa.schema([]))
     writer.done_writing()
     result = sql.DoPutUpdateResult.FromString(metadata_reader.read().to_pybytes())
@@ -117,8 +125,11 @@ def test_prepared_query_with_many_parameter_rows(flight_client: flight.FlightCli
     assert put.prepared_statement_handle == handle
     _, table = _fetch(flight_client, command)
     assert table.column("trip_id").to_pylist() == [3, 1, 4]
-    _action(flight_client, "ClosePreparedStatement",
-            sql.ActionClosePreparedStatementRequest(prepared_statement_handle=handle))
+    _action(
+        flight_client,
+        "ClosePreparedStatement",
+        sql.ActionClosePreparedStatementRequest(prepared_statement_handle=handle),
+    )
     with pytest.raises(KeyError, match="unknown or closed prepared statement"):
         flight_client.get_flight_info(_descriptor(command))
 
@@ -126,7 +137,8 @@ def test_prepared_query_with_many_parameter_rows(flight_client: flight.FlightCli
 def test_prepared_without_parameters_bound(flight_client: flight.FlightClient) -> None:
     prepared = _prepare(flight_client, "SELECT ? + 1 AS y")
     command = sql.CommandPreparedStatementQuery(
-        prepared_statement_handle=prepared.prepared_statement_handle)
+        prepared_statement_handle=prepared.prepared_statement_handle
+    )
     with pytest.raises(pa.ArrowInvalid, match="none were bound"):
         flight_client.get_flight_info(_descriptor(command))
 
@@ -136,8 +148,12 @@ def test_metadata_commands(flight_client: flight.FlightClient) -> None:
     assert catalogs.column("catalog_name").to_pylist() == ["memory"]
     _, schemas = _fetch(flight_client, sql.CommandGetDbSchemas(catalog="memory"))
     assert schemas.column("db_schema_name").to_pylist() == ["main"]
-    _, tables = _fetch(flight_client, sql.CommandGetTables(
-        table_name_filter_pattern="st_tion_", include_schema=True, table_types=["TABLE"]))
+    _, tables = _fetch(
+        flight_client,
+        sql.CommandGetTables(
+            table_name_filter_pattern="st_tion_", include_schema=True, table_types=["TABLE"]
+        ),
+    )
     assert tables.schema == TABLES_SCHEMA_WITH_SCHEMA
     assert tables.column("table_name").to_pylist() == ["stations"]
     schema = pa.ipc.read_schema(pa.py_buffer(tables.column("table_schema")[0].as_py()))
@@ -145,18 +161,25 @@ def test_metadata_commands(flight_client: flight.FlightClient) -> None:
     _, keys = _fetch(flight_client, sql.CommandGetExportedKeys(table="stations"))
     assert keys.schema == KEYS_SCHEMA
     assert sorted(keys.column("fk_column_name").to_pylist()) == [
-        "end_station_id", "start_station_id"]
+        "end_station_id",
+        "start_station_id",
+    ]
     assert set(keys.column("update_rule").to_pylist()) == {sql.NO_ACTION}
-    _, cross = _fetch(flight_client, sql.CommandGetCrossReference(
-        pk_table="stations", fk_table="trips"))
+    _, cross = _fetch(
+        flight_client, sql.CommandGetCrossReference(pk_table="stations", fk_table="trips")
+    )
     assert cross.num_rows == 2
     _, types = _fetch(flight_client, sql.CommandGetXdbcTypeInfo(data_type=sql.XDBC_VARCHAR))
     assert types.column("type_name").to_pylist() == ["VARCHAR"]
 
 
 def test_sql_info(flight_client: flight.FlightClient) -> None:
-    wanted = [sql.FLIGHT_SQL_SERVER_READ_ONLY, sql.FLIGHT_SQL_SERVER_TRANSACTION,
-              sql.SQL_IDENTIFIER_QUOTE_CHAR, sql.SQL_TRANSACTIONS_SUPPORTED]
+    wanted = [
+        sql.FLIGHT_SQL_SERVER_READ_ONLY,
+        sql.FLIGHT_SQL_SERVER_TRANSACTION,
+        sql.SQL_IDENTIFIER_QUOTE_CHAR,
+        sql.SQL_TRANSACTIONS_SUPPORTED,
+    ]
     _, table = _fetch(flight_client, sql.CommandGetSqlInfo(info=wanted))
     values = {row["info_name"]: row["value"] for row in table.to_pylist()}
     assert values == {
@@ -168,12 +191,15 @@ def test_sql_info(flight_client: flight.FlightClient) -> None:
 
 
 def test_cancel_before_fetch(flight_client: flight.FlightClient) -> None:
-    info = flight_client.get_flight_info(_descriptor(sql.CommandStatementQuery(
-        query="SELECT * FROM range(1000000000)")))
+    info = flight_client.get_flight_info(
+        _descriptor(sql.CommandStatementQuery(query="SELECT * FROM range(1000000000)"))
+    )
     request = Flight_pb2.CancelFlightInfoRequest(
-        info=Flight_pb2.FlightInfo.FromString(info.serialize()))
-    (body,) = flight_client.do_action(flight.Action("CancelFlightInfo",
-                                                    request.SerializeToString()))
+        info=Flight_pb2.FlightInfo.FromString(info.serialize())
+    )
+    (body,) = flight_client.do_action(
+        flight.Action("CancelFlightInfo", request.SerializeToString())
+    )
     status = Flight_pb2.CancelFlightInfoResult.FromString(body.body.to_pybytes()).status
     assert status == Flight_pb2.CANCEL_STATUS_CANCELLED
     # read_chunk, not read_all: pyarrow's read_all turns a CANCELLED status into
@@ -185,14 +211,16 @@ def test_cancel_before_fetch(flight_client: flight.FlightClient) -> None:
 def test_cancel_while_streaming(
     flight_client: flight.FlightClient, sql_server: FlightSqlServer
 ) -> None:
-    info = flight_client.get_flight_info(_descriptor(sql.CommandStatementQuery(
-        query="SELECT * FROM range(1000000000000)")))
+    info = flight_client.get_flight_info(
+        _descriptor(sql.CommandStatementQuery(query="SELECT * FROM range(1000000000000)"))
+    )
     reader = flight_client.do_get(info.endpoints[0].ticket)
     reader.read_chunk()  # the query is running
     canceller = flight.connect(sql_server.location)
     try:
         request = Flight_pb2.CancelFlightInfoRequest(
-            info=Flight_pb2.FlightInfo.FromString(info.serialize()))
+            info=Flight_pb2.FlightInfo.FromString(info.serialize())
+        )
         list(canceller.do_action(flight.Action("CancelFlightInfo", request.SerializeToString())))
     finally:
         canceller.close()
@@ -205,8 +233,7 @@ def test_errors_have_flight_codes(flight_client: flight.FlightClient) -> None:
     with pytest.raises(pa.ArrowInvalid, match="syntax error"):
         flight_client.get_flight_info(_descriptor(sql.CommandStatementQuery(query="SELEC 1")))
     with pytest.raises(pa.ArrowInvalid, match="unknown command type"):
-        flight_client.get_flight_info(flight.FlightDescriptor.for_command(
-            pack(Flight_pb2.Empty())))
+        flight_client.get_flight_info(flight.FlightDescriptor.for_command(pack(Flight_pb2.Empty())))
     with pytest.raises(pa.ArrowInvalid, match="names a table"):
         flight_client.get_flight_info(flight.FlightDescriptor.for_path("a", "b", "c", "d"))
     with pytest.raises(pa.ArrowNotImplementedError, match="Substrait"):
@@ -214,24 +241,34 @@ def test_errors_have_flight_codes(flight_client: flight.FlightClient) -> None:
     with pytest.raises(pa.ArrowNotImplementedError, match="savepoints"):
         _action(flight_client, "BeginSavepoint", sql.ActionBeginSavepointRequest())
     with pytest.raises(KeyError, match="unknown or finished transaction"):
-        flight_client.get_flight_info(_descriptor(sql.CommandStatementQuery(
-            query="SELECT 1", transaction_id=b"nope")))
+        flight_client.get_flight_info(
+            _descriptor(sql.CommandStatementQuery(query="SELECT 1", transaction_id=b"nope"))
+        )
 
 
 def test_transactions_over_raw_actions(flight_client: flight.FlightClient) -> None:
     (body,) = _action(flight_client, "BeginTransaction", sql.ActionBeginTransactionRequest())
     txn = unpack_as(body, sql.ActionBeginTransactionResult).transaction_id
-    _fetch(flight_client, sql.CommandStatementQuery(
-        query="CREATE TABLE raw_txn AS SELECT 1 AS x", transaction_id=txn))
-    _, inside = _fetch(flight_client, sql.CommandStatementQuery(
-        query="SELECT * FROM raw_txn", transaction_id=txn))
+    _fetch(
+        flight_client,
+        sql.CommandStatementQuery(
+            query="CREATE TABLE raw_txn AS SELECT 1 AS x", transaction_id=txn
+        ),
+    )
+    _, inside = _fetch(
+        flight_client, sql.CommandStatementQuery(query="SELECT * FROM raw_txn", transaction_id=txn)
+    )
     assert inside.num_rows == 1
     end = sql.ActionEndTransactionRequest
-    _action(flight_client, "EndTransaction",
-            end(transaction_id=txn, action=end.END_TRANSACTION_ROLLBACK))
+    _action(
+        flight_client,
+        "EndTransaction",
+        end(transaction_id=txn, action=end.END_TRANSACTION_ROLLBACK),
+    )
     with pytest.raises(pa.ArrowInvalid, match="raw_txn does not exist"):
-        flight_client.get_flight_info(_descriptor(sql.CommandStatementQuery(
-            query="SELECT * FROM raw_txn")))
+        flight_client.get_flight_info(
+            _descriptor(sql.CommandStatementQuery(query="SELECT * FROM raw_txn"))
+        )
 
 
 def test_list_actions(flight_client: flight.FlightClient) -> None:
@@ -246,8 +283,10 @@ def test_concurrent_queries(sql_server: FlightSqlServer) -> None:
         client = flight.connect(sql_server.location)
         try:
             for _ in range(3):
-                _, table = _fetch(client, sql.CommandStatementQuery(
-                    query="SELECT sum(duration_s) AS s FROM trips"))
+                _, table = _fetch(
+                    client,
+                    sql.CommandStatementQuery(query="SELECT sum(duration_s) AS s FROM trips"),
+                )
                 assert table.num_rows == 1
         except BaseException as exc:  # collected and re-raised in the test thread
             errors.append(exc)
@@ -281,8 +320,10 @@ def test_cli_parser() -> None:
 
 
 def test_cli_serves_until_interrupted() -> None:
-    code = "from flightnb.server.cli import serve_main; raise SystemExit(serve_main(" \
-           "['--sample-size', '50']))"
+    code = (
+        "from flightnb.server.cli import serve_main; raise SystemExit(serve_main("
+        "['--sample-size', '50']))"
+    )
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

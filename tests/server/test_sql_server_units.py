@@ -37,8 +37,9 @@ def test_any_pack_agrees_with_helpers() -> None:
     wrapper.Pack(sql.CommandGetTables(include_schema=True))
     assert commands.unpack(wrapper.SerializeToString()).include_schema
     out = sql.CommandGetTables()
-    assert any_pb2.Any.FromString(commands.pack(sql.CommandGetTables(
-        include_schema=True))).Unpack(out)
+    assert any_pb2.Any.FromString(commands.pack(sql.CommandGetTables(include_schema=True))).Unpack(
+        out
+    )
     assert out.include_schema
 
 
@@ -55,8 +56,15 @@ def test_unpack_as_checks_the_type() -> None:
 
 def test_field_numbers_follow_the_spec() -> None:
     fields = {f.name: f.number for f in sql.CommandStatementIngest.DESCRIPTOR.fields}
-    assert fields == {"table_definition_options": 1, "table": 2, "schema": 3, "catalog": 4,
-                      "temporary": 5, "transaction_id": 6, "options": 1000}
+    assert fields == {
+        "table_definition_options": 1,
+        "table": 2,
+        "schema": 3,
+        "catalog": 4,
+        "temporary": 5,
+        "transaction_id": 6,
+        "options": 1000,
+    }
     assert sql.SqlInfo.Value("SQL_STORED_FUNCTIONS_USING_CALL_SYNTAX_SUPPORTED") == 576
     assert sql.XdbcDataType.Value("XDBC_WVARCHAR") == -9
     assert sql.DoPutPreparedStatementResult.DESCRIPTOR.fields[0].has_presence
@@ -108,13 +116,16 @@ def test_sample_data_tables_and_keys() -> None:
         keys = metadata.imported_keys_table(con, sql.CommandGetImportedKeys(table="trips"))
         assert keys.schema == metadata.KEYS_SCHEMA
         assert sorted(keys.column("fk_column_name").to_pylist()) == [
-            "end_station_id", "start_station_id"]
+            "end_station_id",
+            "start_station_id",
+        ]
         assert set(keys.column("pk_table_name").to_pylist()) == {"stations"}
         pk = metadata.primary_keys_table(con, sql.CommandGetPrimaryKeys(table="stations"))
         assert pk.to_pylist()[0]["column_name"] == "station_id"
         types = metadata.xdbc_type_info_table(sql.CommandGetXdbcTypeInfo())
         assert types.schema == metadata.XDBC_TYPE_INFO_SCHEMA
         assert types.column("data_type").to_pylist() == sorted(
-            types.column("data_type").to_pylist())
+            types.column("data_type").to_pylist()
+        )
     finally:
         con.close()

@@ -131,5 +131,3 @@ def test_sql_client_imports_neither_pyarrow_flight_nor_duckdb() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
