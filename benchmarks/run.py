@@ -137,12 +137,23 @@ class Clients:
 
 
 Read = Callable[[], Any]
+# Rounds of the results-kept measurement: each keeps both clients' tables (~0.5 GB a round).
+KEPT_ROUNDS = 4
 
 
 def alternate(
-    reads: dict[str, Read], repeat: int, check: Callable[[dict[str, Any]], None] | None = None
+    reads: dict[str, Read],
+    repeat: int,
+    check: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    keep: bool = False,
 ) -> dict[str, list[float]]:
-    """One untimed warm-up read each (given to ``check``), then ``repeat`` alternating rounds."""
+    """One untimed warm-up read each (given to ``check``), then ``repeat`` alternating rounds.
+
+    With ``keep`` every result stays alive until the end, as tables in a notebook do, so each
+    read needs fresh memory instead of reusing what the previous one freed.
+    """
+    kept: list[Any] = []
     warm = {name: read() for name, read in reads.items()}
     if check is not None:
         check(warm)
@@ -154,7 +165,10 @@ def alternate(
             started = time.perf_counter()
             result = read()
             times[name].append(time.perf_counter() - started)
+            if keep:
+                kept.append(result)
             del result
+    del kept
     gc.collect()
     return times
 
@@ -238,12 +252,11 @@ def measure_table(dataset: str, repeat: int, clients: Clients) -> list[Row]:
     def peer() -> pa.Table:
         return clients.peer.do_get(paflight.Ticket(ticket), clients.options).read_all()
 
-    times = alternate(
-        {"peer": peer, "ours": lambda: clients.ours.do_get(ticket).read_all()},
-        repeat,
-        check,
-    )
+    reads = {"peer": peer, "ours": lambda: clients.ours.do_get(ticket).read_all()}
+    times = alternate(reads, repeat, check)
     rows = [_ratio_row("DoGet -> pyarrow.Table", dataset, times, TABLE_TARGET)]
+    kept = alternate(reads, min(repeat, KEPT_ROUNDS), keep=True)
+    rows.append(_ratio_row("DoGet -> Table, results kept", dataset, kept, TABLE_TARGET))
 
     def share(counts: dict[str, int], key: str) -> str:
         return f"{counts[key] / counts['buffers']:.0%} ({counts[key]}/{counts['buffers']})"
