@@ -113,6 +113,7 @@ class FaultServer:
     def __init__(self, *, unix_path: str | Path | None = None) -> None:
         self._get_scripts: dict[bytes, list[Step]] = {}
         self._info_scripts: dict[bytes, list[Step]] = {}
+        self._stream_scripts: dict[str, list[Step]] = {}
         self._records: dict[bytes, CallRecord] = {}
         self._unix_path = Path(unix_path) if unix_path is not None else None
         self._loop = asyncio.new_event_loop()
@@ -133,6 +134,11 @@ class FaultServer:
         """What GetFlightInfo for ``FlightDescriptor.for_path(path)`` (or command) plays."""
         self._info_scripts[path] = list(steps)
         self._records[b"info:" + path] = CallRecord()
+
+    def stream_script(self, method: str, steps: Iterable[Step]) -> None:
+        """What a DoPut, DoExchange or Handshake call plays (after reading one request)."""
+        self._stream_scripts[method] = list(steps)
+        self._records[b"stream:" + method.encode()] = CallRecord()
 
     def record(self, ticket: bytes) -> CallRecord:
         return self._records[ticket]
@@ -208,10 +214,33 @@ class FaultServer:
             response = message
         return response
 
+    def _streaming(self, method: str) -> Any:
+        """A bidirectional handler that reads the first request, then plays its script."""
+
+        async def handle(
+            requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+        ) -> AsyncIterator[bytes]:
+            async for _ in requests:
+                break
+            steps = self._stream_scripts.get(method)
+            if steps is None:
+                await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"no script for {method}")
+            assert steps is not None
+            record = self._records[b"stream:" + method.encode()]
+            async for message in self._play(steps, context, record):
+                yield message
+
+        return grpc.stream_stream_rpc_method_handler(
+            handle, request_deserializer=None, response_serializer=None
+        )
+
     def _handler(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(
             SERVICE,
             {
+                "DoPut": self._streaming("DoPut"),
+                "DoExchange": self._streaming("DoExchange"),
+                "Handshake": self._streaming("Handshake"),
                 "DoGet": grpc.unary_stream_rpc_method_handler(
                     self._do_get, request_deserializer=None, response_serializer=None
                 ),
