@@ -33,10 +33,16 @@ from flightnb.errors import FlightDecodeError, FlightError
 
 pytestmark = pytest.mark.timeout(120)
 
-_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+# Arrow tables are big inputs by hypothesis' standards, and the first ones pay for pyarrow's
+# lazy initialisation: timing health checks would fail at random on a busy machine.
+_COMMON = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True, **_COMMON)
 settings.register_profile("dev", max_examples=2000, **_COMMON)
 PROFILE = os.environ.get("FLIGHTNB_HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
 SCALE = 10 if PROFILE == "dev" else 1
 
 REGRESSIONS = Path(__file__).parent / "regressions"
