@@ -24,8 +24,6 @@ import contextlib
 import json
 import re
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +36,6 @@ CANCEL_TAKES_MS = 5_000  # from the click to the cancelled summary (the read has
 CELL_RUNS_MS = 15_000
 RUN_ATTEMPTS = 4
 RUN_TAKEN_SECONDS = 10
-KERNEL_SETTLES_SECONDS = 60
-KERNEL_STABLE_SECONDS = 2
 
 # The fixture: JupyterLab on 127.0.0.1, always stopped (it yields the URL of progress.ipynb).
 jupyterlab = base.jupyterlab
@@ -143,42 +139,6 @@ def _rows_of(summary_text: str) -> int:
     return int(match.group(1).replace(",", ""))
 
 
-def _kernels(url: str) -> list[dict[str, Any]]:
-    """The server's running kernels (``/api/kernels``), asked with the page URL's token."""
-    parts = urllib.parse.urlsplit(url)
-    api = f"{parts.scheme}://{parts.netloc}/api/kernels?{parts.query}"
-    with urllib.request.urlopen(api, timeout=5) as response:
-        kernels: list[dict[str, Any]] = json.load(response)
-    return kernels
-
-
-def _wait_for_settled_kernel(page: Any, url: str) -> None:
-    """Wait until the notebook has one kernel, connected, idle and unchanged for a moment.
-
-    While it opens a notebook JupyterLab sometimes starts a kernel, replaces it once or twice
-    (and may ask which kernel to use); a run requested meanwhile can reach a kernel that is
-    then shut down, so a later cell finds none of the setup's variables.
-    """
-    accept = page.locator(".jp-Dialog .jp-mod-accept")
-    deadline = time.monotonic() + KERNEL_SETTLES_SECONDS
-    stable_since, kernel_id = time.monotonic(), None
-    while time.monotonic() < deadline:
-        base._accept_kernel_dialog(accept)
-        kernels = _kernels(url)
-        ready = (
-            len(kernels) == 1
-            and kernels[0].get("connections", 0) >= 1
-            and kernels[0].get("execution_state") == "idle"
-        )
-        current = kernels[0]["id"] if ready else None
-        if current is None or current != kernel_id:
-            stable_since, kernel_id = time.monotonic(), current
-        elif time.monotonic() - stable_since >= KERNEL_STABLE_SECONDS:
-            return
-        time.sleep(0.25)
-    pytest.fail(f"the notebook's kernel did not settle within {KERNEL_SETTLES_SECONDS} s")
-
-
 @contextlib.contextmanager
 def _browser_page(url: str, tmp_path: Path) -> Any:
     """A Chromium page on ``url`` with the kernel started; always closed.
@@ -199,7 +159,7 @@ def _browser_page(url: str, tmp_path: Path) -> Any:
             page.wait_for_selector(
                 ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=PAGE_LOAD_MS
             )
-            _wait_for_settled_kernel(page, url)
+            base.wait_for_settled_kernel(page, url)
             yield page
         except BaseException:
             if page is not None:

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,8 @@ PAGE_LOAD_MS = 120_000
 WIDGET_APPEARS_MS = 90_000
 READ_FINISHES_MS = 60_000
 RUN_ATTEMPTS = 4
+KERNEL_SETTLES_SECONDS = 60
+KERNEL_STABLE_SECONDS = 2
 RUN_TAKEN_SECONDS = 10
 RUN_CLICK_MS = 10_000
 
@@ -208,6 +211,42 @@ def _run_all_cells(page: Any) -> None:
     pytest.fail(f"JupyterLab did not run the cells after {RUN_ATTEMPTS} attempts")
 
 
+def _kernels(url: str) -> list[dict[str, Any]]:
+    """The server's running kernels (``/api/kernels``), asked with the page URL's token."""
+    parts = urllib.parse.urlsplit(url)
+    api = f"{parts.scheme}://{parts.netloc}/api/kernels?{parts.query}"
+    with urllib.request.urlopen(api, timeout=5) as response:
+        kernels: list[dict[str, Any]] = json.load(response)
+    return kernels
+
+
+def wait_for_settled_kernel(page: Any, url: str) -> None:
+    """Wait until the notebook has one kernel, connected, idle and unchanged for a moment.
+
+    While it opens a notebook JupyterLab sometimes starts a kernel, replaces it once or twice
+    (and may ask which kernel to use); a run requested meanwhile can reach a kernel that is
+    then shut down, so a later cell finds none of the setup's variables.
+    """
+    accept = page.locator(".jp-Dialog .jp-mod-accept")
+    deadline = time.monotonic() + KERNEL_SETTLES_SECONDS
+    stable_since, kernel_id = time.monotonic(), None
+    while time.monotonic() < deadline:
+        _accept_kernel_dialog(accept)
+        kernels = _kernels(url)
+        ready = (
+            len(kernels) == 1
+            and kernels[0].get("connections", 0) >= 1
+            and kernels[0].get("execution_state") == "idle"
+        )
+        current = kernels[0]["id"] if ready else None
+        if current is None or current != kernel_id:
+            stable_since, kernel_id = time.monotonic(), current
+        elif time.monotonic() - stable_since >= KERNEL_STABLE_SECONDS:
+            return
+        time.sleep(0.25)
+    pytest.fail(f"the notebook's kernel did not settle within {KERNEL_SETTLES_SECONDS} s")
+
+
 def _accept_kernel_dialog(accept: Any) -> None:
     """Sometimes JupyterLab asks which kernel to use although the notebook names one."""
     if accept.count() and accept.first.is_visible():
@@ -238,6 +277,7 @@ def test_widget_shows_live_progress_then_keeps_a_summary(
                 ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=PAGE_LOAD_MS
             )
 
+            wait_for_settled_kernel(page, url)
             _run_all_cells(page)
 
             widget = page.wait_for_selector(".flightnb-progress", timeout=WIDGET_APPEARS_MS)
