@@ -18,7 +18,7 @@ from flightnb.convert import check_target, convert_table
 from flightnb.errors import FlightInvalidArgumentError, FlightTimedOutError
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.sync import FlightSqlClient
-from flightnb.types import FlightDescriptor, Ticket, as_descriptor, as_ticket
+from flightnb.types import FlightDescriptor, Ticket, as_ticket, descriptor_from
 
 __all__ = ["read_flight", "read_flight_async"]
 
@@ -63,12 +63,7 @@ def _request(
         return SqlQuery(sql, parameters)
     if ticket is not None:
         return as_ticket(ticket)
-    if path is not None:
-        parts = [path] if isinstance(path, (str, bytes)) else list(path)
-        return FlightDescriptor.for_path(*parts)
-    if command is not None:
-        return FlightDescriptor.for_command(command)
-    return as_descriptor(descriptor)
+    return descriptor_from(path, command, descriptor)
 
 
 def observer_for(progress: Any) -> TransferObserver | None:

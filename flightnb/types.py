@@ -197,6 +197,26 @@ SessionOptionValue = Union[str, bool, int, float, Sequence[str], None]  # noqa: 
 # --- coercion of user input ------------------------------------------------------------
 
 
+def descriptor_from(
+    path: str | bytes | Sequence[str | bytes] | None = None,
+    command: str | bytes | None = None,
+    descriptor: Any = None,
+) -> FlightDescriptor:
+    """The descriptor named by whichever one of ``path``, ``command``, ``descriptor`` is given.
+
+    A ``str`` path is one path element (``"a/b"`` stays ``"a/b"``); a sequence gives several.
+    """
+    given = sum(value is not None for value in (path, command, descriptor))
+    if given != 1:
+        raise FlightInvalidArgumentError("give exactly one of path=, command= or descriptor=")
+    if path is not None:
+        parts = [path] if isinstance(path, (str, bytes)) else list(path)
+        return FlightDescriptor.for_path(*parts)
+    if command is not None:
+        return FlightDescriptor.for_command(command)
+    return as_descriptor(descriptor)
+
+
 def as_ticket(value: Any) -> Ticket:
     """A :class:`Ticket` from ours, pyarrow.flight's, ``bytes`` or ``str``."""
     if isinstance(value, Ticket):

@@ -15,24 +15,11 @@ from flightnb.client.sync import FlightClient
 from flightnb.convert import check_target, convert_table
 from flightnb.errors import FlightInvalidArgumentError
 from flightnb.read import bounded, observer_for
-from flightnb.types import FlightDescriptor, as_descriptor
+from flightnb.types import descriptor_from
 
 __all__ = ["exchange_flight", "exchange_flight_async", "write_flight", "write_flight_async"]
 
 DEFAULT_CHUNK_ROWS = 65_536
-
-
-def _descriptor(
-    path: str | Sequence[str] | None, command: str | bytes | None, descriptor: Any
-) -> FlightDescriptor:
-    given = [v for v in (path, command, descriptor) if v is not None]
-    if len(given) != 1:
-        raise FlightInvalidArgumentError("give exactly one of path=, command= or descriptor=")
-    if path is not None:
-        return FlightDescriptor.for_path(*([path] if isinstance(path, (str, bytes)) else path))
-    if command is not None:
-        return FlightDescriptor.for_command(command)
-    return as_descriptor(descriptor)
 
 
 def as_arrow_table(data: Any) -> pa.Table:
@@ -77,7 +64,7 @@ async def write_flight_async(
 ) -> list[bytes]:
     """Upload ``data`` with DoPut; returns the ``app_metadata`` of the server's PutResults."""
     table = as_arrow_table(data)
-    target = _descriptor(path, command, descriptor)
+    target = descriptor_from(path, command, descriptor)
     observer = observer_for(progress)
 
     async def work(client: AsyncFlightClient) -> list[bytes]:
@@ -112,7 +99,7 @@ async def exchange_flight_async(
     """Send ``data`` over DoExchange and return what the server sends back."""
     check_target(to)
     table = as_arrow_table(data)
-    target = _descriptor(path, command, descriptor)
+    target = descriptor_from(path, command, descriptor)
 
     async def work(client: AsyncFlightClient) -> pa.Table:
         async with await client.do_exchange(target) as exchange:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -74,7 +75,7 @@ class FlightStreamReader:
         self._call: Any = None
         self._decoder = FlightDataDecoder(validate=validate)
         self._fallback_schema = schema
-        self._pending: list[FlightStreamChunk] = []
+        self._pending: deque[FlightStreamChunk] = deque()
         self._done = False
         #: Called with ``stats`` after every message (progress displays hook in here).
         self.on_progress = on_progress
@@ -141,7 +142,7 @@ class FlightStreamReader:
         """The next chunk, or None at the end of the stream."""
         while not self._pending and not self._done:
             await self._read_message()
-        return self._pending.pop(0) if self._pending else None
+        return self._pending.popleft() if self._pending else None
 
     def __aiter__(self) -> AsyncIterator[FlightStreamChunk]:
         return self

@@ -174,7 +174,6 @@ class FlightDataDecoder:
         self._reader: pa.RecordBatchStreamReader | None = None
         self._schema: pa.Schema | None = None
         self._ended = False
-        self._messages = 0
 
     @property
     def schema(self) -> pa.Schema | None:
@@ -185,7 +184,6 @@ class FlightDataDecoder:
         """Decode one FlightData message; returns the events it completes (often one)."""
         if self._ended:
             raise FlightDecodeError("message after the end of the stream")
-        self._messages += 1
         if isinstance(message, (bytes, bytearray, memoryview)):
             raw = parse_flight_data(message)
             return self.receive_parts(raw.data_header, raw.data_body, raw.app_metadata)
