@@ -20,7 +20,8 @@ code written against it reads the same::
     └── FlightServerError            UNKNOWN and every other status a server sends
 
 gRPC status codes are translated to these classes in exactly one place,
-:func:`flightnb.transport.errors.map_grpc_errors`.
+:func:`flightnb.transport.errors.translate_rpc_error`, called only by the call seam
+(:mod:`flightnb.transport.calls`).
 """
 
 from __future__ import annotations

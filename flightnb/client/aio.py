@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import enum
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
-import grpc
-import grpc.aio
 import pyarrow as pa
+from google.protobuf.message import Message
 
 from flightnb._proto import Flight_pb2 as pb
-from flightnb.client.auth import CookieJar, Metadata, Secret, basic_auth_header, normalize_headers
 from flightnb.client.streams import FlightExchange, FlightPutWriter, FlightStreamReader
 from flightnb.errors import (
-    FlightClientClosedError,
     FlightDecodeError,
     FlightInternalError,
     FlightUnauthenticatedError,
 )
-from flightnb.transport.channels import ChannelConfig, open_channel
-from flightnb.transport.errors import map_grpc_errors, parse_response, write_message
+from flightnb.transport.auth import (
+    Credentials,
+    Headers,
+    TokenSource,
+    basic_auth_header,
+    normalize_headers,
+)
+from flightnb.transport.calls import CallSeam
+from flightnb.transport.channels import RECONNECT_WAIT_SECONDS, ChannelConfig, ChannelPool
+from flightnb.transport.errors import parse_response
 from flightnb.transport.locations import ChannelTarget, is_reuse_connection, parse_location
 from flightnb.types import (
     Action,
@@ -55,65 +56,19 @@ from flightnb.types import (
     session_value_to_proto,
 )
 
-__all__ = ["AsyncFlightClient"]
+__all__ = ["RECONNECT_WAIT_SECONDS", "AsyncFlightClient", "ClientState", "Headers", "TokenSource"]
 
-_SERVICE = "/arrow.flight.protocol.FlightService/"
 # What grpcio reports when it dropped the server's status after a failed write.
 _LOST_STATUS = "Internal error from Core"
-Headers = Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]] | None
-#: A callable returning a fresh bearer token (sync, or async returning an awaitable).
-TokenSource = Callable[[], "str | Awaitable[str]"]
-_NO_MESSAGE = object()
-#: How long a call waits for a channel that lost its server to connect again (see
-#: ``AsyncFlightClient._await_reconnect``); the channels' reconnect backoff is at most 1 s.
-RECONNECT_WAIT_SECONDS = 2.0
-_CONNECTED_ONCE = (grpc.ChannelConnectivity.READY, grpc.ChannelConnectivity.IDLE)
+M = TypeVar("M", bound=Message)
 
 
 class ClientState(enum.Enum):
+    """Where a client is in its life: a closed client never opens again."""
+
     UNOPENED = "unopened"
     OPENED = "opened"
     CLOSED = "closed"
-
-
-def _identity(data: bytes) -> bytes:
-    return data
-
-
-class _StartedCall:
-    """A DoGet call whose first message ``start()`` has read already.
-
-    Hands that message out first, then the rest of the stream; at the end the cookies in the
-    call's trailers go to the client's jar.
-    """
-
-    __slots__ = ("_call", "_cookies", "_first")
-
-    def __init__(self, call: Any, first: Any, cookies: CookieJar) -> None:
-        self._call = call
-        self._first = first
-        self._cookies = cookies
-
-    async def read(self) -> Any:
-        message, self._first = self._first, _NO_MESSAGE
-        if message is _NO_MESSAGE:
-            try:
-                message = await self._call.read()
-            except grpc.aio.AioRpcError as exc:
-                self._cookies.observe(exc.trailing_metadata())
-                raise
-        if message is grpc.aio.EOF:
-            self._cookies.observe(await self._call.trailing_metadata())
-        return message
-
-    def cancel(self) -> bool:
-        return bool(self._call.cancel())
-
-    def done(self) -> bool:
-        return bool(self._call.done())
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._call, name)
 
 
 class AsyncFlightClient:
@@ -170,31 +125,38 @@ class AsyncFlightClient:
     ) -> None:
         self.location = as_location(location)
         self._target = parse_location(self.location)
-        self._config = ChannelConfig(
-            tls_root_certs=tls_root_certs,
-            cert_chain=cert_chain,
-            private_key=private_key,
-            override_hostname=override_hostname,
-            disable_server_verification=disable_server_verification,
-            max_receive_message_size=max_receive_message_size,
-            max_send_message_size=max_send_message_size,
-        )
-        self._token_source: TokenSource | None = token if callable(token) else None
-        self._token: Secret | None = Secret(token) if token and not callable(token) else None
-        self._token_lock = asyncio.Lock()
-        self._token_header = "authorization"
-        self._headers = normalize_headers(headers)
-        self.timeout = timeout
         self._validate = validate
-        self._cookies = CookieJar()
-        self._channels: dict[str, grpc.aio.Channel] = {}
-        # Targets whose channel has had a connection: only those wait for a reconnect.
-        self._reconnectable: set[str] = set()
         self._state = ClientState.UNOPENED
+        self._calls = CallSeam(
+            self._target,
+            ChannelPool(
+                ChannelConfig(
+                    tls_root_certs=tls_root_certs,
+                    cert_chain=cert_chain,
+                    private_key=private_key,
+                    override_hostname=override_hostname,
+                    disable_server_verification=disable_server_verification,
+                    max_receive_message_size=max_receive_message_size,
+                    max_send_message_size=max_send_message_size,
+                )
+            ),
+            Credentials(token),
+            headers=normalize_headers(headers),
+            timeout=timeout,
+        )
 
     def __repr__(self) -> str:
-        auth = "token" if self._token or self._token_source else "none"
-        return f"AsyncFlightClient({self.location.uri!r}, auth={auth}, state={self._state.value})"
+        auth = self._calls.credentials.kind
+        return f"AsyncFlightClient({self.location.uri!r}, auth={auth}, state={self.state.value})"
+
+    @property
+    def timeout(self) -> float | None:
+        """Default per-call timeout in seconds (None: no deadline)."""
+        return self._calls.timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._calls.timeout = value
 
     def adopt_credentials(self, other: AsyncFlightClient) -> None:
         """Use the login (token, token callable, cookies) another client holds.
@@ -202,10 +164,8 @@ class AsyncFlightClient:
         For a second client of the same server on another event loop, e.g. a notebook's
         background reads after ``%flight connect --user``.
         """
-        if other._token is not None or other._token_source is not None:
-            self._token, self._token_header = other._token, other._token_header
-            self._token_source = other._token_source
-        self._cookies = other._cookies
+        self._calls.credentials.adopt(other._calls.credentials)
+        self._calls.cookies = other._calls.cookies
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -223,184 +183,60 @@ class AsyncFlightClient:
     async def close(self) -> None:
         """Close every channel; the client cannot be used afterwards."""
         self._state = ClientState.CLOSED
-        channels, self._channels = self._channels, {}
-        self._reconnectable.clear()
-        for channel in channels.values():
-            await channel.close()
+        await self._calls.channels.close()
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` was called; a closed client never reopens."""
         return self._state is ClientState.CLOSED
 
-    async def _channel(self, target: ChannelTarget | None = None) -> grpc.aio.Channel:
-        if self._state is ClientState.CLOSED:
-            raise FlightClientClosedError("the client is closed")
-        if self._token is None and self._token_source is not None:
-            await self._refresh_token(None)  # the first token of a token callable
-        target = target or self._target
-        channel = self._channels.get(target.target)
-        if channel is None:
-            channel = await open_channel(target, self._config)
-            self._channels[target.target] = channel
+    @property
+    def state(self) -> ClientState:
+        """Unopened (no call yet), opened, or closed."""
+        if self._state is ClientState.UNOPENED and len(self._calls.channels):
             self._state = ClientState.OPENED
-        else:
-            await self._await_reconnect(target.target, channel)
-        return channel
+        return self._state
 
-    async def _await_reconnect(self, key: str, channel: grpc.aio.Channel) -> None:
-        """Before a call, give a channel that lost its server a moment to connect again.
-
-        Once a connection attempt has failed (a call made while the server restarts), grpc
-        fails every call at once until its reconnect backoff expires, so the first call
-        after the server is back would fail with UNAVAILABLE. A channel that has been
-        connected before waits up to :data:`RECONNECT_WAIT_SECONDS` (bounded by the client's
-        ``timeout``) for the channel to be ready, then the call goes out; if the server is
-        still away, it fails as before. Nothing is sent twice. A channel that never
-        connected (wrong address, server not up) does not wait: it fails fast.
-        """
-        state = channel.get_state()
-        if state in _CONNECTED_ONCE:
-            # IDLE on a channel we have used: it had a connection that the server closed.
-            self._reconnectable.add(key)
-            return
-        if state is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
-            return  # CONNECTING: grpc queues the call until the attempt resolves
-        if key not in self._reconnectable:
-            return
-        wait = RECONNECT_WAIT_SECONDS
-        if self.timeout is not None:
-            wait = min(wait, self.timeout)
-        # Still away after that: the call goes out and fails with UNAVAILABLE.
-        with suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(channel.channel_ready(), wait)
-
-    async def channel_for(self, location: Location | str | None) -> grpc.aio.Channel:
-        """The (cached) channel for an endpoint location; None or reuse means this server."""
-        return await self._channel(self._target_of(location))
-
-    def _target_of(self, location: Location | str | None) -> ChannelTarget:
+    def _target_of(self, location: Location | str | None) -> ChannelTarget | None:
+        """The channel target of an endpoint location; None means this client's server."""
         if location is None:
-            return self._target
+            return None
         location = as_location(location)
         if is_reuse_connection(location):
-            return self._target
+            return None
         return parse_location(location)
-
-    @contextmanager
-    def _errors(self, target: ChannelTarget | None = None) -> Iterator[None]:
-        """Map grpc errors of calls on ``target`` (default: this server), with TLS hints.
-
-        A failed call's cookies are kept too: a server may set one while rejecting a call.
-        """
-        target = target or self._target
-        if self._config.override_hostname:
-            # The name the certificate was checked against, for "does not match host ...".
-            target = dataclasses.replace(target, host=self._config.override_hostname)
-        with map_grpc_errors(target):
-            try:
-                yield
-            except grpc.aio.AioRpcError as exc:
-                self._cookies.observe(exc.initial_metadata())
-                self._cookies.observe(exc.trailing_metadata())
-                raise
-
-    async def _refresh_token(self, rejected: Secret | None) -> bool:
-        """Replace the ``rejected`` token with one from the token callable; False without one.
-
-        Concurrent calls rejected with the same token share one refresh: whoever comes
-        second finds the token already replaced and just retries.
-        """
-        if self._token_source is None:
-            return False
-        async with self._token_lock:
-            if self._token is rejected:
-                value = self._token_source()
-                if inspect.isawaitable(value):
-                    value = await value
-                if not isinstance(value, str) or not value:
-                    raise FlightUnauthenticatedError(
-                        "the token callable returned no token", code="UNAUTHENTICATED"
-                    )
-                self._token, self._token_header = Secret(value), "authorization"
-        return True
-
-    def _metadata(self, headers: Headers) -> Metadata:
-        metadata = list(self._headers)
-        if self._token is not None:
-            value = self._token.reveal()
-            if self._token_header == "authorization":
-                text = value.decode() if isinstance(value, bytes) else value
-                metadata.append(("authorization", f"Bearer {text}"))
-            else:
-                metadata.append((self._token_header, value))
-        metadata.extend(self._cookies.header())
-        metadata.extend(normalize_headers(headers))
-        return metadata
-
-    def _timeout(self, timeout: float | None) -> float | None:
-        return self.timeout if timeout is None else timeout
 
     async def _unary(
         self,
         method: str,
-        request: Any,
-        response_type: Any,
+        request: Message,
+        response_type: type[M],
         *,
         timeout: float | None,
         headers: Headers,
-    ) -> Any:
-        for retry in (False, True):
-            channel = await self._channel()
-            token = self._token
-            call = channel.unary_unary(
-                _SERVICE + method,
-                request_serializer=type(request).SerializeToString,
-                response_deserializer=None,  # parsed below: grpc turns a parse failure into None
-            )(request, metadata=self._metadata(headers), timeout=self._timeout(timeout))
-            try:
-                with self._errors():
-                    response = await call
-                    self._cookies.observe(await call.initial_metadata())
-                    self._cookies.observe(await call.trailing_metadata())
-            except FlightUnauthenticatedError:
-                if retry or not await self._refresh_token(token):
-                    raise
-                continue
-            return parse_response(response_type, response)
-        raise AssertionError("unreachable")
+    ) -> M:
+        raw = await self._calls.unary(
+            method, request.SerializeToString(), timeout=timeout, headers=headers
+        )
+        return parse_response(response_type, raw)
 
     async def _stream(
         self,
         method: str,
-        request: Any,
-        response_type: Any,
+        request: Message,
+        response_type: type[M],
         *,
         timeout: float | None,
         headers: Headers,
-    ) -> AsyncIterator[Any]:
-        for retry in (False, True):
-            channel = await self._channel()
-            token = self._token
-            call = channel.unary_stream(
-                _SERVICE + method,
-                request_serializer=type(request).SerializeToString,
-                response_deserializer=None,  # parsed below: grpc turns a parse failure into None
-            )(request, metadata=self._metadata(headers), timeout=self._timeout(timeout))
-            received = False
-            try:
-                with self._errors():
-                    self._cookies.observe(await call.initial_metadata())
-                    while (message := await call.read()) is not grpc.aio.EOF:
-                        received = True
-                        yield parse_response(response_type, message)
-                    self._cookies.observe(await call.trailing_metadata())
-                return
-            except FlightUnauthenticatedError:
-                # Retried only before the first message: the caller has seen nothing yet.
-                if received or retry or not await self._refresh_token(token):
-                    raise
-            finally:
-                call.cancel()
+    ) -> AsyncIterator[M]:
+        stream = self._calls.server_stream(
+            method, request.SerializeToString(), timeout=timeout, headers=headers
+        )
+        try:
+            while (message := await stream.read()) is not None:
+                yield parse_response(response_type, message)
+        finally:
+            stream.cancel()
 
     # --- authentication ----------------------------------------------------------------
 
@@ -431,18 +267,18 @@ class AsyncFlightClient:
             responses, metadata = await self._handshake_call(
                 username, password, send_payload=False, timeout=timeout, headers=headers
             )
-        self._cookies.observe(metadata)
+        credentials = self._calls.credentials
         for key, value in metadata:
             text = value.decode() if isinstance(value, bytes) else str(value)
             if key.lower() == "authorization" and text.lower().startswith("bearer "):
-                self._token, self._token_header = Secret(text[7:]), "authorization"
+                credentials.set(text[7:])
                 return
         token = next((r for r in reversed(responses) if r), None)
         if token is None:
             raise FlightUnauthenticatedError(
                 "the server accepted the handshake but returned no token", code="UNAUTHENTICATED"
             )
-        self._token, self._token_header = Secret(token), "auth-token-bin"
+        credentials.set(token, header="auth-token-bin")
 
     async def _handshake_call(
         self,
@@ -454,31 +290,25 @@ class AsyncFlightClient:
         headers: Headers,
     ) -> tuple[list[bytes], list[tuple[str, Any]]]:
         """One Handshake RPC: the response payloads and all response metadata."""
-        channel = await self._channel()
-        call = channel.stream_stream(
-            _SERVICE + "Handshake",
-            request_serializer=pb.HandshakeRequest.SerializeToString,
-            response_deserializer=None,
-        )(
-            metadata=[
-                *self._metadata(headers),
-                ("authorization", basic_auth_header(username, password)),
-            ],
-            timeout=self._timeout(timeout),
+        call = await self._calls.bidi(
+            "Handshake",
+            timeout=timeout,
+            headers=headers,
+            extra_metadata=[("authorization", basic_auth_header(username, password))],
+            authorize=False,  # the handshake is the login: no old token beside it
+            retry=False,
         )
-        if send_payload:
-            payload = pb.BasicAuth(username=username, password=password).SerializeToString()
-            await write_message(call, pb.HandshakeRequest(payload=payload))
-        responses: list[bytes] = []
-        with self._errors():
+        try:
+            if send_payload:
+                payload = pb.BasicAuth(username=username, password=password).SerializeToString()
+                await call.write(pb.HandshakeRequest(payload=payload).SerializeToString())
             await call.done_writing()
-            while (message := await call.read()) is not grpc.aio.EOF:
+            responses: list[bytes] = []
+            while (message := await call.read()) is not None:
                 responses.append(parse_response(pb.HandshakeResponse, message).payload)
-            metadata = [
-                *(await call.initial_metadata() or ()),
-                *(await call.trailing_metadata() or ()),
-            ]
-        return responses, metadata
+        finally:
+            call.cancel()
+        return responses, call.response_metadata
 
     # --- metadata RPCs -------------------------------------------------------------------
 
@@ -566,35 +396,11 @@ class AsyncFlightClient:
         ``schema`` is used if the server sends no schema message. The call starts on the
         first read of the returned reader.
         """
-        request = pb.Ticket(ticket=as_ticket(ticket).ticket)
-
-        async def start() -> Any:
-            target = self._target_of(location)
-            for retry in (False, True):
-                channel = await self._channel(target)
-                token = self._token
-                call = channel.unary_stream(
-                    _SERVICE + "DoGet",
-                    request_serializer=pb.Ticket.SerializeToString,
-                    response_deserializer=None,  # raw bytes: the codec reads them without copies
-                )(request, metadata=self._metadata(headers), timeout=self._timeout(timeout))
-                try:
-                    with self._errors(target):
-                        self._cookies.observe(await call.initial_metadata())
-                        # The first message is read here, so that a rejection before any data
-                        # (an expired token) can still be retried.
-                        first = await call.read()
-                except FlightUnauthenticatedError:
-                    if retry or not await self._refresh_token(token):
-                        raise
-                    continue
-                except BaseException:
-                    call.cancel()  # e.g. cancelled while waiting: the reader has no call yet
-                    raise
-                return _StartedCall(call, first, self._cookies)
-            raise AssertionError("unreachable")
-
-        return FlightStreamReader(start, schema=schema, validate=self._validate)
+        request = pb.Ticket(ticket=as_ticket(ticket).ticket).SerializeToString()
+        stream = self._calls.server_stream(
+            "DoGet", request, target=self._target_of(location), timeout=timeout, headers=headers
+        )
+        return FlightStreamReader(stream, schema=schema, validate=self._validate)
 
     async def do_put(
         self,
@@ -604,13 +410,13 @@ class AsyncFlightClient:
         timeout: float | None = None,
         headers: Headers = None,
     ) -> FlightPutWriter:
-        """Start an upload; write batches to the returned writer, then ``close()`` it."""
-        channel = await self._channel()
-        call = channel.stream_stream(
-            _SERVICE + "DoPut",
-            request_serializer=_identity,
-            response_deserializer=None,  # FlightPutWriter.read_result parses
-        )(metadata=self._metadata(headers), timeout=self._timeout(timeout))
+        """Start an upload; write batches to the returned writer, then ``close()`` it.
+
+        If the server rejects the upload as UNAUTHENTICATED before answering anything,
+        while the client still holds everything it wrote (the first MiB), the upload is
+        replayed once with a refreshed token (see ``token=``).
+        """
+        call = await self._calls.bidi("DoPut", timeout=timeout, headers=headers)
         writer = FlightPutWriter(
             call, descriptor_to_proto(as_descriptor(descriptor)).SerializeToString()
         )
@@ -625,13 +431,12 @@ class AsyncFlightClient:
         timeout: float | None = None,
         headers: Headers = None,
     ) -> FlightExchange:
-        """Open a bidirectional data stream."""
-        channel = await self._channel()
-        call = channel.stream_stream(
-            _SERVICE + "DoExchange",
-            request_serializer=_identity,
-            response_deserializer=None,
-        )(metadata=self._metadata(headers), timeout=self._timeout(timeout))
+        """Open a bidirectional data stream.
+
+        Replayed once with a refreshed token, like :meth:`do_put`, when the server rejects
+        it as UNAUTHENTICATED before sending anything.
+        """
+        call = await self._calls.bidi("DoExchange", timeout=timeout, headers=headers)
         return FlightExchange(
             call,
             descriptor_to_proto(as_descriptor(descriptor)).SerializeToString(),

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
-import grpc.aio
 import pyarrow as pa
 
 from flightnb._proto import Flight_pb2 as pb
@@ -22,9 +21,16 @@ from flightnb.codec import (
     encode_flight_data,
 )
 from flightnb.errors import FlightDecodeError, FlightError, FlightInvalidArgumentError
-from flightnb.transport.errors import map_grpc_errors, parse_response, write_message
+from flightnb.transport.calls import BidiStream
+from flightnb.transport.errors import parse_response
 
-CallFactory = Callable[[], Awaitable[Any]]
+
+class MessageSource(Protocol):
+    """Where a reader's FlightData messages come from (a call of the call seam)."""
+
+    async def read(self) -> bytes | None: ...
+
+    def cancel(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -46,33 +52,33 @@ class FlightStreamReader:
 
     Parameters
     ----------
-    start : callable
-        Coroutine function that starts the gRPC call and returns it.
+    source : MessageSource
+        The call the messages come from (it starts on the first read).
     schema : pyarrow.Schema, optional
         Used when the server ends the stream without sending a schema message.
     """
 
     __slots__ = (
-        "_call",
         "_decoder",
         "_done",
         "_fallback_schema",
+        "_opened",
         "_pending",
-        "_start",
+        "_source",
         "on_progress",
         "stats",
     )
 
     def __init__(
         self,
-        start: CallFactory,
+        source: MessageSource,
         *,
         schema: pa.Schema | None = None,
         validate: bool = False,
         on_progress: Callable[[TransferStats], None] | None = None,
     ) -> None:
-        self._start = start
-        self._call: Any = None
+        self._source = source
+        self._opened = False
         self._decoder = FlightDataDecoder(validate=validate)
         self._fallback_schema = schema
         self._pending: deque[FlightStreamChunk] = deque()
@@ -96,23 +102,16 @@ class FlightStreamReader:
             raise FlightDecodeError("the stream ended without a schema message")
         return self.schema
 
-    async def _ensure_call(self) -> Any:
-        if self._call is None:
-            self.stats.started = time.monotonic()
-            with map_grpc_errors():
-                self._call = await self._start()
-        return self._call
-
     async def _read_message(self) -> None:
-        call = await self._ensure_call()
+        if not self._opened:
+            self._opened = True
+            self.stats.started = time.monotonic()
         try:
-            with map_grpc_errors():
-                message = await call.read()
+            message = await self._source.read()
         except BaseException:
-            call.cancel()
             self._finish()
             raise
-        if message is grpc.aio.EOF:
+        if message is None:
             self._finish()
             return
         self.stats.messages += 1
@@ -120,7 +119,7 @@ class FlightStreamReader:
         try:
             events = self._decoder.receive(message)
         except FlightError:
-            call.cancel()
+            self._source.cancel()
             self._finish()
             raise
         for event in events:
@@ -170,8 +169,8 @@ class FlightStreamReader:
 
     def cancel(self) -> None:
         """Cancel the call if it is still running."""
-        if self._call is not None and not self._done:
-            self._call.cancel()
+        if not self._done:
+            self._source.cancel()
         self._finish()
 
     async def __aenter__(self) -> FlightStreamReader:
@@ -189,7 +188,7 @@ class FlightStreamReader:
 class _Uploader:
     """The writing half shared by DoPut and DoExchange."""
 
-    def __init__(self, call: Any) -> None:
+    def __init__(self, call: BidiStream) -> None:
         self._call = call
         self._encoder: FlightDataEncoder | None = None
         self._descriptor: bytes | None = None
@@ -202,7 +201,7 @@ class _Uploader:
     async def _write(self, message: bytes) -> None:
         if self._writing_done:
             raise FlightInvalidArgumentError("this stream was already closed for writing")
-        await write_message(self._call, message)
+        await self._call.write(message)
         self.stats.bytes += len(message)
         self.stats.messages += 1
 
@@ -256,8 +255,7 @@ class _Uploader:
         if self._descriptor is not None:
             # The server needs at least the descriptor, even for an empty upload.
             await self._write(encode_flight_data(descriptor=self._take_descriptor()))
-        with map_grpc_errors():
-            await self._call.done_writing()
+        await self._call.done_writing()
         self._writing_done = True
 
 
@@ -268,16 +266,15 @@ class FlightPutWriter(_Uploader):
     block finishes the upload and waits for the server to accept it.
     """
 
-    def __init__(self, call: Any, descriptor: bytes) -> None:
+    def __init__(self, call: BidiStream, descriptor: bytes) -> None:
         super().__init__(call)
         self._descriptor = descriptor
         self.results: list[bytes] = []
 
     async def read_result(self) -> bytes | None:
         """The next PutResult's ``app_metadata``, or None when the server has finished."""
-        with map_grpc_errors():
-            result = await self._call.read()
-        if result is grpc.aio.EOF:
+        result = await self._call.read()
+        if result is None:
             return None
         metadata = bytes(parse_response(pb.PutResult, result).app_metadata)
         self.results.append(metadata)
@@ -308,14 +305,10 @@ class FlightPutWriter(_Uploader):
 class FlightExchange(_Uploader):
     """Both halves of DoExchange: write with the ``write_*`` methods, read as a stream."""
 
-    def __init__(self, call: Any, descriptor: bytes, *, validate: bool = False) -> None:
+    def __init__(self, call: BidiStream, descriptor: bytes, *, validate: bool = False) -> None:
         super().__init__(call)
         self._descriptor = descriptor
-
-        async def started() -> Any:
-            return call
-
-        self.reader = FlightStreamReader(started, validate=validate)
+        self.reader = FlightStreamReader(call, validate=validate)
 
     async def read_chunk(self) -> FlightStreamChunk | None:
         return await self.reader.read_chunk()

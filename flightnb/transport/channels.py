@@ -5,18 +5,27 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 import grpc
 import grpc.aio
 
-from flightnb.errors import FlightInvalidArgumentError, FlightUnavailableError
+from flightnb.errors import (
+    FlightClientClosedError,
+    FlightInvalidArgumentError,
+    FlightUnavailableError,
+)
 from flightnb.transport.errors import connection_hint
 from flightnb.transport.locations import ChannelTarget
 
 MAX_METADATA_BYTES = 1 << 20
 RECONNECT_BACKOFF_INITIAL_MS = 100
 RECONNECT_BACKOFF_MAX_MS = 1000
+#: How long a call waits for a channel that lost its server to connect again (see
+#: :meth:`ChannelPool.get`); the channels' reconnect backoff is at most 1 s.
+RECONNECT_WAIT_SECONDS = 2.0
+_CONNECTED_ONCE = (grpc.ChannelConnectivity.READY, grpc.ChannelConnectivity.IDLE)
 
 
 @dataclass(frozen=True)
@@ -138,3 +147,69 @@ async def open_channel(target: ChannelTarget, config: ChannelConfig) -> grpc.aio
     return grpc.aio.secure_channel(
         target.target, credentials, options=_grpc_options(config, override)
     )
+
+
+class ChannelPool:
+    """The channels of one client, one per target, opened on first use and closed together.
+
+    Must be used from one event loop: grpc.aio channels belong to the loop that made them.
+    """
+
+    def __init__(self, config: ChannelConfig) -> None:
+        self.config = config
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        # Targets whose channel has had a connection: only those wait for a reconnect.
+        self._reconnectable: set[str] = set()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._channels)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def get(self, target: ChannelTarget, wait_bound: float | None) -> grpc.aio.Channel:
+        """The channel for ``target``, opened now if it is the first call there.
+
+        Once a connection attempt has failed (a call made while the server restarts), grpc
+        fails every call at once until its reconnect backoff expires, so the first call
+        after the server is back would fail with UNAVAILABLE. A channel that has been
+        connected before therefore waits up to :data:`RECONNECT_WAIT_SECONDS` (at most
+        ``wait_bound``) for the channel to be ready, then the call goes out; if the server
+        is still away, it fails as before. Nothing is sent twice. A channel that never
+        connected (wrong address, server not up) does not wait: it fails fast.
+        """
+        if self._closed:
+            raise FlightClientClosedError("the client is closed")
+        channel = self._channels.get(target.target)
+        if channel is None:
+            channel = await open_channel(target, self.config)
+            self._channels[target.target] = channel
+            return channel
+        state = channel.get_state()
+        if state in _CONNECTED_ONCE:
+            # IDLE on a channel we have used: it had a connection that the server closed.
+            self._reconnectable.add(target.target)
+        elif (
+            state is grpc.ChannelConnectivity.TRANSIENT_FAILURE
+            and target.target in self._reconnectable
+        ):
+            wait = (
+                RECONNECT_WAIT_SECONDS
+                if wait_bound is None
+                else min(RECONNECT_WAIT_SECONDS, wait_bound)
+            )
+            # Still away after that: the call goes out and fails with UNAVAILABLE.
+            with suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(channel.channel_ready(), wait)
+        # CONNECTING: grpc queues the call until the attempt resolves.
+        return channel
+
+    async def close(self) -> None:
+        """Close every channel; later calls raise FlightClientClosedError."""
+        self._closed = True
+        channels, self._channels = self._channels, {}
+        self._reconnectable.clear()
+        for channel in channels.values():
+            await channel.close()

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import grpc
-import grpc.aio
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped, unused-ignore]
 
 from flightnb.errors import (
     FlightDecodeError,
     FlightError,
-    FlightServerError,
-    FlightTimedOutError,
     error_class_for_code,
 )
 from flightnb.transport.locations import ChannelTarget
@@ -195,49 +189,3 @@ def parse_response(message_type: type[M], data: bytes) -> M:
     except (DecodeError, ValueError, TypeError) as exc:
         name = getattr(message_type, "__name__", "response")
         raise FlightDecodeError(f"not a valid {name} message: {exc}", where=name) from exc
-
-
-@contextmanager
-def map_grpc_errors(target: ChannelTarget | None = None) -> Iterator[None]:
-    """Re-raise gRPC errors inside the block as :class:`FlightError` subclasses.
-
-    ``target``: the channel the calls in the block use, for connection-failure hints.
-    """
-    try:
-        yield
-    except grpc.RpcError as exc:
-        raise translate_rpc_error(exc, target) from exc
-    except asyncio.TimeoutError as exc:
-        raise FlightTimedOutError("the call's deadline passed", code="DEADLINE_EXCEEDED") from exc
-
-
-async def final_status_error(call: Any) -> FlightError | None:
-    """The error a finished call ended with, or None if it ended OK."""
-    code = await call.code()
-    if code == grpc.StatusCode.OK:
-        return None
-    failed = grpc.aio.AioRpcError(
-        code,
-        await call.initial_metadata(),
-        await call.trailing_metadata(),
-        await call.details(),
-    )
-    return translate_rpc_error(failed)
-
-
-async def write_message(call: Any, message: Any) -> None:
-    """Write to a streaming call; if the server already ended it, raise the server's status.
-
-    A write racing the server's final status fails with a transport-level error (an
-    ``InvalidStateError``, or INTERNAL "execute_batch" from grpc core) that hides why the
-    server stopped, e.g. UNAUTHENTICATED; the call's own status is the real answer.
-    """
-    try:
-        await call.write(message)
-    except (asyncio.InvalidStateError, grpc.RpcError) as exc:
-        error = await final_status_error(call)
-        if error is not None:
-            raise error from exc
-        if isinstance(exc, grpc.RpcError):
-            raise translate_rpc_error(exc) from exc
-        raise FlightServerError("the server ended the call while we were writing") from exc

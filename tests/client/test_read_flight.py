@@ -71,7 +71,7 @@ def test_channels_are_reused_per_location(flight_server: Any, other_flight_serve
         async with AsyncFlightClient(flight_server.location) as client:
             for _ in range(2):
                 await read_flight_async(client, path=["multi", "other_server"])
-            return len(client._channels)
+            return len(client._calls.channels)
 
     assert asyncio.run(read_twice()) == 2
 

@@ -48,7 +48,7 @@ def test_64_concurrent_do_gets_from_one_client(
                 return i, ticket, table
 
             results = await asyncio.gather(*(one(i, t) for i, t in enumerate(plan)))
-            assert len(client._channels) == 2
+            assert len(client._calls.channels) == 2
             assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             return results
 

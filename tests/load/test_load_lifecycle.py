@@ -56,7 +56,7 @@ def test_sync_facade_survives_1000_calls(flight_server: Any) -> None:
         for i in range(1000):
             assert calls[i % len(calls)](client), i
         assert not _wait_for_no_tasks()
-        assert len(client.async_client._channels) == 1
+        assert len(client.async_client._calls.channels) == 1
     assert threading.active_count() == threads
 
 

@@ -329,7 +329,7 @@ def test_session_cookie_is_kept_and_sent_by_every_call(
         with FlightClient(location) as stranger:
             with pytest.raises(flightnb.FlightUnauthenticatedError, match="without the cookie"):
                 stranger.get_flight_info(FlightDescriptor.for_path("t"))
-        assert "session" in repr(client._async._cookies)
+        assert "session" in repr(client.async_client._calls.cookies)
         assert cookies.session is not None and cookies.session not in repr(client)
     sent = [cookie for _, cookie in cookies.calls]
     assert sent[0] is None

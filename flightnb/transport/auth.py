@@ -1,0 +1,168 @@
+"""Credentials and per-call headers: bearer tokens, basic auth, and session cookies."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from http.cookies import CookieError, SimpleCookie
+
+from flightnb.errors import FlightUnauthenticatedError
+
+Metadata = list[tuple[str, str | bytes]]
+Headers = Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]] | None
+#: A callable returning a fresh bearer token (sync, or async returning an awaitable).
+TokenSource = Callable[[], "str | Awaitable[str]"]
+
+
+class Secret:
+    """A credential that never shows itself in ``repr``, ``str``, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | bytes) -> None:
+        self._value = value
+
+    def reveal(self) -> str | bytes:
+        """The secret itself, for putting on the wire."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("credentials are not picklable")
+
+
+def basic_auth_header(username: str, password: str) -> str:
+    """The value of an ``authorization`` header for HTTP basic auth."""
+    raw = f"{username}:{password}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def normalize_headers(
+    headers: Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]] | None,
+) -> Metadata:
+    """Headers as gRPC metadata: lower-case keys; ``-bin`` keys carry bytes."""
+    if not headers:
+        return []
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    out: Metadata = []
+    for key, value in pairs:
+        key = key.lower()
+        if key.endswith("-bin"):
+            out.append((key, value.encode() if isinstance(value, str) else bytes(value)))
+        else:
+            out.append((key, value.decode() if isinstance(value, bytes) else str(value)))
+    return out
+
+
+class CookieJar:
+    """Cookies a server set, sent back on every later call (Flight sessions rely on them)."""
+
+    def __init__(self) -> None:
+        self._cookies: dict[str, str] = {}
+
+    def observe(self, metadata: Iterable[tuple[str, object]] | None) -> None:
+        """Take ``set-cookie`` headers from a call's initial or trailing metadata."""
+        for key, value in metadata or ():
+            if str(key).lower() != "set-cookie":
+                continue
+            jar = SimpleCookie()
+            try:
+                jar.load(value.decode() if isinstance(value, bytes) else str(value))
+            except CookieError:
+                continue
+            for name, morsel in jar.items():
+                if morsel["max-age"] in ("0", "-1") or not morsel.value:
+                    self._cookies.pop(name, None)
+                else:
+                    self._cookies[name] = morsel.value
+
+    def header(self) -> Metadata:
+        if not self._cookies:
+            return []
+        return [("cookie", "; ".join(f"{k}={v}" for k, v in self._cookies.items()))]
+
+    def __repr__(self) -> str:
+        return f"CookieJar(names={sorted(self._cookies)})"
+
+
+class Credentials:
+    """The login of one client: a token, the header it travels in, and what renews it.
+
+    A bearer token goes out as ``authorization: Bearer ...``; a token a handshake returned
+    in its payload goes out as ``auth-token-bin``. A token callable is asked for the first
+    token before the first call and again when the server rejects the current one.
+
+    Parameters
+    ----------
+    token : str or callable, optional
+        A bearer token, or a callable (sync or async) returning one.
+    """
+
+    def __init__(self, token: str | TokenSource | None = None) -> None:
+        self._source: TokenSource | None = token if callable(token) else None
+        self._token: Secret | None = Secret(token) if token and not callable(token) else None
+        self._header = "authorization"
+        self._lock = asyncio.Lock()
+
+    @property
+    def kind(self) -> str:
+        """``"token"`` when calls carry a credential, else ``"none"`` (never the value)."""
+        return "token" if self._token is not None or self._source is not None else "none"
+
+    @property
+    def current(self) -> Secret | None:
+        """The token calls carry now (compare with it to refresh only once)."""
+        return self._token
+
+    def set(self, value: str | bytes, *, header: str = "authorization") -> None:
+        """Use ``value`` from now on, in ``header`` (``authorization`` means a bearer token)."""
+        self._token, self._header = Secret(value), header
+
+    def adopt(self, other: Credentials) -> None:
+        """Take the token and token callable of ``other`` (a second client of one login)."""
+        if other._token is not None or other._source is not None:
+            self._token, self._header, self._source = other._token, other._header, other._source
+
+    async def ensure(self) -> None:
+        """Fetch the first token from the token callable, if there is one and no token yet."""
+        if self._token is None and self._source is not None:
+            await self.refresh(None)
+
+    async def refresh(self, rejected: Secret | None) -> bool:
+        """Replace the ``rejected`` token with one from the token callable; False without one.
+
+        Concurrent calls rejected with the same token share one refresh: whoever comes
+        second finds the token already replaced and just retries.
+        """
+        if self._source is None:
+            return False
+        async with self._lock:
+            if self._token is rejected:
+                value = self._source()
+                if inspect.isawaitable(value):
+                    value = await value
+                if not isinstance(value, str) or not value:
+                    raise FlightUnauthenticatedError(
+                        "the token callable returned no token", code="UNAUTHENTICATED"
+                    )
+                self.set(value)
+        return True
+
+    def header(self) -> Metadata:
+        """The credential as call metadata (empty without a token)."""
+        if self._token is None:
+            return []
+        value = self._token.reveal()
+        if self._header == "authorization":
+            text = value.decode() if isinstance(value, bytes) else value
+            return [("authorization", f"Bearer {text}")]
+        return [(self._header, value)]
+
+    def __repr__(self) -> str:
+        return f"Credentials({self.kind})"

@@ -1,0 +1,474 @@
+"""The call seam: every gRPC call of a Flight client starts and runs through here.
+
+One :class:`CallSeam` per client owns what each call needs and does it the same way for
+unary, server-streaming and bidirectional calls:
+
+- call options: the client's headers, its credential, the session cookies and the call's
+  own headers as metadata, and the call's timeout (or the client's default);
+- errors: every grpc error, on every await, read and write, becomes a
+  :class:`~flightnb.errors.FlightError` (with the TLS hints of the channel's target);
+- cookies: ``set-cookie`` in headers and trailers of every call, failed ones too, goes to
+  the client's jar;
+- one retry on UNAUTHENTICATED with a refreshed token wherever nothing can be duplicated:
+  a unary call; a server stream that delivered nothing; an upload that the server rejected
+  before answering anything, while all it wrote is still held for a replay (at most
+  :data:`REPLAY_LIMIT_BYTES`, kept only until the first answer).
+
+Besides channel creation (:mod:`flightnb.transport.channels`) this is the only module that
+touches ``grpc.aio``. Requests and responses are bytes: the clients serialize and parse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from flightnb.errors import (
+    FlightError,
+    FlightServerError,
+    FlightTimedOutError,
+    FlightUnauthenticatedError,
+)
+from flightnb.transport.auth import CookieJar, Credentials, Headers, Metadata, normalize_headers
+from flightnb.transport.channels import ChannelPool
+from flightnb.transport.errors import translate_rpc_error
+from flightnb.transport.locations import ChannelTarget
+
+__all__ = ["REPLAY_LIMIT_BYTES", "SERVICE", "BidiStream", "CallSeam", "ServerStream"]
+
+SERVICE = "/arrow.flight.protocol.FlightService/"
+#: Bytes of an upload kept for a replay after an UNAUTHENTICATED rejection.
+REPLAY_LIMIT_BYTES = 1 << 20
+
+
+class CallSeam:
+    """Starts the calls of one client; see the module docstring for what each call gets.
+
+    Parameters
+    ----------
+    target : ChannelTarget
+        The client's own server (calls without a target go there).
+    channels : ChannelPool
+        Where the channels come from.
+    credentials : Credentials
+        The client's login.
+    headers : Metadata
+        Headers for every call.
+    timeout : float, optional
+        Default per-call timeout in seconds.
+    """
+
+    def __init__(
+        self,
+        target: ChannelTarget,
+        channels: ChannelPool,
+        credentials: Credentials,
+        *,
+        headers: Metadata,
+        timeout: float | None,
+    ) -> None:
+        self.target = target
+        self.channels = channels
+        self.credentials = credentials
+        self.cookies = CookieJar()
+        self.headers = headers
+        self.timeout = timeout
+
+    # --- call options ------------------------------------------------------------------
+
+    def metadata(self, headers: Headers, *, authorize: bool = True) -> Metadata:
+        """What a call sends as metadata: client headers, credential, cookies, call headers."""
+        metadata = list(self.headers)
+        if authorize:
+            metadata.extend(self.credentials.header())
+        metadata.extend(self.cookies.header())
+        metadata.extend(normalize_headers(headers))
+        return metadata
+
+    def deadline(self, timeout: float | None) -> float | None:
+        """The call's timeout: its own, else the client's default."""
+        return self.timeout if timeout is None else timeout
+
+    async def channel(self, target: ChannelTarget | None, timeout: float | None) -> Any:
+        """The channel for ``target`` (default: the client's server), first token fetched."""
+        await self.credentials.ensure()
+        return await self.channels.get(target or self.target, self.deadline(timeout))
+
+    # --- errors ------------------------------------------------------------------------
+
+    def error(self, exc: BaseException, target: ChannelTarget | None) -> FlightError:
+        """The FlightError for a failed call on ``target``; its cookies are kept too."""
+        if isinstance(exc, asyncio.TimeoutError):
+            return FlightTimedOutError("the call's deadline passed", code="DEADLINE_EXCEEDED")
+        assert isinstance(exc, grpc.RpcError)
+        if isinstance(exc, grpc.aio.AioRpcError):
+            # A server may set a cookie while rejecting a call.
+            self.cookies.observe(exc.initial_metadata())
+            self.cookies.observe(exc.trailing_metadata())
+        return translate_rpc_error(exc, self._hint_target(target))
+
+    def _hint_target(self, target: ChannelTarget | None) -> ChannelTarget:
+        target = target or self.target
+        override = self.channels.config.override_hostname
+        if override:
+            # The name the certificate was checked against, for "does not match host ...".
+            return dataclasses.replace(target, host=override)
+        return target
+
+    async def _retry_after(self, error: FlightError, rejected: Any) -> bool:
+        """Whether a call that failed with ``error`` before delivering anything goes again."""
+        return isinstance(error, FlightUnauthenticatedError) and await self.credentials.refresh(
+            rejected
+        )
+
+    # --- the three call shapes ---------------------------------------------------------
+
+    async def unary(
+        self,
+        method: str,
+        request: bytes,
+        *,
+        timeout: float | None = None,
+        headers: Headers = None,
+    ) -> bytes:
+        """One request, one response (the response's bytes)."""
+        for retry in (False, True):
+            channel = await self.channel(None, timeout)
+            rejected = self.credentials.current
+            call = channel.unary_unary(SERVICE + method)(
+                request, metadata=self.metadata(headers), timeout=self.deadline(timeout)
+            )
+            try:
+                response: bytes = await call
+                self.cookies.observe(await call.initial_metadata())
+                self.cookies.observe(await call.trailing_metadata())
+            except (grpc.RpcError, asyncio.TimeoutError) as exc:
+                error = self.error(exc, None)
+                if retry or not await self._retry_after(error, rejected):
+                    raise error from exc
+                continue
+            except BaseException:
+                call.cancel()
+                raise
+            return response
+        raise AssertionError("unreachable")
+
+    def server_stream(
+        self,
+        method: str,
+        request: bytes,
+        *,
+        target: ChannelTarget | None = None,
+        timeout: float | None = None,
+        headers: Headers = None,
+    ) -> ServerStream:
+        """One request, a stream of responses; the call starts on the first read."""
+        return ServerStream(self, method, request, target, timeout, headers)
+
+    async def bidi(
+        self,
+        method: str,
+        *,
+        timeout: float | None = None,
+        headers: Headers = None,
+        extra_metadata: Metadata | None = None,
+        authorize: bool = True,
+        retry: bool = True,
+    ) -> BidiStream:
+        """A stream each way (DoPut, DoExchange, Handshake), started now.
+
+        ``extra_metadata`` goes after the usual metadata; ``authorize=False`` leaves the
+        credential out (a handshake brings its own); ``retry=False`` never replays.
+        """
+        stream = BidiStream(
+            self, method, timeout, headers, list(extra_metadata or ()), authorize, retry
+        )
+        await stream.start()
+        return stream
+
+
+class ServerStream:
+    """The responses of a server-streaming call: ``await read()`` until it returns None.
+
+    The call starts on the first read. If the server rejects it as UNAUTHENTICATED before
+    the first response, it is started again once with a refreshed token.
+    """
+
+    __slots__ = (
+        "_call",
+        "_finished",
+        "_headers",
+        "_method",
+        "_received",
+        "_rejected",
+        "_request",
+        "_retried",
+        "_seam",
+        "_target",
+        "_timeout",
+    )
+
+    def __init__(
+        self,
+        seam: CallSeam,
+        method: str,
+        request: bytes,
+        target: ChannelTarget | None,
+        timeout: float | None,
+        headers: Headers,
+    ) -> None:
+        self._seam = seam
+        self._method = method
+        self._request = request
+        self._target = target
+        self._timeout = timeout
+        self._headers = headers
+        self._call: Any = None
+        self._rejected: Any = None
+        self._received = False
+        self._retried = False
+        self._finished = False
+
+    async def _start(self) -> Any:
+        seam = self._seam
+        channel = await seam.channel(self._target, self._timeout)
+        self._rejected = seam.credentials.current
+        self._call = channel.unary_stream(SERVICE + self._method)(
+            self._request,
+            metadata=seam.metadata(self._headers),
+            timeout=seam.deadline(self._timeout),
+        )
+        return self._call
+
+    async def read(self) -> bytes | None:
+        """The next response's bytes, or None at the end of the stream."""
+        if self._finished:
+            return None
+        while True:
+            call = self._call
+            try:
+                if call is None:
+                    call = await self._start()
+                message = await call.read()
+            except (grpc.RpcError, asyncio.TimeoutError) as exc:
+                self._finish()
+                error = self._seam.error(exc, self._target)
+                if self._received or self._retried:
+                    raise error from exc
+                self._retried = True
+                if not await self._seam._retry_after(error, self._rejected):
+                    raise error from exc
+                self._call, self._finished = None, False
+                continue
+            except BaseException:
+                self.cancel()  # cancelled while waiting, or a bug: never leave the call open
+                raise
+            if message is grpc.aio.EOF:
+                self._finished = True
+                cookies = self._seam.cookies
+                if not self._received:
+                    cookies.observe(await call.initial_metadata())
+                cookies.observe(await call.trailing_metadata())
+                return None
+            if not self._received:
+                self._received = True
+                self._seam.cookies.observe(await call.initial_metadata())
+            return message  # type: ignore[no-any-return]
+
+    def _finish(self) -> None:
+        self._finished = True
+        if self._call is not None:
+            self._call.cancel()
+
+    def cancel(self) -> None:
+        """Cancel the call on the wire if it still runs; later reads return None."""
+        self._finish()
+
+    @property
+    def started(self) -> bool:
+        return self._call is not None
+
+
+class BidiStream:
+    """A bidirectional call: ``write``, ``done_writing``, ``read`` until None, ``cancel``.
+
+    If the server rejects the call as UNAUTHENTICATED before answering anything, while all
+    that was written is still held (up to :data:`REPLAY_LIMIT_BYTES`), the call is opened
+    again once with a refreshed token and what was written is sent again.
+    """
+
+    def __init__(
+        self,
+        seam: CallSeam,
+        method: str,
+        timeout: float | None,
+        headers: Headers,
+        extra_metadata: Metadata,
+        authorize: bool,
+        retry: bool,
+    ) -> None:
+        self._seam = seam
+        self._method = method
+        self._timeout = timeout
+        self._headers = headers
+        self._extra = extra_metadata
+        self._authorize = authorize
+        self._call: Any = None
+        self._rejected: Any = None
+        # What was written, for a replay; None once a replay is no longer possible.
+        self._held: list[bytes] | None = [] if retry else None
+        self._held_bytes = 0
+        self._writing_done = False
+        self._received = False
+        self._finished = False
+        #: Initial and trailing metadata of the server, once the call has ended.
+        self.response_metadata: list[tuple[str, Any]] = []
+
+    async def start(self) -> None:
+        seam = self._seam
+        channel = await seam.channel(None, self._timeout)
+        self._rejected = seam.credentials.current
+        metadata = seam.metadata(self._headers, authorize=self._authorize) + self._extra
+        self._call = channel.stream_stream(SERVICE + self._method)(
+            metadata=metadata, timeout=seam.deadline(self._timeout)
+        )
+
+    async def _replay(self, error: FlightError) -> bool:
+        """Open the call again and resend what was written, if ``error`` allows that.
+
+        Only once, only before the server answered anything, and only while everything
+        written is still held.
+        """
+        replay, self._held = self._held, None
+        if replay is None or self._received:
+            return False
+        if not await self._seam._retry_after(error, self._rejected):
+            return False
+        self._call.cancel()
+        self._finished = False
+        await self.start()
+        for message in replay:
+            await self._mapped(self._send, message)
+        if self._writing_done:
+            await self._mapped(self._call_done_writing)
+        return True
+
+    async def _send(self, message: bytes) -> None:
+        """Write one message; a write to a call the server ended raises the server's status.
+
+        A write racing the server's final status fails with a transport-level error (an
+        ``InvalidStateError``, or INTERNAL "execute_batch" from grpc core) that hides why the
+        server stopped, e.g. UNAUTHENTICATED; the call's own status is the real answer.
+        """
+        call = self._call
+        try:
+            await call.write(message)
+        except (asyncio.InvalidStateError, grpc.RpcError) as exc:
+            status = await _final_status(call)
+            if status is not None:
+                raise status from exc
+            if isinstance(exc, grpc.RpcError):
+                raise
+            raise _EndedWhileWriting from exc
+
+    async def _mapped(self, operation: Any, *args: Any) -> Any:
+        """Run one operation on the call; its failures come out as FlightErrors."""
+        try:
+            return await operation(*args)
+        except (grpc.RpcError, asyncio.TimeoutError) as exc:
+            self._finished = True
+            raise self._seam.error(exc, None) from exc
+        except _EndedWhileWriting as exc:
+            self._finished = True
+            raise FlightServerError(
+                "the server ended the call while we were writing"
+            ) from exc.__cause__
+        except BaseException:
+            self.cancel()  # cancelled while waiting, or a bug: never leave the call open
+            raise
+
+    async def _run(self, operation: Any, *args: Any, again: bool = True) -> Any:
+        """Run ``operation``; after a replay run it ``again`` (a replayed write is done)."""
+        try:
+            return await self._mapped(operation, *args)
+        except FlightError as error:
+            if not await self._replay(error):
+                raise
+        return await self._mapped(operation, *args) if again else None
+
+    async def write(self, message: bytes) -> None:
+        """Send one message."""
+        replay = self._held
+        held = False
+        if replay is not None:
+            self._held_bytes += len(message)
+            if self._held_bytes > REPLAY_LIMIT_BYTES:
+                self._held = None
+            else:
+                replay.append(message)
+                held = True
+        await self._run(self._send, message, again=not held)
+
+    async def done_writing(self) -> None:
+        """Tell the server no more messages follow."""
+        self._writing_done = True
+        await self._run(self._call_done_writing)
+
+    async def _call_done_writing(self) -> None:
+        await self._call.done_writing()
+
+    async def read(self) -> bytes | None:
+        """The next response's bytes, or None once the server has finished."""
+        if self._finished:
+            return None
+        message = await self._run(self._read_once)
+        if message is grpc.aio.EOF:
+            self._finished = True
+            call = self._call
+            self.response_metadata = [
+                *(await call.initial_metadata() or ()),
+                *(await call.trailing_metadata() or ()),
+            ]
+            if not self._received:
+                self._seam.cookies.observe(await call.initial_metadata())
+            self._seam.cookies.observe(await call.trailing_metadata())
+            return None
+        if not self._received:
+            self._received = True
+            self._held = None
+            self._seam.cookies.observe(await self._call.initial_metadata())
+        return message  # type: ignore[no-any-return]
+
+    async def _read_once(self) -> Any:
+        return await self._call.read()
+
+    def cancel(self) -> None:
+        """Cancel the call on the wire if it still runs."""
+        self._finished = True
+        if self._call is not None:
+            self._call.cancel()
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+
+class _EndedWhileWriting(Exception):
+    """A write failed and the call reports no error status of its own."""
+
+
+async def _final_status(call: Any) -> grpc.aio.AioRpcError | None:
+    """The error a finished call ended with, as grpc's own exception; None if it ended OK."""
+    code = await call.code()
+    if code == grpc.StatusCode.OK:
+        return None
+    return grpc.aio.AioRpcError(
+        code,
+        await call.initial_metadata(),
+        await call.trailing_metadata(),
+        await call.details(),
+    )
