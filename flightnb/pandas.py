@@ -7,48 +7,16 @@ alone never imports pandas.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
+from flightnb.convert import DtypeBackend, check_pandas_options, to_pandas
 from flightnb.read import read_flight as _read_flight
 from flightnb.read import read_flight_async as _read_flight_async
 from flightnb.write import exchange_flight, write_flight
 
 __all__ = ["FlightAccessor", "read_flight", "read_flight_async"]
-
-DtypeBackend = Literal["numpy", "numpy_nullable", "pyarrow"]
-
-
-def _to_pandas(table: Any, dtype_backend: DtypeBackend, options: dict[str, Any]) -> pd.DataFrame:
-    if dtype_backend == "pyarrow":
-        return table.to_pandas(types_mapper=pd.ArrowDtype, **options)
-    if dtype_backend == "numpy_nullable":
-        from pandas.api.types import pandas_dtype
-
-        mapping = {pa_type: pandas_dtype(name) for pa_type, name in _NULLABLE_TYPES().items()}
-        return table.to_pandas(types_mapper=mapping.get, **options)
-    return table.to_pandas(**options)
-
-
-def _NULLABLE_TYPES() -> dict[Any, str]:
-    import pyarrow as pa
-
-    return {
-        pa.int8(): "Int8",
-        pa.int16(): "Int16",
-        pa.int32(): "Int32",
-        pa.int64(): "Int64",
-        pa.uint8(): "UInt8",
-        pa.uint16(): "UInt16",
-        pa.uint32(): "UInt32",
-        pa.uint64(): "UInt64",
-        pa.bool_(): "boolean",
-        pa.float32(): "Float32",
-        pa.float64(): "Float64",
-        pa.string(): "string",
-        pa.large_string(): "string",
-    }
 
 
 def read_flight(
@@ -60,12 +28,30 @@ def read_flight(
 ) -> pd.DataFrame:
     """Read a flight into a pandas DataFrame.
 
-    Takes :func:`flightnb.read_flight`'s arguments (``ticket=``, ``path=``, ``progress=``...).
-    ``dtype_backend`` picks NumPy dtypes (default), pandas' nullable dtypes, or
-    ``pd.ArrowDtype`` columns that keep the Arrow memory as is.
+    Parameters
+    ----------
+    source
+        What :func:`flightnb.read_flight` takes, with its keyword arguments in
+        ``read_options`` (``ticket=``, ``path=``, ``sql=``, ``progress=``, ...).
+    dtype_backend : {"numpy", "numpy_nullable", "pyarrow"}, default "numpy"
+        NumPy dtypes, pandas' nullable dtypes, or ``pd.ArrowDtype`` columns that keep the
+        received Arrow memory as it is (no copy). Checked before anything is sent.
+    to_pandas_options : dict, optional
+        Passed on to :meth:`pyarrow.Table.to_pandas`.
+
+    Raises
+    ------
+    flightnb.convert.ConversionArgumentError
+        ``dtype_backend`` is not one of the choices (a ValueError too).
+
+    Examples
+    --------
+    >>> frame = read_flight("grpc://localhost:8815", path="trips",
+    ...                     dtype_backend="pyarrow")  # doctest: +SKIP
     """
+    backend, options = check_pandas_options(dtype_backend, to_pandas_options)
     table = _read_flight(source, to="arrow", **read_options)
-    return _to_pandas(table, dtype_backend, to_pandas_options or {})
+    return to_pandas(table, dtype_backend=backend, to_pandas_options=options)
 
 
 async def read_flight_async(
@@ -76,8 +62,9 @@ async def read_flight_async(
     **read_options: Any,
 ) -> pd.DataFrame:
     """Async twin of :func:`read_flight`."""
+    backend, options = check_pandas_options(dtype_backend, to_pandas_options)
     table = await _read_flight_async(source, to="arrow", **read_options)
-    return _to_pandas(table, dtype_backend, to_pandas_options or {})
+    return to_pandas(table, dtype_backend=backend, to_pandas_options=options)
 
 
 @pd.api.extensions.register_dataframe_accessor("flight")

@@ -120,16 +120,11 @@ async def read_flight_async(
             "location; set them on the client instead"
         )
     if isinstance(source, FlightClient):
-        # Its channels live on flightnb's loop thread: run there, await here.
-        portal = shared_loop_thread()
-        future = asyncio.run_coroutine_threadsafe(
-            bounded(_read(source.async_client, request, observer), timeout), portal.loop
+        # Its channels live on flightnb's loop thread: run there (or right here, if this is
+        # that thread already).
+        table = await shared_loop_thread().run_async(
+            bounded(_read(source.async_client, request, observer), timeout)
         )
-        try:
-            table = await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
         return convert_table(table, to)
     owns_client = not isinstance(source, AsyncFlightClient)
     client = (

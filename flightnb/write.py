@@ -12,8 +12,7 @@ from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.client.observer import TransferObserver, notify, observed_transfer
 from flightnb.client.sync import FlightClient
-from flightnb.convert import check_target, convert_table
-from flightnb.errors import FlightInvalidArgumentError
+from flightnb.convert import as_table, check_target, convert_table
 from flightnb.read import bounded, observer_for
 from flightnb.types import descriptor_from
 
@@ -23,27 +22,14 @@ DEFAULT_CHUNK_ROWS = 65_536
 
 
 def as_arrow_table(data: Any) -> pa.Table:
-    """A pyarrow Table from a Table, RecordBatch, pandas or polars DataFrame."""
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
-    module = type(data).__module__.split(".")[0]
-    if module == "polars":
-        return data.to_arrow()
-    if module == "pandas":
-        return pa.Table.from_pandas(data, preserve_index=False)
-    if hasattr(data, "__arrow_c_stream__"):
-        return pa.table(data)
-    raise FlightInvalidArgumentError(f"cannot upload a {type(data).__name__}")
+    """What :func:`write_flight` and :func:`exchange_flight` send (see ``convert.as_table``)."""
+    return as_table(data, what="data to upload")
 
 
 async def _with_client(source: Any, client_options: dict[str, Any], work: Any) -> Any:
     if isinstance(source, FlightClient):
-        future = asyncio.run_coroutine_threadsafe(
-            work(source.async_client), shared_loop_thread().loop
-        )
-        return await asyncio.wrap_future(future)
+        # Its channels live on flightnb's loop thread: run there (or here, if on it already).
+        return await shared_loop_thread().run_async(work(source.async_client))
     if isinstance(source, AsyncFlightClient):
         return await work(source)
     async with AsyncFlightClient(source, **client_options) as client:

@@ -49,12 +49,32 @@ corpus_cases : list[tuple[str, pyarrow.Table]]
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pyarrow.flight as flight
 import pytest
 from corpus import CASES
 from flight_servers import TEST_USERS, FlightTestServer, populate, serve_unix
+
+
+@pytest.fixture(autouse=True)
+def default_sigint_handler() -> Iterator[None]:
+    """Python's own SIGINT handler for the test's duration.
+
+    Started from a background shell, SIGINT is ignored (SIG_IGN) and Python keeps that, so a
+    simulated Ctrl-C (``_thread.interrupt_main``) would do nothing and tests of interrupts
+    would fail; a real Ctrl-C must raise KeyboardInterrupt in them as it does for users.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.default_int_handler:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from flightnb.transport.auth import (
     basic_auth_header,
     normalize_headers,
 )
-from flightnb.transport.calls import CallSeam
+from flightnb.transport.calls import CallSeam, is_lost_status
 from flightnb.transport.channels import RECONNECT_WAIT_SECONDS, ChannelConfig, ChannelPool
 from flightnb.transport.errors import parse_response
 from flightnb.transport.locations import ChannelTarget, is_reuse_connection, parse_location
@@ -58,8 +58,6 @@ from flightnb.types import (
 
 __all__ = ["RECONNECT_WAIT_SECONDS", "AsyncFlightClient", "ClientState", "Headers", "TokenSource"]
 
-# What grpcio reports when it dropped the server's status after a failed write.
-_LOST_STATUS = "Internal error from Core"
 M = TypeVar("M", bound=Message)
 
 
@@ -259,7 +257,7 @@ class AsyncFlightClient:
                 username, password, send_payload=True, timeout=timeout, headers=headers
             )
         except FlightInternalError as exc:
-            if exc.trailers or _LOST_STATUS not in exc.message:
+            if not is_lost_status(exc):
                 raise
             # grpcio loses the server's status when a write races the server's early
             # rejection (e.g. a bad password judged from the header alone). A header-only

@@ -78,6 +78,23 @@ class LoopThread:
                 future.result(timeout=_CANCEL_GRACE_SECONDS)
             raise
 
+    async def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Await ``coroutine`` on this loop, from any event loop.
+
+        On the loop's own thread it is simply awaited; from another loop (a notebook
+        kernel's) it is handed to this loop and awaited there, and cancelling the waiter
+        cancels it. So async helpers given a blocking client never schedule a second task
+        onto the loop they already run on.
+        """
+        if threading.current_thread() is self._thread:
+            return await coroutine
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+
     def stop(self, grace: float = _EXIT_GRACE_SECONDS) -> None:
         """Cancel what still runs, stop the loop and close it (called at interpreter exit).
 

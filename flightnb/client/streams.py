@@ -243,6 +243,10 @@ class _Uploader:
             encode_flight_data(descriptor=self._take_descriptor(), app_metadata=app_metadata)
         )
 
+    def cancel(self) -> None:
+        """Abandon the call: the server sees it cancelled, nothing more is sent."""
+        self._call.cancel()
+
     def _take_descriptor(self) -> bytes | None:
         """The descriptor, once: it travels on the first message, whatever that is."""
         descriptor, self._descriptor = self._descriptor, None
@@ -299,7 +303,7 @@ class FlightPutWriter(_Uploader):
         if exc_type is None:
             await self.close()
         else:
-            self._call.cancel()
+            self.cancel()
 
 
 class FlightExchange(_Uploader):
@@ -311,16 +315,15 @@ class FlightExchange(_Uploader):
         self.reader = FlightStreamReader(call, validate=validate)
 
     async def read_chunk(self) -> FlightStreamChunk | None:
+        """The server's next chunk, or None once it has finished."""
         return await self.reader.read_chunk()
 
     async def read_all(self) -> pa.Table:
+        """Everything the server sends back, as one Table."""
         return await self.reader.read_all()
 
     def __aiter__(self) -> AsyncIterator[FlightStreamChunk]:
         return self.reader
-
-    def cancel(self) -> None:
-        self._call.cancel()
 
     async def __aenter__(self) -> FlightExchange:
         return self
@@ -331,5 +334,5 @@ class FlightExchange(_Uploader):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if not self.reader._done:
-            self._call.cancel()
+        if not self._call.finished:
+            self.cancel()

@@ -1,174 +1,103 @@
-"""The blocking Flight client: the async client driven on flightnb's loop thread."""
+"""The blocking Flight client: twins of the async client and its streams (see ``blocking``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
-from types import TracebackType
-from typing import Any, TypeVar
+import inspect
+from collections.abc import Iterator
+from typing import Any
 
 import pyarrow as pa
 
 from flightnb.client.aio import AsyncFlightClient
+from flightnb.client.blocking import (
+    BlockingContext,
+    blocking,
+    blocking_close,
+    blocking_iter,
+    blocking_property,
+    blocking_to,
+    direct,
+    mirror,
+    on_loop,
+)
 from flightnb.client.flights import read_descriptor
-from flightnb.client.loop_thread import LoopThread, shared_loop_thread
 from flightnb.client.streams import (
     FlightExchange,
     FlightPutWriter,
     FlightStreamChunk,
     FlightStreamReader,
-    _Uploader,
 )
-from flightnb.types import (
-    ActionType,
-    CancelStatus,
-    FlightEndpoint,
-    FlightInfo,
-    PollInfo,
-    Result,
-    SessionOptionValue,
-    as_descriptor,
-)
+from flightnb.types import FlightDescriptor, as_descriptor
 
-__all__ = ["FlightClient", "FlightStreamReaderSync"]
-
-T = TypeVar("T")
+__all__ = ["FlightClient", "FlightExchangeSync", "FlightPutWriterSync", "FlightStreamReaderSync"]
 
 
-async def _collect(iterator: AsyncIterator[T]) -> list[T]:
-    return [item async for item in iterator]
+class FlightStreamReaderSync(BlockingContext[FlightStreamReader]):
+    """Blocking twin of :class:`FlightStreamReader`: iterate, or ``read_all()``.
 
+    ``schema`` waits for the schema message (as pyarrow.flight's reader does).
+    """
 
-class FlightStreamReaderSync:
-    """Blocking view of a :class:`FlightStreamReader`: iterate, or ``read_all()``."""
-
-    def __init__(self, reader: FlightStreamReader, portal: LoopThread) -> None:
-        self._reader = reader
-        self._portal = portal
-
-    @property
-    def stats(self) -> Any:
-        return self._reader.stats
-
-    @property
-    def schema(self) -> pa.Schema:
-        """The stream's schema (waits for the schema message)."""
-        return self.get_schema()
-
-    def get_schema(self) -> pa.Schema:
-        """Wait for the schema message and return the schema."""
-        return self._portal.run(self._reader.get_schema())
-
-    def read_chunk(self) -> FlightStreamChunk | None:
-        return self._portal.run(self._reader.read_chunk())
+    schema = blocking_property(FlightStreamReader.get_schema, "The stream's schema (waits).")
+    stats = mirror("stats", doc="Rows, batches and bytes received so far.")
+    on_progress = mirror("on_progress", settable=True, doc="Called with ``stats`` per message.")
+    get_schema = blocking(FlightStreamReader.get_schema)
+    read_chunk = blocking(FlightStreamReader.read_chunk)
+    read_all = blocking(FlightStreamReader.read_all)
+    read_pandas = blocking(FlightStreamReader.read_pandas)  # type: ignore[arg-type]
+    cancel = on_loop(FlightStreamReader.cancel)
 
     def __iter__(self) -> Iterator[FlightStreamChunk]:
         while (chunk := self.read_chunk()) is not None:
             yield chunk
 
-    def read_all(self) -> pa.Table:
-        return self._portal.run(self._reader.read_all())
 
-    def read_pandas(self, **options: Any) -> Any:
-        return self.read_all().to_pandas(**options)
+class FlightPutWriterSync(BlockingContext[FlightPutWriter]):
+    """Blocking twin of :class:`FlightPutWriter`: ``with client.do_put(...) as writer:``."""
 
-    def cancel(self) -> None:
-        self._portal.loop.call_soon_threadsafe(self._reader.cancel)
-
-    def __enter__(self) -> FlightStreamReaderSync:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cancel()
+    stats = mirror("stats", doc="Rows, batches and bytes sent so far.")
+    on_progress = mirror("on_progress", settable=True, doc="Called with ``stats`` per batch.")
+    results = mirror("results", doc="The ``app_metadata`` of every PutResult read so far.")
+    begin = blocking(FlightPutWriter.begin)
+    write_batch = blocking(FlightPutWriter.write_batch)
+    write_table = blocking(FlightPutWriter.write_table)
+    write_metadata = blocking(FlightPutWriter.write_metadata)
+    done_writing = blocking(FlightPutWriter.done_writing)
+    read_result = blocking(FlightPutWriter.read_result)
+    close = blocking(FlightPutWriter.close)
+    cancel = on_loop(FlightPutWriter.cancel)
 
 
-class _UploaderSync:
-    def __init__(self, uploader: _Uploader, portal: LoopThread) -> None:
-        self._uploader = uploader
-        self._portal = portal
+class FlightExchangeSync(BlockingContext[FlightExchange]):
+    """Blocking twin of :class:`FlightExchange`: write with ``write_*``, read as a stream."""
 
-    def begin(self, schema: pa.Schema, **options: Any) -> None:
-        self._portal.run(self._uploader.begin(schema, **options))
-
-    def write_batch(self, batch: pa.RecordBatch, app_metadata: bytes | None = None) -> None:
-        self._portal.run(self._uploader.write_batch(batch, app_metadata))
-
-    def write_table(self, table: pa.Table, *, max_chunksize: int | None = None) -> None:
-        self._portal.run(self._uploader.write_table(table, max_chunksize=max_chunksize))
-
-    def write_metadata(self, app_metadata: bytes) -> None:
-        self._portal.run(self._uploader.write_metadata(app_metadata))
-
-    def done_writing(self) -> None:
-        self._portal.run(self._uploader.done_writing())
-
-
-class FlightPutWriterSync(_UploaderSync):
-    """Blocking view of a :class:`FlightPutWriter`."""
-
-    _uploader: FlightPutWriter
-
-    def read_result(self) -> bytes | None:
-        return self._portal.run(self._uploader.read_result())
-
-    def close(self) -> list[bytes]:
-        return self._portal.run(self._uploader.close())
-
-    def __enter__(self) -> FlightPutWriterSync:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self._portal.loop.call_soon_threadsafe(self._uploader._call.cancel)
-
-
-class FlightExchangeSync(_UploaderSync):
-    """Blocking view of a :class:`FlightExchange`."""
-
-    _uploader: FlightExchange
+    stats = mirror("stats", doc="Rows, batches and bytes sent so far.")
+    on_progress = mirror("on_progress", settable=True, doc="Called with ``stats`` per batch.")
+    begin = blocking(FlightExchange.begin)
+    write_batch = blocking(FlightExchange.write_batch)
+    write_table = blocking(FlightExchange.write_table)
+    write_metadata = blocking(FlightExchange.write_metadata)
+    done_writing = blocking(FlightExchange.done_writing)
+    read_chunk = blocking(FlightExchange.read_chunk)
+    read_all = blocking(FlightExchange.read_all)
+    cancel = on_loop(FlightExchange.cancel)
 
     @property
     def reader(self) -> FlightStreamReaderSync:
-        return FlightStreamReaderSync(self._uploader.reader, self._portal)
-
-    def read_chunk(self) -> FlightStreamChunk | None:
-        return self._portal.run(self._uploader.read_chunk())
-
-    def read_all(self) -> pa.Table:
-        return self._portal.run(self._uploader.read_all())
+        """The reading half, as a blocking reader."""
+        return FlightStreamReaderSync.wrap(self._async.reader, self._portal)
 
     def __iter__(self) -> Iterator[FlightStreamChunk]:
         return iter(self.reader)
 
-    def __enter__(self) -> FlightExchangeSync:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._portal.loop.call_soon_threadsafe(self._uploader.cancel)
-
-
-class FlightClient:
+class FlightClient(BlockingContext[AsyncFlightClient]):
     """A blocking Arrow Flight client with the same methods as :class:`AsyncFlightClient`.
 
     Calls run on flightnb's private event-loop thread, so this works in scripts, IPython and
     running Jupyter kernels alike. Ctrl-C (or a kernel interrupt) cancels the call in flight.
-    Takes the same arguments as :class:`AsyncFlightClient`.
+    Takes the same arguments as :class:`AsyncFlightClient`; streams stay streams
+    (``list_flights`` and ``do_action`` return iterators, ``do_get`` a blocking reader).
 
     Examples
     --------
@@ -176,90 +105,47 @@ class FlightClient:
     ...     table = client.do_get(b"trips").read_all()
     """
 
-    def __init__(self, location: Any, **options: Any) -> None:
-        self._portal = shared_loop_thread()
-        self._async = AsyncFlightClient(location, **options)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(AsyncFlightClient(*args, **kwargs))
+
+    # The async client's parameters, for help() and editors.
+    __init__.__signature__ = inspect.signature(AsyncFlightClient.__init__)  # type: ignore[attr-defined]
 
     @property
     def async_client(self) -> AsyncFlightClient:
         """The underlying async client (its coroutines run on flightnb's loop thread)."""
         return self._async
 
-    @property
-    def location(self) -> Any:
-        return self._async.location
+    location = mirror("location", doc="Where the server is.")
+    closed = mirror("closed", doc="True once the client was closed; it never reopens.")
+    state = mirror("state", doc="Unopened, opened or closed.")
+    timeout = mirror("timeout", settable=True, doc="Default per-call timeout in seconds.")
 
-    def __repr__(self) -> str:
-        return repr(self._async).replace("AsyncFlightClient", "FlightClient", 1)
+    adopt_credentials = direct(AsyncFlightClient.adopt_credentials)
+    close = blocking_close(AsyncFlightClient.close)
+    handshake = blocking(AsyncFlightClient.handshake)
+    list_flights = blocking_iter(AsyncFlightClient.list_flights)
+    get_flight_info = blocking(AsyncFlightClient.get_flight_info)
+    poll_flight_info = blocking(AsyncFlightClient.poll_flight_info)
+    get_schema = blocking(AsyncFlightClient.get_schema)
+    do_get = blocking_to(FlightStreamReaderSync)(AsyncFlightClient.do_get)
+    do_put = blocking_to(FlightPutWriterSync)(AsyncFlightClient.do_put)
+    do_exchange = blocking_to(FlightExchangeSync)(AsyncFlightClient.do_exchange)
+    do_action = blocking_iter(AsyncFlightClient.do_action)
+    list_actions = blocking(AsyncFlightClient.list_actions)
+    cancel_flight_info = blocking(AsyncFlightClient.cancel_flight_info)
+    renew_flight_endpoint = blocking(AsyncFlightClient.renew_flight_endpoint)
+    set_session_options = blocking(AsyncFlightClient.set_session_options)
+    get_session_options = blocking(AsyncFlightClient.get_session_options)
+    close_session = blocking(AsyncFlightClient.close_session)
 
-    def __enter__(self) -> FlightClient:
-        return self
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()  # a no-op at interpreter exit, once flightnb's loop has shut down
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    def read_flight(self, descriptor: FlightDescriptor | Any, **options: Any) -> pa.Table:
+        """GetFlightInfo, then every endpoint concurrently, as one Table.
 
-    def close(self) -> None:
-        """Close the channels; a no-op once flightnb's loop has shut down (at exit)."""
-        if self._portal.loop.is_closed():
-            return
-        self._portal.run(self._async.close())
-
-    def handshake(self, username: str, password: str, **call: Any) -> None:
-        self._portal.run(self._async.handshake(username, password, **call))
-
-    def list_flights(self, criteria: bytes = b"", **call: Any) -> list[FlightInfo]:
-        return self._portal.run(_collect(self._async.list_flights(criteria, **call)))
-
-    def get_flight_info(self, descriptor: Any, **call: Any) -> FlightInfo:
-        return self._portal.run(self._async.get_flight_info(descriptor, **call))
-
-    def poll_flight_info(self, descriptor: Any, **call: Any) -> PollInfo:
-        return self._portal.run(self._async.poll_flight_info(descriptor, **call))
-
-    def get_schema(self, descriptor: Any, **call: Any) -> pa.Schema:
-        return self._portal.run(self._async.get_schema(descriptor, **call))
-
-    def do_get(self, ticket: Any, **call: Any) -> FlightStreamReaderSync:
-        return FlightStreamReaderSync(self._async.do_get(ticket, **call), self._portal)
-
-    def do_put(
-        self, descriptor: Any, schema: pa.Schema | None = None, **call: Any
-    ) -> FlightPutWriterSync:
-        writer = self._portal.run(self._async.do_put(descriptor, schema, **call))
-        return FlightPutWriterSync(writer, self._portal)
-
-    def do_exchange(self, descriptor: Any, **call: Any) -> FlightExchangeSync:
-        exchange = self._portal.run(self._async.do_exchange(descriptor, **call))
-        return FlightExchangeSync(exchange, self._portal)
-
-    def do_action(self, action: Any, body: bytes | str | None = None, **call: Any) -> list[Result]:
-        return self._portal.run(_collect(self._async.do_action(action, body, **call)))
-
-    def list_actions(self, **call: Any) -> list[ActionType]:
-        return self._portal.run(self._async.list_actions(**call))
-
-    def cancel_flight_info(self, info: FlightInfo, **call: Any) -> CancelStatus:
-        return self._portal.run(self._async.cancel_flight_info(info, **call))
-
-    def renew_flight_endpoint(self, endpoint: Any, **call: Any) -> FlightEndpoint:
-        return self._portal.run(self._async.renew_flight_endpoint(endpoint, **call))
-
-    def set_session_options(
-        self, options: Mapping[str, SessionOptionValue], **call: Any
-    ) -> dict[str, str]:
-        return self._portal.run(self._async.set_session_options(options, **call))
-
-    def get_session_options(self, **call: Any) -> dict[str, SessionOptionValue]:
-        return self._portal.run(self._async.get_session_options(**call))
-
-    def close_session(self, **call: Any) -> str:
-        return self._portal.run(self._async.close_session(**call))
-
-    def read_flight(self, descriptor: Any, **options: Any) -> pa.Table:
-        """GetFlightInfo, then every endpoint concurrently, as one Table."""
+        Takes :func:`flightnb.client.flights.read_descriptor`'s options
+        (``max_concurrency=``, ``observer=``, ``timeout=``).
+        """
         return self._portal.run(read_descriptor(self._async, as_descriptor(descriptor), **options))

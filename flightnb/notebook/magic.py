@@ -21,7 +21,7 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, Unicode, validate
 
 from flightnb.client.loop_thread import shared_loop_thread
-from flightnb.convert import TARGETS, convert_table
+from flightnb.convert import TARGETS, preview
 from flightnb.errors import FlightError
 from flightnb.notebook import display as tables
 from flightnb.notebook.background import BackgroundRead
@@ -347,7 +347,7 @@ class FlightMagic(Magics):
 
     def _list(self, args: argparse.Namespace, cell: str | None) -> Any:
         client = self._require_connection().client
-        return tables.flights_table(client.list_flights(args.criteria.encode()))
+        return tables.flights_table(list(client.list_flights(args.criteria.encode())))
 
     def _info(self, args: argparse.Namespace, cell: str | None) -> Any:
         client = self._require_connection().client
@@ -362,7 +362,7 @@ class FlightMagic(Magics):
 
     def _action(self, args: argparse.Namespace, cell: str | None) -> Any:
         body = cell if cell is not None and args.body is None else args.body
-        results = self._require_connection().client.do_action(args.type, body or b"")
+        results = list(self._require_connection().client.do_action(args.type, body or b""))
         return tables.results_table(args.type, results)
 
 
@@ -414,23 +414,9 @@ def _describe(request: dict[str, Any]) -> str:
 
 def _preview(result: Any, limit: int, name: str) -> Any:
     """What to show after storing ``result`` in ``name``: a count and the first rows."""
-    import pyarrow as pa
-
-    if isinstance(result, BackgroundRead) or (
-        not hasattr(result, "shape") and not isinstance(result, pa.Table)
-    ):
+    shown = None if isinstance(result, BackgroundRead) else preview(result, limit)
+    if shown is None:
         return result
-    rows = result.num_rows if isinstance(result, pa.Table) else result.shape[0]
-    head = result.slice(0, limit) if isinstance(result, pa.Table) else result.head(limit)
-    if isinstance(head, pa.Table):
-        head = convert_table(head, "pandas") if _has_pandas() else head
+    rows, head = shown
     print(f"{name}: {rows:,} rows (showing {min(rows, limit)})")
     return head
-
-
-def _has_pandas() -> bool:
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        return False
-    return True

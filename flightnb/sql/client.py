@@ -162,6 +162,7 @@ class AsyncFlightSqlClient:
 
     @property
     def location(self) -> Location:
+        """Where the server is."""
         return self._client.location
 
     # --- lifecycle ------------------------------------------------------------------------

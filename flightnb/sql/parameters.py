@@ -1,8 +1,10 @@
-"""Python values and data frames as Arrow: statement parameters and data to ingest.
+"""Python values as statement parameters: the Arrow batch a statement is bound to.
 
 Parameters are always sent as Arrow record batches (never written into SQL text); this
-module turns what a user passes into such a batch. It does no I/O, and imports pandas or
-polars never: an object is recognised as a data frame by the module that defined its type.
+module binds what a user passes (a dict, a list, a table or a data frame) to the statement's
+parameter schema. It does no I/O. Tables and frames, and data to ingest, are turned into Arrow
+by :mod:`flightnb.convert` (re-exported here as :func:`as_table` and
+:func:`as_record_batch_reader`), which imports pandas or polars never.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from flightnb.convert import as_record_batch_reader, as_table
 from flightnb.errors import FlightInvalidArgumentError
 
 __all__ = ["Parameters", "as_record_batch_reader", "as_table", "parameters_table"]
@@ -22,54 +25,6 @@ Parameters = Any
 
 # Markers users may write in front of a parameter name: ``:name``, ``$name``, ``@name``.
 _NAME_PREFIXES = ":$@"
-
-
-def _frame_library(data: Any) -> str | None:
-    """``"pandas"`` or ``"polars"`` for their frames, without importing either."""
-    root = type(data).__module__.split(".", 1)[0]
-    return root if root in ("pandas", "polars") else None
-
-
-def as_table(data: Any, *, what: str = "data") -> pa.Table:
-    """A pyarrow Table from a Table, RecordBatch, RecordBatchReader, pandas or polars frame.
-
-    Objects implementing the Arrow PyCapsule stream interface work too.
-    """
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
-    if isinstance(data, pa.RecordBatchReader):
-        return data.read_all()
-    library = _frame_library(data)
-    if library == "pandas":
-        return pa.Table.from_pandas(data, preserve_index=False)
-    if library == "polars":
-        if hasattr(data, "collect") and not hasattr(data, "to_arrow"):
-            data = data.collect()  # a LazyFrame
-        return data.to_arrow()
-    if hasattr(data, "__arrow_c_stream__"):
-        return pa.table(data)
-    raise FlightInvalidArgumentError(
-        f"cannot use a {type(data).__name__} as {what}; pass a pyarrow Table, RecordBatch, "
-        "RecordBatchReader, or a pandas or polars DataFrame"
-    )
-
-
-def as_record_batch_reader(data: Any) -> pa.RecordBatchReader:
-    """A RecordBatchReader over ``data`` (see :func:`as_table`); readers stream as they are."""
-    if isinstance(data, pa.RecordBatchReader):
-        return data
-    if isinstance(data, pa.RecordBatch):
-        return pa.RecordBatchReader.from_batches(data.schema, [data])
-    if (
-        not isinstance(data, pa.Table)
-        and _frame_library(data) is None
-        and hasattr(data, "__arrow_c_stream__")
-    ):
-        return pa.RecordBatchReader.from_stream(data)
-    table = as_table(data, what="data to ingest")
-    return pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
 
 
 def _strip_marker(name: Any) -> str:

@@ -6,9 +6,10 @@ import contextlib
 import logging
 from collections.abc import Coroutine, Generator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import pyarrow as pa
+from google.protobuf.message import Message
 
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.client.flights import DEFAULT_MAX_CONCURRENCY
@@ -22,10 +23,43 @@ from flightnb.sql.commands import (
 from flightnb.sql.parameters import Parameters, parameters_table
 from flightnb.types import FlightDescriptor, FlightInfo
 
-if TYPE_CHECKING:
-    from flightnb.sql.client import AsyncFlightSqlClient
+__all__ = ["AwaitableContext", "PreparedStatement", "SqlSession", "Transaction"]
 
-__all__ = ["AwaitableContext", "PreparedStatement", "Transaction"]
+
+class SqlSession(Protocol):
+    """What statements and transactions need of the Flight SQL client that made them.
+
+    :class:`~flightnb.sql.client.AsyncFlightSqlClient` is one; naming only these calls keeps
+    this module free of an import of the client (which imports this module).
+    """
+
+    async def _put(
+        self, command: Message, data: Any | None, *, timeout: float | None
+    ) -> list[bytes]: ...
+
+    async def _action(
+        self, action_type: str, body: bytes, *, timeout: float | None
+    ) -> list[bytes]: ...
+
+    async def _plan_observed(
+        self,
+        descriptor: FlightDescriptor,
+        *,
+        timeout: float | None,
+        observer: TransferObserver | None,
+    ) -> FlightInfo: ...
+
+    async def _read_query(
+        self,
+        descriptor: FlightDescriptor,
+        *,
+        max_concurrency: int,
+        observer: TransferObserver | None,
+        timeout: float | None,
+    ) -> pa.Table: ...
+
+    def _forget(self, statement: PreparedStatement) -> None: ...
+
 
 _log = logging.getLogger("flightnb.sql")
 
@@ -101,7 +135,7 @@ class PreparedStatement:
 
     def __init__(
         self,
-        client: AsyncFlightSqlClient,
+        client: SqlSession,
         query: str,
         handle: bytes,
         *,
@@ -125,6 +159,7 @@ class PreparedStatement:
 
     @property
     def closed(self) -> bool:
+        """True once closed (on the server too)."""
         return self._closed
 
     @property
@@ -269,7 +304,7 @@ class Transaction:
     ...     await client.ingest("t", more_rows, mode="append", transaction=txn)
     """
 
-    def __init__(self, client: AsyncFlightSqlClient, transaction_id: bytes) -> None:
+    def __init__(self, client: SqlSession, transaction_id: bytes) -> None:
         self._client = client
         self.id = transaction_id
         self._closed = False

@@ -1,131 +1,52 @@
-"""The blocking Flight SQL client: the async one driven on flightnb's loop thread."""
+"""The blocking Flight SQL client: twins of the async client, its statements and transactions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
-import pyarrow as pa
-
-from flightnb.client.aio import AsyncFlightClient
-from flightnb.client.flights import DEFAULT_MAX_CONCURRENCY
-from flightnb.client.loop_thread import LoopThread, shared_loop_thread
-from flightnb.client.observer import TransferObserver
+from flightnb.client.blocking import (
+    BlockingContext,
+    blocking,
+    blocking_to,
+    direct,
+    mirror,
+)
 from flightnb.client.sync import FlightClient
-from flightnb.errors import FlightInvalidArgumentError
-from flightnb.sql.client import AsyncFlightSqlClient, IngestMode
-from flightnb.sql.parameters import Parameters
+from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.polling import PollPolicy
-from flightnb.sql.results import SqlInfoValues
 from flightnb.sql.statements import PreparedStatement, Transaction
-from flightnb.types import CancelStatus, FlightInfo, Location
+from flightnb.types import Location
 
 __all__ = ["FlightSqlClient", "PreparedStatementSync", "TransactionSync"]
 
 
-class PreparedStatementSync:
-    """Blocking view of a :class:`PreparedStatement` (same attributes and methods)."""
+class PreparedStatementSync(BlockingContext[PreparedStatement]):
+    """Blocking twin of :class:`PreparedStatement` (same attributes and methods)."""
 
-    def __init__(self, statement: PreparedStatement, portal: LoopThread) -> None:
-        self._statement = statement
-        self._portal = portal
-
-    def __repr__(self) -> str:
-        return repr(self._statement)
-
-    @property
-    def query_text(self) -> str:
-        return self._statement.query_text
-
-    @property
-    def handle(self) -> bytes:
-        return self._statement.handle
-
-    @property
-    def dataset_schema(self) -> pa.Schema | None:
-        return self._statement.dataset_schema
-
-    @property
-    def parameter_schema(self) -> pa.Schema | None:
-        return self._statement.parameter_schema
-
-    @property
-    def parameters(self) -> pa.Table | None:
-        return self._statement.parameters
-
-    @property
-    def closed(self) -> bool:
-        return self._statement.closed
-
-    def bind(self, parameters: Parameters) -> None:
-        self._statement.bind(parameters)
-
-    def execute(self, parameters: Parameters = None, **options: Any) -> FlightInfo:
-        return self._portal.run(self._statement.execute(parameters, **options))
-
-    def query(self, parameters: Parameters = None, **options: Any) -> pa.Table:
-        return self._portal.run(self._statement.query(parameters, **options))
-
-    def execute_update(self, parameters: Parameters = None, **options: Any) -> int:
-        return self._portal.run(self._statement.execute_update(parameters, **options))
-
-    def close(self, **options: Any) -> None:
-        self._portal.run(self._statement.close(**options))
-
-    def __enter__(self) -> PreparedStatementSync:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._portal.run(self._statement.__aexit__(exc_type, exc, tb))
+    query_text = mirror("query_text", doc="The SQL text.")
+    handle = mirror("handle", doc="The server's handle (it may change when values are bound).")
+    dataset_schema = mirror("dataset_schema", doc="The result schema, if the server sent one.")
+    parameter_schema = mirror("parameter_schema", doc="The parameters the statement takes.")
+    transaction_id = mirror("transaction_id", doc="The transaction it was prepared in.")
+    parameters = mirror("parameters", doc="The parameters currently bound (None when none).")
+    closed = mirror("closed", doc="True once closed.")
+    bind = direct(PreparedStatement.bind)
+    execute = blocking(PreparedStatement.execute)
+    query = blocking(PreparedStatement.query)
+    execute_update = blocking(PreparedStatement.execute_update)
+    close = blocking(PreparedStatement.close)
 
 
-class TransactionSync:
-    """Blocking view of a :class:`Transaction`: ``with client.begin_transaction() as txn:``."""
+class TransactionSync(BlockingContext[Transaction]):
+    """Blocking twin of :class:`Transaction`: ``with client.begin_transaction() as txn:``."""
 
-    def __init__(self, transaction: Transaction, portal: LoopThread) -> None:
-        self._transaction = transaction
-        self._portal = portal
-
-    def __repr__(self) -> str:
-        return repr(self._transaction)
-
-    @property
-    def id(self) -> bytes:
-        return self._transaction.id
-
-    @property
-    def closed(self) -> bool:
-        return self._transaction.closed
-
-    def commit(self, **options: Any) -> None:
-        self._portal.run(self._transaction.commit(**options))
-
-    def rollback(self, **options: Any) -> None:
-        self._portal.run(self._transaction.rollback(**options))
-
-    def __enter__(self) -> TransactionSync:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._portal.run(self._transaction.__aexit__(exc_type, exc, tb))
+    id = mirror("id", doc="The server's transaction id.")
+    closed = mirror("closed", doc="True once committed or rolled back.")
+    commit = blocking(Transaction.commit)
+    rollback = blocking(Transaction.rollback)
 
 
-def _async_transaction(transaction: Any) -> Any:
-    return transaction._transaction if isinstance(transaction, TransactionSync) else transaction
-
-
-class FlightSqlClient:
+class FlightSqlClient(BlockingContext[AsyncFlightSqlClient]):
     """A blocking Flight SQL client with the same methods as :class:`AsyncFlightSqlClient`.
 
     Calls run on flightnb's private event-loop thread (the one :class:`FlightClient` uses),
@@ -155,23 +76,10 @@ class FlightSqlClient:
         poll: bool | PollPolicy = True,
         **client_options: Any,
     ) -> None:
-        self._portal = shared_loop_thread()
-        if isinstance(location_or_client, FlightClient):
-            self._flight, self._owns_flight = location_or_client, False
-            flight_client: AsyncFlightClient = location_or_client.async_client
-            if client_options:
-                raise FlightInvalidArgumentError(
-                    "client options go to the FlightClient you pass, not here: "
-                    + ", ".join(sorted(client_options))
-                )
-        else:
-            self._flight = FlightClient(location_or_client, **client_options)
-            self._owns_flight = True
-            flight_client = self._flight.async_client
-        self._async = AsyncFlightSqlClient(flight_client, poll=poll)
-
-    def __repr__(self) -> str:
-        return f"FlightSqlClient({self.location.uri!r})"
+        shared = location_or_client if isinstance(location_or_client, FlightClient) else None
+        original = shared.async_client if shared is not None else location_or_client
+        super().__init__(AsyncFlightSqlClient(original, poll=poll, **client_options))
+        self._flight = shared or FlightClient.wrap(self._async.flight_client, self._portal)
 
     @property
     def async_client(self) -> AsyncFlightSqlClient:
@@ -180,198 +88,25 @@ class FlightSqlClient:
 
     @property
     def flight_client(self) -> FlightClient:
-        """The blocking Flight client underneath."""
+        """The blocking Flight client underneath (for plain Flight calls)."""
         return self._flight
 
-    @property
-    def location(self) -> Location:
-        return self._async.location
-
-    def close(self) -> None:
-        """Close statements left open by :meth:`execute`, then the Flight client if owned."""
-        self._portal.run(self._async.close())
-        if self._owns_flight:
-            self._flight.close()
-
-    def __enter__(self) -> FlightSqlClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # --- statements ------------------------------------------------------------------------
-
-    def execute(
-        self,
-        query: str,
-        parameters: Parameters = None,
-        *,
-        transaction: Any = None,
-        timeout: float | None = None,
-        observer: TransferObserver | None = None,
-    ) -> FlightInfo:
-        """Plan a query; returns its FlightInfo. See :meth:`AsyncFlightSqlClient.execute`."""
-        return self._portal.run(
-            self._async.execute(
-                query,
-                parameters,
-                transaction=_async_transaction(transaction),
-                timeout=timeout,
-                observer=observer,
-            )
-        )
-
-    def query(
-        self,
-        query: str,
-        parameters: Parameters = None,
-        *,
-        transaction: Any = None,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        observer: TransferObserver | None = None,
-        timeout: float | None = None,
-    ) -> pa.Table:
-        """Run a query into a pyarrow Table. See :meth:`AsyncFlightSqlClient.query`."""
-        return self._portal.run(
-            self._async.query(
-                query,
-                parameters,
-                transaction=_async_transaction(transaction),
-                max_concurrency=max_concurrency,
-                observer=observer,
-                timeout=timeout,
-            )
-        )
-
-    def execute_update(
-        self,
-        query: str,
-        parameters: Parameters = None,
-        *,
-        transaction: Any = None,
-        timeout: float | None = None,
-    ) -> int:
-        """Run a statement that changes data; returns the rows affected."""
-        return self._portal.run(
-            self._async.execute_update(
-                query,
-                parameters,
-                transaction=_async_transaction(transaction),
-                timeout=timeout,
-            )
-        )
-
-    def prepare(
-        self, query: str, *, transaction: Any = None, timeout: float | None = None
-    ) -> PreparedStatementSync:
-        """Prepare a statement; use it in ``with`` to close it afterwards."""
-        statement = self._portal.run(
-            self._async._prepare(
-                query,
-                transaction=_async_transaction(transaction),
-                timeout=timeout,
-            )
-        )
-        return PreparedStatementSync(statement, self._portal)
-
-    def ingest(
-        self,
-        table: str,
-        data: Any,
-        *,
-        mode: IngestMode = "create",
-        catalog: str | None = None,
-        schema: str | None = None,
-        temporary: bool = False,
-        transaction: Any = None,
-        options: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> int:
-        """Load ``data`` into a table; returns the rows loaded. See the async client."""
-        return self._portal.run(
-            self._async.ingest(
-                table,
-                data,
-                mode=mode,
-                catalog=catalog,
-                schema=schema,
-                temporary=temporary,
-                transaction=_async_transaction(transaction),
-                options=options,
-                timeout=timeout,
-            )
-        )
-
-    # --- metadata ----------------------------------------------------------------------------
-
-    def get_sql_info(
-        self, info: Sequence[int | str] | int | str | None = None, **options: Any
-    ) -> SqlInfoValues:
-        return self._portal.run(self._async.get_sql_info(info, **options))
-
-    def get_catalogs(self, **options: Any) -> pa.Table:
-        return self._portal.run(self._async.get_catalogs(**options))
-
-    def get_db_schemas(
-        self,
-        catalog: str | None = None,
-        db_schema_filter_pattern: str | None = None,
-        **options: Any,
-    ) -> pa.Table:
-        return self._portal.run(
-            self._async.get_db_schemas(catalog, db_schema_filter_pattern, **options)
-        )
-
-    def get_tables(
-        self,
-        catalog: str | None = None,
-        db_schema_filter_pattern: str | None = None,
-        table_name_filter_pattern: str | None = None,
-        table_types: Sequence[str] | None = None,
-        include_schema: bool = False,
-        **options: Any,
-    ) -> pa.Table:
-        return self._portal.run(
-            self._async.get_tables(
-                catalog,
-                db_schema_filter_pattern,
-                table_name_filter_pattern,
-                table_types,
-                include_schema,
-                **options,
-            )
-        )
-
-    def get_table_types(self, **options: Any) -> pa.Table:
-        return self._portal.run(self._async.get_table_types(**options))
-
-    def get_primary_keys(self, table: str, **options: Any) -> pa.Table:
-        return self._portal.run(self._async.get_primary_keys(table, **options))
-
-    def get_exported_keys(self, table: str, **options: Any) -> pa.Table:
-        return self._portal.run(self._async.get_exported_keys(table, **options))
-
-    def get_imported_keys(self, table: str, **options: Any) -> pa.Table:
-        return self._portal.run(self._async.get_imported_keys(table, **options))
-
-    def get_cross_reference(self, pk_table: str, fk_table: str, **options: Any) -> pa.Table:
-        return self._portal.run(self._async.get_cross_reference(pk_table, fk_table, **options))
-
-    def get_xdbc_type_info(self, data_type: int | None = None, **options: Any) -> pa.Table:
-        return self._portal.run(self._async.get_xdbc_type_info(data_type, **options))
-
-    # --- transactions and cancellation ------------------------------------------------------
-
-    def begin_transaction(self, *, timeout: float | None = None) -> TransactionSync:
-        """Begin a transaction; ``with`` commits on success and rolls back on error."""
-        transaction = self._portal.run(self._async._begin_transaction(timeout))
-        return TransactionSync(transaction, self._portal)
-
-    def cancel(self, info: FlightInfo, *, timeout: float | None = None) -> CancelStatus:
-        """Cancel the query behind ``info``."""
-        return self._portal.run(self._async.cancel(info, timeout=timeout))
+    location = mirror("location", doc="Where the server is.")
+    close = blocking(AsyncFlightSqlClient.close)
+    execute = blocking(AsyncFlightSqlClient.execute)
+    query = blocking(AsyncFlightSqlClient.query)
+    execute_update = blocking(AsyncFlightSqlClient.execute_update)
+    prepare = blocking_to(PreparedStatementSync)(AsyncFlightSqlClient.prepare)
+    ingest = blocking(AsyncFlightSqlClient.ingest)
+    get_sql_info = blocking(AsyncFlightSqlClient.get_sql_info)
+    get_catalogs = blocking(AsyncFlightSqlClient.get_catalogs)
+    get_db_schemas = blocking(AsyncFlightSqlClient.get_db_schemas)
+    get_tables = blocking(AsyncFlightSqlClient.get_tables)
+    get_table_types = blocking(AsyncFlightSqlClient.get_table_types)
+    get_primary_keys = blocking(AsyncFlightSqlClient.get_primary_keys)
+    get_exported_keys = blocking(AsyncFlightSqlClient.get_exported_keys)
+    get_imported_keys = blocking(AsyncFlightSqlClient.get_imported_keys)
+    get_cross_reference = blocking(AsyncFlightSqlClient.get_cross_reference)
+    get_xdbc_type_info = blocking(AsyncFlightSqlClient.get_xdbc_type_info)
+    begin_transaction = blocking_to(TransactionSync)(AsyncFlightSqlClient.begin_transaction)
+    cancel = blocking(AsyncFlightSqlClient.cancel)

@@ -32,17 +32,28 @@ from flightnb.errors import (
     FlightServerError,
     FlightTimedOutError,
     FlightUnauthenticatedError,
+    FlightUnauthorizedError,
 )
 from flightnb.transport.auth import CookieJar, Credentials, Headers, Metadata, normalize_headers
 from flightnb.transport.channels import ChannelPool
 from flightnb.transport.errors import translate_rpc_error
 from flightnb.transport.locations import ChannelTarget
 
-__all__ = ["REPLAY_LIMIT_BYTES", "SERVICE", "BidiStream", "CallSeam", "ServerStream"]
+__all__ = [
+    "LOST_STATUS",
+    "REPLAY_LIMIT_BYTES",
+    "SERVICE",
+    "BidiStream",
+    "CallSeam",
+    "ServerStream",
+    "is_lost_status",
+]
 
 SERVICE = "/arrow.flight.protocol.FlightService/"
 #: Bytes of an upload kept for a replay after an UNAUTHENTICATED rejection.
 REPLAY_LIMIT_BYTES = 1 << 20
+#: What grpcio reports when it dropped the server's status after a failed write.
+LOST_STATUS = "Internal error from Core"
 
 
 class CallSeam:
@@ -329,33 +340,71 @@ class BidiStream:
         self.response_metadata: list[tuple[str, Any]] = []
 
     async def start(self) -> None:
+        self._call = await self._open()
+
+    async def _open(self) -> Any:
         seam = self._seam
         channel = await seam.channel(None, self._timeout)
         self._rejected = seam.credentials.current
         metadata = seam.metadata(self._headers, authorize=self._authorize) + self._extra
-        self._call = channel.stream_stream(SERVICE + self._method)(
+        return channel.stream_stream(SERVICE + self._method)(
             metadata=metadata, timeout=seam.deadline(self._timeout)
         )
 
-    async def _replay(self, error: FlightError) -> bool:
-        """Open the call again and resend what was written, if ``error`` allows that.
+    async def _explain(self, error: FlightError) -> FlightError:
+        """``error``, or the server's real status if grpcio lost it (see :meth:`_probe`).
 
-        Only once, only before the server answered anything, and only while everything
-        written is still held.
+        Only a rejection of the credentials is taken from the probe: it answers for the
+        call's metadata alone, while a refusal of the data (say, a table that exists) needs
+        the data, which the probe does not send.
         """
-        replay, self._held = self._held, None
-        if replay is None or self._received:
-            return False
+        if is_lost_status(error) and not self._received:
+            answer = await self._probe()
+            if isinstance(answer, (FlightUnauthenticatedError, FlightUnauthorizedError)):
+                return answer
+        return error
+
+    async def _replayable(self, error: FlightError) -> list[bytes] | None:
+        """What to send again after ``error``, or None when the call must not be replayed.
+
+        Only once, only before the server answered anything, only while everything written
+        is still held, and only for a rejection a refreshed token may cure.
+        """
+        held, self._held = self._held, None
+        if held is None or self._received:
+            return None
         if not await self._seam._retry_after(error, self._rejected):
-            return False
+            return None
+        return held
+
+    async def _replay(self, held: list[bytes]) -> None:
+        """Open the call again (with the refreshed token) and send ``held`` once more."""
         self._call.cancel()
         self._finished = False
-        await self.start()
-        for message in replay:
+        self._call = await self._open()
+        for message in held:
             await self._mapped(self._send, message)
         if self._writing_done:
             await self._mapped(self._call_done_writing)
-        return True
+
+    async def _probe(self) -> FlightError | None:
+        """The server's answer to this call's credentials, asked again without any data.
+
+        grpcio loses the server's status when a write races the server's early rejection
+        (the call then reports INTERNAL "Internal error from Core"). A call that writes
+        nothing cannot race, so its status is the server's real answer (say UNAUTHENTICATED).
+        None if the server accepted it: the lost status stays unexplained.
+        """
+        call = await self._open()
+        try:
+            await call.done_writing()
+            while await call.read() is not grpc.aio.EOF:
+                pass
+        except (grpc.RpcError, asyncio.TimeoutError) as exc:
+            return self._seam.error(exc, None)
+        finally:
+            call.cancel()
+        return None
 
     async def _send(self, message: bytes) -> None:
         """Write one message; a write to a call the server ended raises the server's status.
@@ -395,10 +444,21 @@ class BidiStream:
         """Run ``operation``; after a replay run it ``again`` (a replayed write is done)."""
         try:
             return await self._mapped(operation, *args)
-        except FlightError as error:
-            if not await self._replay(error):
+        except FlightError as failure:
+            error = await self._explain(failure)
+            held = await self._replayable(error)
+            if held is None:
+                if error is failure:
+                    raise
+                raise error from failure
+        try:
+            await self._replay(held)
+            return await self._mapped(operation, *args) if again else None
+        except FlightError as failure:
+            error = await self._explain(failure)
+            if error is failure:
                 raise
-        return await self._mapped(operation, *args) if again else None
+            raise error from failure
 
     async def write(self, message: bytes) -> None:
         """Send one message."""
@@ -455,6 +515,11 @@ class BidiStream:
     @property
     def finished(self) -> bool:
         return self._finished
+
+
+def is_lost_status(error: FlightError) -> bool:
+    """Whether ``error`` is grpcio's stand-in for a server status it lost in a write race."""
+    return error.code == "INTERNAL" and not error.trailers and LOST_STATUS in error.message
 
 
 class _EndedWhileWriting(Exception):
