@@ -86,4 +86,7 @@ def run_demo(rows: int = DEFAULT_ROWS) -> None:
         asyncio.run(_tour(server.location))
     finally:
         server.shutdown()
-    print("\nnext: `python -m flightnb serve` keeps the server running; see notebooks/")
+    print(
+        "\nnext: `python -m flightnb serve` keeps a server running on grpc://127.0.0.1:8815;"
+        " the notebooks/ use it when FLIGHTNB_URI=grpc://localhost:8815 is set"
+    )

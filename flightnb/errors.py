@@ -70,6 +70,10 @@ class FlightError(Exception):
     trailers : dict[str, str | bytes]
         Other trailing metadata of the failed call (credentials removed). The Arrow
         trailers above stay in it too, as received.
+    detail : str or None
+        The server's whole status message when it came from a call. ``message`` drops what
+        servers on ``pyarrow.flight`` append to it (``". Detail: Python exception:
+        Traceback ..."``, ``". Detail: Failed"``); ``detail`` keeps it.
     """
 
     def __init__(
@@ -82,9 +86,11 @@ class FlightError(Exception):
         arrow_code: int | None = None,
         arrow_message: str | None = None,
         trailers: dict[str, str | bytes] | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.detail = detail
         self.code = code
         self.extra_info = extra_info
         self.arrow_detail = arrow_detail

@@ -7,11 +7,15 @@ import sys
 from collections.abc import Sequence
 
 import duckdb
+import pyarrow as pa
 
 from flightnb.server.duckdb_server import FlightSqlServer
 from flightnb.server.sample_data import DEFAULT_SIZE
 
-__all__ = ["build_parser", "serve", "serve_main"]
+__all__ = ["DEFAULT_PORT", "build_parser", "serve", "serve_main"]
+
+DEFAULT_PORT = 8815
+"""The port of ``python -m flightnb serve``, the one the README's examples use."""
 
 
 def serve(
@@ -20,6 +24,7 @@ def serve(
     *,
     database: str | duckdb.DuckDBPyConnection | None = None,
     sample_size: int | None = DEFAULT_SIZE,
+    endpoints: int = 1,
     block: bool = True,
 ) -> FlightSqlServer:
     """Start a Flight SQL server; by default on an in-memory database with sample data.
@@ -35,6 +40,8 @@ def serve(
     sample_size : int or None, default 1_000_000
         Rows of the sample ``trips`` table loaded into an in-memory database; None loads
         nothing. Ignored when ``database`` is given.
+    endpoints : int, default 1
+        Endpoints (row ranges) per table flight.
     block : bool, default True
         Serve until interrupted; with False, return the running server at once.
 
@@ -54,6 +61,7 @@ def serve(
         f"grpc://{host}:{port}",
         database=":memory:" if database is None else database,
         sample_size=sample_size if database is None else None,
+        endpoints=endpoints,
     )
     if block:
         try:
@@ -73,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", metavar="FILE", help="DuckDB database file (default: in-memory with sample data)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port (default: {DEFAULT_PORT}); 0 picks a free one",
+    )
     parser.add_argument(
         "--sample-size",
         type=int,
@@ -83,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         "0 for no sample data; ignored with --db",
     )
     parser.add_argument("--read-only", action="store_true", help="open --db read-only")
+    parser.add_argument(
+        "--endpoints",
+        type=int,
+        default=1,
+        metavar="N",
+        help="split each table flight into N endpoints (row ranges); default 1",
+    )
     return parser
 
 
@@ -91,15 +111,28 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
 
     Prints the server's location, then serves until Ctrl-C.
     """
-    args = build_parser().parse_args(argv)
-    if args.db is not None:
-        server = FlightSqlServer(
-            f"grpc://{args.host}:{args.port}", database=args.db, read_only=args.read_only
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.endpoints < 1:
+        parser.error("--endpoints must be at least 1")
+    location = f"grpc://{args.host}:{args.port}"
+    try:
+        if args.db is not None:
+            server = FlightSqlServer(
+                location, database=args.db, read_only=args.read_only, endpoints=args.endpoints
+            )
+        else:
+            server = FlightSqlServer(
+                location, sample_size=args.sample_size or None, endpoints=args.endpoints
+            )
+    except pa.ArrowException as exc:
+        # pyarrow reports a port in use as "Server did not start properly".
+        print(
+            f"cannot listen on {args.host}:{args.port} ({exc}); is the port in use? "
+            "--port 0 picks a free one",
+            file=sys.stderr,
         )
-    else:
-        server = FlightSqlServer(
-            f"grpc://{args.host}:{args.port}", sample_size=args.sample_size or None
-        )
+        return 1
     print(f"Flight SQL server listening on {server.location}", flush=True)
     try:
         server.serve()

@@ -1,4 +1,4 @@
-"""A Flight SQL server on ``pyarrow.flight``, backed by DuckDB.
+"""The DuckDB backend: a Flight SQL server over a DuckDB database, on ``pyarrow.flight``.
 
 How statements run:
 
@@ -11,14 +11,18 @@ How statements run:
 * Every request runs on its own DuckDB connection (``cursor()``), because pyarrow.flight calls
   handlers from several threads. A transaction owns one connection; its requests take turns.
 * Parameters are always bound by DuckDB, never written into SQL text.
+* All DuckDB work is registered with a :class:`~flightnb.server.cancellation.CancellationRegistry`:
+  it is interrupted when its call is cancelled (the client timed out or gave up) or when
+  CancelFlightInfo names its flight.
+
+Plain Flight clients see each table as a PATH flight, ``[catalog, [schema,]] table``: reads
+return the table (in ``endpoints`` row ranges), ``DoGet(b"<table>")`` reads it whole, and
+uploads create it (see :class:`~flightnb.server.dispatch.UploadMode` to append or replace).
 """
 
 from __future__ import annotations
 
-import json
-import secrets
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,29 +36,30 @@ import pyarrow.flight as flight
 
 from flightnb._proto import Flight_pb2
 from flightnb._proto import FlightSql_pb2 as sql
-from flightnb.server import metadata
-from flightnb.server.errors import invalid, map_errors, not_found, unsupported
+from flightnb.server import metadata, tables
+from flightnb.server.cancellation import CancellationRegistry, Execution
+from flightnb.server.dispatch import FlightSqlServerBase, UploadMode
+from flightnb.server.errors import flight_error, unsupported
 from flightnb.server.sample_data import load_sample_data
-from flightnb.server.sql_info import SQL_INFO_SCHEMA, SqlInfoValue, duckdb_sql_info, sql_info_table
+from flightnb.server.sql_info import SqlInfoValue, duckdb_sql_info, sql_info_table
 from flightnb.server.state import (
+    KeptResults,
     Parameters,
     PreparedStatements,
     Transactions,
     parameter_names,
 )
-from flightnb.sql.commands import (
-    ACTION_BEGIN_SAVEPOINT,
-    ACTION_BEGIN_TRANSACTION,
-    ACTION_CANCEL_FLIGHT_INFO,
-    ACTION_CANCEL_QUERY,
-    ACTION_CLOSE_PREPARED_STATEMENT,
-    ACTION_CREATE_PREPARED_STATEMENT,
-    ACTION_CREATE_PREPARED_SUBSTRAIT_PLAN,
-    ACTION_END_SAVEPOINT,
-    ACTION_END_TRANSACTION,
-    pack,
-    unpack,
-    unpack_as,
+from flightnb.server.tickets import (
+    InlineTicket,
+    KeptTicket,
+    PreparedTicket,
+    QueryTicket,
+    StatementTicket,
+    TableTicket,
+    TicketError,
+    decode_ticket,
+    encode_ticket,
+    new_nonce,
 )
 
 __all__ = ["FlightSqlServer"]
@@ -62,20 +67,6 @@ __all__ = ["FlightSqlServer"]
 _QUERY_RELATION = "QUERY_RELATION"
 # Results of statements that already ran travel inside the ticket up to this size.
 _INLINE_RESULT_LIMIT = 1 << 20
-_KEPT_RESULTS = 64
-_REMEMBERED_CANCELS = 1024
-
-# Ticket kinds, the first byte of TicketStatementQuery.statement_handle.
-_QUERY, _PREPARED, _INLINE, _KEPT = b"Q", b"P", b"I", b"K"
-
-_ACTIONS = [
-    (ACTION_CREATE_PREPARED_STATEMENT, "Prepare a SQL statement"),
-    (ACTION_CLOSE_PREPARED_STATEMENT, "Close a prepared statement"),
-    (ACTION_BEGIN_TRANSACTION, "Begin a transaction"),
-    (ACTION_END_TRANSACTION, "Commit or roll back a transaction"),
-    (ACTION_CANCEL_FLIGHT_INFO, "Cancel the execution behind a FlightInfo"),
-    (ACTION_CANCEL_QUERY, "Cancel a query (deprecated form of CancelFlightInfo)"),
-]
 
 
 def _version() -> str:
@@ -105,6 +96,10 @@ def _update_count(table: pa.Table) -> int:
     return -1
 
 
+def _txn(command: Any) -> bytes | None:
+    return command.transaction_id if command.HasField("transaction_id") else None
+
+
 @dataclass(frozen=True)
 class _Planned:
     """What GetFlightInfo learned: the schema, and the result when the statement already ran."""
@@ -113,7 +108,7 @@ class _Planned:
     result: pa.Table | None
 
 
-class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
+class FlightSqlServer(FlightSqlServerBase):
     """A Flight SQL server over a DuckDB database.
 
     The server listens as soon as it is constructed; :meth:`serve` blocks until shutdown.
@@ -121,7 +116,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
     Parameters
     ----------
     location : str, default "grpc://127.0.0.1:0"
-        Where to listen; port 0 picks a free port (see :attr:`port`).
+        Where to listen: ``grpc://host:port`` (port 0 picks a free port, see :attr:`port`),
+        ``grpc+tls://host:port`` (with ``tls_certificates``) or ``grpc+unix:///socket/path``.
     database : str or duckdb.DuckDBPyConnection, default ":memory:"
         A DuckDB database file, ``":memory:"``, or an open connection to serve.
     sample_size : int, optional
@@ -133,6 +129,9 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
     timezone : str or None, default "UTC"
         DuckDB's TimeZone for all connections, which decides the zone of ``TIMESTAMPTZ``
         results; None keeps DuckDB's default (the machine's zone).
+    endpoints : int, default 1
+        Endpoints (row ranges) each table flight is split into, for trying multi-endpoint
+        reads; tables with fewer rows get one endpoint per row.
     **kwargs
         Passed to :class:`pyarrow.flight.FlightServerBase` (TLS, auth, middleware).
 
@@ -153,8 +152,11 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         read_only: bool = False,
         batch_size: int = 65536,
         timezone: str | None = "UTC",
+        endpoints: int = 1,
         **kwargs: Any,
     ) -> None:
+        if endpoints < 1:
+            raise ValueError(f"endpoints must be at least 1, got {endpoints}")
         if isinstance(database, duckdb.DuckDBPyConnection):
             self._db = database
             self._owns_db = False
@@ -166,13 +168,12 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         if sample_size is not None:
             load_sample_data(self._db, sample_size)
         self._batch_size = batch_size
+        self._endpoints = endpoints
         self._cursor_lock = threading.Lock()
         self._transactions = Transactions(self._db, self._cursor_lock)
         self._prepared = PreparedStatements()
-        self._kept: OrderedDict[bytes, pa.Table] = OrderedDict()
-        self._running: dict[bytes, set[duckdb.DuckDBPyConnection]] = {}
-        self._cancelled: OrderedDict[bytes, None] = OrderedDict()
-        self._state_lock = threading.Lock()
+        self._kept = KeptResults()
+        self._registry = CancellationRegistry()
         keywords = [
             row[0]
             for row in self._db.execute(
@@ -186,15 +187,25 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             read_only=read_only,
             keywords=keywords,
         )
-        self._host = location.split("://", 1)[-1].rsplit(":", 1)[0]
-        super().__init__(location, **kwargs)
+        scheme, _, rest = location.partition("://")
+        self._scheme = scheme
+        self._address = rest if scheme == "grpc+unix" else rest.rsplit(":", 1)[0]
+        try:
+            super().__init__(location, **kwargs)
+        except BaseException:
+            self._registry.close()
+            if self._owns_db:
+                self._db.close()
+            raise
 
     # ------------------------------------------------------------------ lifecycle
 
     @property
     def location(self) -> str:
-        """The ``grpc://host:port`` URI clients connect to."""
-        return f"grpc://{self._host}:{self.port}"
+        """The URI clients connect to: ``grpc://host:port``, ``grpc+unix:///path``, ..."""
+        if self._scheme == "grpc+unix":
+            return f"grpc+unix://{self._address}"
+        return f"{self._scheme}://{self._address}:{self.port}"
 
     @property
     def batch_size(self) -> int:
@@ -202,13 +213,24 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         return self._batch_size
 
     @property
+    def endpoints(self) -> int:
+        """Endpoints per table flight."""
+        return self._endpoints
+
+    @property
     def database(self) -> duckdb.DuckDBPyConnection:
         """The DuckDB connection the server was built on (for setup in tests and demos)."""
         return self._db
 
+    @property
+    def cancellation(self) -> CancellationRegistry:
+        """The registry of running DuckDB work (for tests and diagnostics)."""
+        return self._registry
+
     def shutdown(self) -> None:
         """Stop serving, roll back open transactions and close the database."""
         super().shutdown()
+        self._registry.close()
         self._transactions.close()
         if self._owns_db:
             self._db.close()
@@ -220,17 +242,39 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             return self._db.cursor()
 
     @contextmanager
-    def _connection(self, transaction_id: bytes | None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The connection for one request: the transaction's, or a fresh one."""
+    def _connection(
+        self,
+        transaction_id: bytes | None,
+        context: flight.ServerCallContext | None = None,
+        ticket: bytes | None = None,
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection for one request (the transaction's, or a fresh one), watched."""
         if transaction_id:
             with self._transactions.using(transaction_id) as con:
-                yield con
+                with self._watched(con, context, ticket):
+                    yield con
             return
         con = self._new_connection()
         try:
-            yield con
+            with self._watched(con, context, ticket):
+                yield con
         finally:
             con.close()
+
+    @contextmanager
+    def _watched(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        context: flight.ServerCallContext | None,
+        ticket: bytes | None,
+    ) -> Iterator[Execution]:
+        """Register DuckDB work; a cancellation turns DuckDB's interrupt into CANCELLED."""
+        with self._registry.running(con, context=context, ticket=ticket) as execution:
+            try:
+                yield execution
+            except duckdb.InterruptException:
+                execution.check()
+                raise
 
     @contextmanager
     def _autocommit_block(
@@ -268,25 +312,16 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
     def _result_ticket(self, table: pa.Table) -> bytes:
         data = _ipc_bytes(table)
         if len(data) <= _INLINE_RESULT_LIMIT:
-            return _INLINE + data
-        key = secrets.token_bytes(16)
-        with self._state_lock:
-            self._kept[key] = table
-            while len(self._kept) > _KEPT_RESULTS:
-                self._kept.popitem(last=False)
-        return _KEPT + key
+            return encode_ticket(InlineTicket(data))
+        return encode_ticket(KeptTicket(self._kept.keep(table)))
 
     def _flight_info(
-        self,
-        descriptor: flight.FlightDescriptor,
-        planned: _Planned,
-        lazy_handle: bytes,
+        self, descriptor: flight.FlightDescriptor, planned: _Planned, lazy_ticket: bytes
     ) -> flight.FlightInfo:
         if planned.result is None:
-            handle, records = lazy_handle, -1
+            ticket, records = lazy_ticket, -1
         else:
-            handle, records = self._result_ticket(planned.result), planned.result.num_rows
-        ticket = pack(sql.TicketStatementQuery(statement_handle=handle))
+            ticket, records = self._result_ticket(planned.result), planned.result.num_rows
         return flight.FlightInfo(
             planned.schema,
             descriptor,
@@ -295,27 +330,100 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             total_bytes=-1,
         )
 
-    def _statement_info(
-        self, descriptor: flight.FlightDescriptor, command: sql.CommandStatementQuery
+    def get_flight_info_statement(
+        self,
+        context: flight.ServerCallContext,
+        command: sql.CommandStatementQuery,
+        descriptor: flight.FlightDescriptor,
     ) -> flight.FlightInfo:
-        transaction_id = command.transaction_id if command.HasField("transaction_id") else None
-        with self._connection(transaction_id) as con:
+        transaction_id = _txn(command)
+        with self._connection(transaction_id, context) as con:
             planned = self._plan(con, command.query, [None])
-        state = {"sql": command.query, "txn": transaction_id.hex() if transaction_id else None}
-        return self._flight_info(descriptor, planned, _QUERY + json.dumps(state).encode())
+        ticket = QueryTicket(command.query, transaction_id, new_nonce())
+        return self._flight_info(descriptor, planned, encode_ticket(ticket))
 
-    def _prepared_info(
-        self, descriptor: flight.FlightDescriptor, command: sql.CommandPreparedStatementQuery
+    def get_flight_info_prepared_statement(
+        self,
+        context: flight.ServerCallContext,
+        command: sql.CommandPreparedStatementQuery,
+        descriptor: flight.FlightDescriptor,
     ) -> flight.FlightInfo:
         statement = self._prepared.get(command.prepared_statement_handle)
-        with self._connection(statement.transaction_id) as con:
+        with self._connection(statement.transaction_id, context) as con:
             planned = self._plan(con, statement.query, statement.parameter_sets())
-        return self._flight_info(descriptor, planned, _PREPARED + statement.handle)
+        return self._flight_info(
+            descriptor, planned, encode_ticket(PreparedTicket(statement.handle))
+        )
+
+    # ------------------------------------------------------------------ tables
+
+    def get_flight_info_table(
+        self,
+        context: flight.ServerCallContext,
+        path: tuple[str, ...],
+        descriptor: flight.FlightDescriptor,
+    ) -> flight.FlightInfo:
+        """The table's schema, exact row count, estimated Arrow size and row-range endpoints."""
+        with self._connection(None, context) as con:
+            plan = tables.plan_table(con, path, endpoints=self._endpoints)
+        endpoints = [flight.FlightEndpoint(encode_ticket(t), []) for t in plan.tickets]
+        return flight.FlightInfo(
+            plan.schema, descriptor, endpoints, total_records=plan.rows, total_bytes=plan.bytes
+        )
+
+    def get_schema_table(
+        self, context: flight.ServerCallContext, path: tuple[str, ...]
+    ) -> pa.Schema:
+        with self._connection(None, context) as con:
+            relation = con.sql(f"SELECT * FROM {tables.qualified_name(path)} LIMIT 0")
+            assert relation is not None
+            return relation.to_arrow_table().schema
+
+    def list_tables(
+        self, context: flight.ServerCallContext, pattern: str
+    ) -> list[flight.FlightInfo]:
+        with self._connection(None, context) as con:
+            rows = con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() "
+                "WHERE database_name = current_database() AND table_name LIKE ? "
+                "ORDER BY schema_name, table_name",
+                [pattern],
+            ).fetchall()
+        infos = []
+        for schema_name, table_name in rows:
+            path = (table_name,) if schema_name == "main" else (schema_name, table_name)
+            infos.append(
+                self.get_flight_info_table(context, path, flight.FlightDescriptor.for_path(*path))
+            )
+        return infos
 
     # ------------------------------------------------------------------ streaming
 
+    def do_get_statement(
+        self, context: flight.ServerCallContext, ticket: StatementTicket, raw_ticket: bytes
+    ) -> flight.FlightDataStream:
+        if isinstance(ticket, InlineTicket):
+            return flight.RecordBatchStream(_read_ipc(ticket.ipc))
+        if isinstance(ticket, KeptTicket):
+            return flight.RecordBatchStream(self._kept.take(ticket.key))
+        if self._registry.is_ticket_cancelled(raw_ticket):
+            raise flight.FlightCancelledError("the query was cancelled")
+        if isinstance(ticket, QueryTicket):
+            return self._stream(context, raw_ticket, ticket.query, [None], ticket.transaction_id)
+        if isinstance(ticket, PreparedTicket):
+            statement = self._prepared.get(ticket.handle)
+            return self._stream(
+                context,
+                raw_ticket,
+                statement.query,
+                statement.parameter_sets(),
+                statement.transaction_id,
+            )
+        return self._stream(context, raw_ticket, tables.table_query(ticket), [None], None)
+
     def _stream(
         self,
+        context: flight.ServerCallContext,
         ticket: bytes,
         query: str,
         parameter_sets: list[Parameters],
@@ -324,7 +432,7 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         if transaction_id:
             # A transaction's connection serves one request at a time, so its results are
             # read whole rather than holding the connection for as long as a client streams.
-            with self._transactions.using(transaction_id) as con:
+            with self._connection(transaction_id, context, ticket) as con:
                 tables = []
                 for parameters in parameter_sets:
                     relation = con.sql(query, params=parameters)
@@ -332,15 +440,22 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
                     tables.append(relation.to_arrow_table())
             return flight.RecordBatchStream(pa.concat_tables(tables))
         con = self._new_connection()
-        self._track(ticket, con)
+        execution = self._registry.start(con, context=context, ticket=ticket)
         try:
+            execution.check()
             reader = self._open_reader(con, query, parameter_sets[0])
-        except BaseException:
-            self._untrack(ticket, con)
+        except BaseException as exc:
+            self._registry.finish(execution)
             con.close()
+            if isinstance(exc, duckdb.InterruptException):
+                execution.check()
             raise
         schema = reader.schema
-        batches = self._batches(ticket, con, reader, query, parameter_sets[1:])
+        batches = self._batches(execution, con, reader, query, parameter_sets[1:])
+        # Started now, so that its cleanup runs even if pyarrow drops it unread (the client
+        # left before the first batch): an unstarted generator skips its finally block, and
+        # the execution, with its call's context, would stay registered.
+        next(batches)
         # GeneratorStream sends bare record batches without the dictionaries of
         # dictionary-encoded columns (DuckDB ENUMs), which clients then cannot read; wrapped
         # in a reader each batch goes out with its dictionaries. Errors raised by the
@@ -359,79 +474,65 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
 
     def _batches(
         self,
-        ticket: bytes,
+        execution: Execution,
         con: duckdb.DuckDBPyConnection,
         reader: pa.RecordBatchReader,
         query: str,
         more_parameters: list[Parameters],
-    ) -> Iterator[pa.RecordBatch]:
-        """Yield the record batches of each parameter set in turn, then release the cursor."""
+    ) -> Iterator[pa.RecordBatch | None]:
+        """Yield None, then the batches of each parameter set in turn; then release all.
+
+        The first None lets the caller start the generator. The execution stays registered
+        until the generator ends or is dropped, which pyarrow does before the DoGet call ends.
+        """
         try:
-            with map_errors():
-                try:
-                    yield from self._checked(ticket, reader)
-                    for parameters in more_parameters:
-                        reader.close()
-                        reader = self._open_reader(con, query, parameters)
-                        yield from self._checked(ticket, reader)
-                except Exception:
-                    # DuckDB's reader reports an interrupt as a plain OSError.
-                    if self._is_cancelled(ticket):
-                        raise flight.FlightCancelledError("the query was cancelled") from None
-                    raise
+            yield None
+            try:
+                yield from self._checked(execution, reader)
+                for parameters in more_parameters:
+                    reader.close()
+                    reader = self._open_reader(con, query, parameters)
+                    yield from self._checked(execution, reader)
+            except Exception as exc:
+                # DuckDB's reader reports an interrupt as a plain OSError.
+                if execution.cancelled:
+                    raise flight.FlightCancelledError(execution.reason) from None
+                raise flight_error(exc) from None
         finally:
             reader.close()
-            self._untrack(ticket, con)
+            self._registry.finish(execution)
             con.close()
 
-    def _checked(self, ticket: bytes, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    @staticmethod
+    def _checked(execution: Execution, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         for batch in reader:
-            if self._is_cancelled(ticket):
-                raise flight.FlightCancelledError("the query was cancelled")
+            execution.check()
             yield batch
 
     # ------------------------------------------------------------------ cancellation
 
-    def _track(self, ticket: bytes, con: duckdb.DuckDBPyConnection) -> None:
-        with self._state_lock:
-            self._running.setdefault(ticket, set()).add(con)
-
-    def _untrack(self, ticket: bytes, con: duckdb.DuckDBPyConnection) -> None:
-        with self._state_lock:
-            running = self._running.get(ticket)
-            if running is not None:
-                running.discard(con)
-                if not running:
-                    del self._running[ticket]
-
-    def _is_cancelled(self, ticket: bytes) -> bool:
-        with self._state_lock:
-            return ticket in self._cancelled
-
-    def _cancel(self, info: flight.FlightInfo) -> Flight_pb2.CancelStatus:
+    def cancel_flight_info(
+        self, context: flight.ServerCallContext, info: flight.FlightInfo
+    ) -> Flight_pb2.CancelStatus:
         """Cancel the executions behind ``info``; returns the Flight CancelStatus."""
         status: Flight_pb2.CancelStatus = Flight_pb2.CANCEL_STATUS_NOT_CANCELLABLE
         for endpoint in info.endpoints:
-            ticket = endpoint.ticket.ticket
+            raw = bytes(endpoint.ticket.ticket)
             try:
-                handle = unpack_as(ticket, sql.TicketStatementQuery).statement_handle
-            except ValueError:
+                ticket = decode_ticket(raw)
+            except TicketError:
                 continue
-            if handle[:1] not in (_QUERY, _PREPARED):
-                continue  # the statement already ran during GetFlightInfo
-            with self._state_lock:
-                self._cancelled[ticket] = None
-                while len(self._cancelled) > _REMEMBERED_CANCELS:
-                    self._cancelled.popitem(last=False)
-                running = list(self._running.get(ticket, ()))
-            for con in running:
-                con.interrupt()
+            if not isinstance(ticket, QueryTicket | PreparedTicket | TableTicket):
+                continue  # metadata, or a statement that already ran during GetFlightInfo
+            # A bare table name is not this flight's own: stop its running reads only.
+            remember = not (isinstance(ticket, TableTicket) and not ticket.nonce)
+            self._registry.cancel_ticket(raw, remember=remember)
             status = Flight_pb2.CANCEL_STATUS_CANCELLED
         return status
 
     # ------------------------------------------------------------------ metadata
 
-    def _metadata_table(self, command: Any) -> pa.Table:
+    def do_get_metadata(self, context: flight.ServerCallContext, command: Any) -> pa.Table:
         if isinstance(command, sql.CommandGetSqlInfo):
             return sql_info_table(self._sql_info, command.info)
         if isinstance(command, sql.CommandGetTableTypes):
@@ -450,136 +551,27 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         builder = builders.get(type(command))
         if builder is None:
             raise unsupported(f"{command.DESCRIPTOR.name} is not supported by this server")
-        with self._connection(None) as con:
+        with self._connection(None, context) as con:
             return builder(con, command)
 
-    @staticmethod
-    def _metadata_schema(command: Any) -> pa.Schema | None:
-        if isinstance(command, sql.CommandGetTables):
-            return (
-                metadata.TABLES_SCHEMA_WITH_SCHEMA
-                if command.include_schema
-                else metadata.TABLES_SCHEMA
-            )
-        schemas: dict[type, pa.Schema] = {
-            sql.CommandGetSqlInfo: SQL_INFO_SCHEMA,
-            sql.CommandGetTableTypes: metadata.TABLE_TYPES_SCHEMA,
-            sql.CommandGetXdbcTypeInfo: metadata.XDBC_TYPE_INFO_SCHEMA,
-            sql.CommandGetCatalogs: metadata.CATALOGS_SCHEMA,
-            sql.CommandGetDbSchemas: metadata.DB_SCHEMAS_SCHEMA,
-            sql.CommandGetPrimaryKeys: metadata.PRIMARY_KEYS_SCHEMA,
-            sql.CommandGetExportedKeys: metadata.KEYS_SCHEMA,
-            sql.CommandGetImportedKeys: metadata.KEYS_SCHEMA,
-            sql.CommandGetCrossReference: metadata.KEYS_SCHEMA,
-        }
-        return schemas.get(type(command))
+    # ------------------------------------------------------------------ schemas
 
-    # ------------------------------------------------------------------ Flight RPCs
+    def get_schema_statement(
+        self, context: flight.ServerCallContext, command: sql.CommandStatementQuery
+    ) -> pa.Schema:
+        with self._connection(_txn(command), context) as con:
+            return self._query_schema(con, command.query, None)
 
-    @staticmethod
-    def _command(descriptor: flight.FlightDescriptor, *, upload: bool = False) -> Any:
-        """The Flight SQL command a descriptor stands for.
-
-        Besides packed Flight SQL commands, a PATH descriptor names a table, so plain Flight
-        clients can read it (``SELECT *``) and upload to it (create, then append).
-        """
-        if descriptor.descriptor_type == flight.DescriptorType.PATH:
-            parts = [p.decode() if isinstance(p, bytes) else str(p) for p in descriptor.path]
-            if not parts or len(parts) > 3 or not all(parts):
-                raise invalid("a path names a table: [catalog, [schema,]] table")
-            if upload:
-                options = sql.CommandStatementIngest.TableDefinitionOptions
-                ingest = sql.CommandStatementIngest(
-                    table=parts[-1],
-                    table_definition_options=options(
-                        if_not_exist=options.TABLE_NOT_EXIST_OPTION_CREATE,
-                        if_exists=options.TABLE_EXISTS_OPTION_APPEND,
-                    ),
-                )
-                if len(parts) >= 2:
-                    ingest.schema = parts[-2]
-                if len(parts) == 3:
-                    ingest.catalog = parts[0]
-                return ingest
-            table = ".".join(metadata.quote_identifier(p) for p in parts)
-            return sql.CommandStatementQuery(query=f"SELECT * FROM {table}")
-        if descriptor.descriptor_type != flight.DescriptorType.CMD:
-            raise invalid("expected a CMD descriptor holding a Flight SQL command, or a PATH")
-        return unpack(descriptor.command)
-
-    def list_flights(
-        self, context: flight.ServerCallContext, criteria: bytes
-    ) -> Iterator[flight.FlightInfo]:
-        """Every table, as a PATH flight (``criteria``, if given, filters names by LIKE)."""
-        pattern = criteria.decode() if criteria else "%"
-        with map_errors(), self._connection(None) as con:
-            rows = con.execute(
-                "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() "
-                "WHERE database_name = current_database() AND table_name LIKE ? "
-                "ORDER BY schema_name, table_name",
-                [pattern],
-            ).fetchall()
-        for schema_name, table_name, estimated in rows:
-            path = [table_name] if schema_name == "main" else [schema_name, table_name]
-            descriptor = flight.FlightDescriptor.for_path(*path)
-            info = self.get_flight_info(context, descriptor)
-            yield flight.FlightInfo(
-                info.schema,
-                descriptor,
-                info.endpoints,
-                estimated if estimated is not None else -1,
-                -1,
-            )
-
-    def get_flight_info(
-        self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
-    ) -> flight.FlightInfo:
-        """Plan a statement, a prepared statement or a metadata request."""
-        with map_errors():
-            command = self._command(descriptor)
-            if isinstance(command, sql.CommandStatementQuery):
-                return self._statement_info(descriptor, command)
-            if isinstance(command, sql.CommandPreparedStatementQuery):
-                return self._prepared_info(descriptor, command)
-            if isinstance(command, sql.CommandStatementSubstraitPlan):
-                raise unsupported("Substrait plans are not supported by this server")
-            table = self._metadata_table(command)
-            # The ticket is the command itself; DoGet answers it afresh.
-            endpoint = flight.FlightEndpoint(descriptor.command, [])
-            return flight.FlightInfo(
-                table.schema,
-                descriptor,
-                [endpoint],
-                total_records=table.num_rows,
-                total_bytes=table.nbytes,
-            )
-
-    def get_schema(
-        self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
-    ) -> flight.SchemaResult:
-        """The result schema of a command, without running it."""
-        with map_errors():
-            command = self._command(descriptor)
-            schema = self._metadata_schema(command)
-            if schema is not None:
-                return flight.SchemaResult(schema)
-            if isinstance(command, sql.CommandStatementQuery):
-                query, transaction_id = (
-                    command.query,
-                    (command.transaction_id if command.HasField("transaction_id") else None),
-                )
-                parameters: Parameters = None
-            elif isinstance(command, sql.CommandPreparedStatementQuery):
-                statement = self._prepared.get(command.prepared_statement_handle)
-                query, transaction_id = statement.query, statement.transaction_id
-                bound = statement.bound is not None and statement.bound.num_rows > 0
-                parameters = statement.parameter_sets()[0] if bound else None
-                if parameters is None:
-                    parameters = _null_parameters(statement.parameter_names)
-            else:
-                raise unsupported(f"GetSchema of {command.DESCRIPTOR.name} is not supported")
-            with self._connection(transaction_id) as con:
-                return flight.SchemaResult(self._query_schema(con, query, parameters))
+    def get_schema_prepared_statement(
+        self, context: flight.ServerCallContext, command: sql.CommandPreparedStatementQuery
+    ) -> pa.Schema:
+        statement = self._prepared.get(command.prepared_statement_handle)
+        bound = statement.bound is not None and statement.bound.num_rows > 0
+        parameters = statement.parameter_sets()[0] if bound else None
+        if parameters is None:
+            parameters = _null_parameters(statement.parameter_names)
+        with self._connection(statement.transaction_id, context) as con:
+            return self._query_schema(con, statement.query, parameters)
 
     @staticmethod
     def _query_schema(
@@ -594,85 +586,38 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             return pa.schema([])
         return relation.limit(0).to_arrow_table().schema
 
-    def do_get(
-        self, context: flight.ServerCallContext, ticket: flight.Ticket
-    ) -> flight.FlightDataStream:
-        """Stream a statement's result, or answer a metadata request."""
-        with map_errors():
-            data = ticket.ticket
-            command = unpack(data)
-            if not isinstance(command, sql.TicketStatementQuery):
-                return flight.RecordBatchStream(self._metadata_table(command))
-            handle = command.statement_handle
-            kind, rest = handle[:1], handle[1:]
-            if self._is_cancelled(data):
-                raise flight.FlightCancelledError("the query was cancelled")
-            if kind == _INLINE:
-                return flight.RecordBatchStream(_read_ipc(rest))
-            if kind == _KEPT:
-                with self._state_lock:
-                    table = self._kept.pop(rest, None)
-                if table is None:
-                    raise not_found("the statement result was already fetched or expired")
-                return flight.RecordBatchStream(table)
-            if kind == _QUERY:
-                try:
-                    state = json.loads(rest)
-                except ValueError as exc:
-                    raise invalid("malformed statement ticket") from exc
-                transaction_id = bytes.fromhex(state["txn"]) if state.get("txn") else None
-                return self._stream(data, state["sql"], [None], transaction_id)
-            if kind == _PREPARED:
-                statement = self._prepared.get(rest)
-                return self._stream(
-                    data, statement.query, statement.parameter_sets(), statement.transaction_id
-                )
-            raise invalid("malformed statement ticket")
+    # ------------------------------------------------------------------ uploads
 
-    def do_put(
+    def do_put_command_statement_update(
+        self, context: flight.ServerCallContext, command: sql.CommandStatementUpdate
+    ) -> int:
+        with self._connection(_txn(command), context) as con:
+            return self._execute_update(con, command.query, [None])
+
+    def do_put_prepared_statement_query(
         self,
         context: flight.ServerCallContext,
-        descriptor: flight.FlightDescriptor,
+        command: sql.CommandPreparedStatementQuery,
         reader: flight.MetadataRecordBatchReader,
-        writer: flight.FlightMetadataWriter,
-    ) -> None:
-        """Run updates, bind prepared statement parameters, or ingest a stream."""
-        with map_errors():
-            command = self._command(descriptor, upload=True)
-            if isinstance(command, sql.CommandStatementUpdate):
-                transaction_id = (
-                    command.transaction_id if command.HasField("transaction_id") else None
-                )
-                with self._connection(transaction_id) as con:
-                    count = self._execute_update(con, command.query, [None])
-                self._write_update_result(writer, count)
-            elif isinstance(command, sql.CommandPreparedStatementQuery):
-                statement = self._prepared.get(command.prepared_statement_handle)
-                statement.bound = reader.read_all()
-                result = sql.DoPutPreparedStatementResult(
-                    prepared_statement_handle=statement.handle
-                )
-                writer.write(pa.py_buffer(result.SerializeToString()))
-            elif isinstance(command, sql.CommandPreparedStatementUpdate):
-                statement = self._prepared.get(command.prepared_statement_handle)
-                bound = reader.read_all()
-                if bound.num_columns or bound.num_rows:
-                    statement.bound = bound
-                with self._connection(statement.transaction_id) as con:
-                    count = self._execute_update(
-                        con, statement.query, statement.parameter_sets(), statement.transaction_id
-                    )
-                self._write_update_result(writer, count)
-            elif isinstance(command, sql.CommandStatementIngest):
-                self._write_update_result(writer, self._ingest(command, reader))
-            elif isinstance(command, sql.CommandStatementSubstraitPlan):
-                raise unsupported("Substrait plans are not supported by this server")
-            else:
-                raise unsupported(f"DoPut with {command.DESCRIPTOR.name} is not supported")
+    ) -> bytes:
+        statement = self._prepared.get(command.prepared_statement_handle)
+        statement.bound = reader.read_all()
+        return statement.handle
 
-    @staticmethod
-    def _write_update_result(writer: flight.FlightMetadataWriter, count: int) -> None:
-        writer.write(pa.py_buffer(sql.DoPutUpdateResult(record_count=count).SerializeToString()))
+    def do_put_prepared_statement_update(
+        self,
+        context: flight.ServerCallContext,
+        command: sql.CommandPreparedStatementUpdate,
+        reader: flight.MetadataRecordBatchReader,
+    ) -> int:
+        statement = self._prepared.get(command.prepared_statement_handle)
+        bound = reader.read_all()
+        if bound.num_columns or bound.num_rows:
+            statement.bound = bound
+        with self._connection(statement.transaction_id, context) as con:
+            return self._execute_update(
+                con, statement.query, statement.parameter_sets(), statement.transaction_id
+            )
 
     def _execute_update(
         self,
@@ -682,7 +627,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         transaction_id: bytes | None = None,
     ) -> int:
         counts = []
-        with self._autocommit_block(con, transaction_id) if len(parameter_sets) > 1 else _noop():
+        block = self._autocommit_block(con, transaction_id) if len(parameter_sets) > 1 else None
+        with block if block is not None else _noop():
             for parameters in parameter_sets:
                 relation = con.sql(query, params=parameters)
                 counts.append(
@@ -690,123 +636,44 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
                 )
         return -1 if any(c < 0 for c in counts) else sum(counts)
 
-    def _ingest(
-        self, command: sql.CommandStatementIngest, reader: flight.MetadataRecordBatchReader
+    def do_put_table(
+        self,
+        context: flight.ServerCallContext,
+        path: tuple[str, ...],
+        mode: UploadMode,
+        reader: flight.MetadataRecordBatchReader,
     ) -> int:
-        options = command.table_definition_options
-        opts = sql.CommandStatementIngest.TableDefinitionOptions
-        if options.if_not_exist == opts.TABLE_NOT_EXIST_OPTION_UNSPECIFIED:
-            raise invalid("ingest needs table_definition_options.if_not_exist")
-        if options.if_exists == opts.TABLE_EXISTS_OPTION_UNSPECIFIED:
-            raise invalid("ingest needs table_definition_options.if_exists")
-        if command.temporary:
-            # DuckDB's temporary tables belong to one connection, and this server uses a new
-            # connection per request: the table would vanish when the call ends.
-            raise unsupported("temporary ingestion is not supported by this server")
-        if not command.table:
-            raise invalid("ingest needs a table name")
-        transaction_id = command.transaction_id if command.HasField("transaction_id") else None
-        parts = [command.table]
-        if command.HasField("schema"):
-            parts.insert(0, command.schema)
-            if command.HasField("catalog"):
-                parts.insert(0, command.catalog)
-        elif command.HasField("catalog"):
-            parts[:0] = [command.catalog, "main"]
-        target = ".".join(metadata.quote_identifier(p) for p in parts)
-        source = f"_flightnb_ingest_{secrets.token_hex(8)}"
-        with self._connection(transaction_id) as con, self._autocommit_block(con, transaction_id):
-            exists = self._table_exists(con, command)
-            if exists and options.if_exists == opts.TABLE_EXISTS_OPTION_FAIL:
-                raise pa.ArrowInvalid(f"table {'.'.join(parts)} already exists")
-            if not exists and options.if_not_exist == opts.TABLE_NOT_EXIST_OPTION_FAIL:
-                raise not_found(f"table {'.'.join(parts)} does not exist")
-            con.register(source, reader.to_reader())
-            try:
-                if exists and options.if_exists == opts.TABLE_EXISTS_OPTION_APPEND:
-                    rows = con.execute(
-                        f"INSERT INTO {target} BY NAME SELECT * FROM {source}"
-                    ).fetchall()
-                else:
-                    verb = "CREATE OR REPLACE TABLE" if exists else "CREATE TABLE"
-                    rows = con.execute(f"{verb} {target} AS SELECT * FROM {source}").fetchall()
-            finally:
-                con.unregister(source)
-        # DuckDB's fetch*() must drain a result before the connection runs anything else.
-        return int(rows[0][0]) if rows else -1
+        name = ".".join(path)
+        hint = f": upload to path '{name}?mode=append' to append, '{name}?mode=replace' to replace"
+        return self._ingest(context, tables.ingest_command(path, mode), reader, hint)
 
-    @staticmethod
-    def _table_exists(con: duckdb.DuckDBPyConnection, command: sql.CommandStatementIngest) -> bool:
-        clauses, params = ["table_name = ?"], [command.table]
-        if command.HasField("schema"):
-            clauses.append("schema_name = ?")
-            params.append(command.schema)
-        else:
-            clauses.append("schema_name = current_schema()")
-        if command.HasField("catalog"):
-            clauses.append("database_name = ?")
-            params.append(command.catalog)
-        else:
-            clauses.append("database_name = current_database()")
-        query = "SELECT count(*) FROM duckdb_tables() WHERE " + " AND ".join(clauses)
-        rows = con.execute(query, params).fetchall()
-        return bool(rows[0][0])
+    def do_put_command_statement_ingest(
+        self,
+        context: flight.ServerCallContext,
+        command: sql.CommandStatementIngest,
+        reader: flight.MetadataRecordBatchReader,
+    ) -> int:
+        return self._ingest(context, command, reader)
 
-    def do_action(
-        self, context: flight.ServerCallContext, action: flight.Action
-    ) -> Iterator[bytes]:
-        """Prepared statements, transactions and cancellation."""
-        with map_errors():
-            kind = action.type
-            body = action.body.to_pybytes() if action.body is not None else b""
-            request: Any
-            result: Any
-            if kind == ACTION_CREATE_PREPARED_STATEMENT:
-                request = unpack_as(body, sql.ActionCreatePreparedStatementRequest)
-                return iter([pack(self._create_prepared(request))])
-            if kind == ACTION_CLOSE_PREPARED_STATEMENT:
-                request = unpack_as(body, sql.ActionClosePreparedStatementRequest)
-                self._prepared.close(request.prepared_statement_handle)
-                return iter([])
-            if kind == ACTION_BEGIN_TRANSACTION:
-                unpack_as(body, sql.ActionBeginTransactionRequest)
-                result = sql.ActionBeginTransactionResult(transaction_id=self._transactions.begin())
-                return iter([pack(result)])
-            if kind == ACTION_END_TRANSACTION:
-                request = unpack_as(body, sql.ActionEndTransactionRequest)
-                end = sql.ActionEndTransactionRequest
-                if request.action not in (end.END_TRANSACTION_COMMIT, end.END_TRANSACTION_ROLLBACK):
-                    raise invalid("EndTransaction needs COMMIT or ROLLBACK")
-                self._transactions.end(
-                    request.transaction_id, commit=request.action == end.END_TRANSACTION_COMMIT
-                )
-                return iter([])
-            if kind == ACTION_CANCEL_FLIGHT_INFO:
-                request = Flight_pb2.CancelFlightInfoRequest.FromString(body)
-                info = flight.FlightInfo.deserialize(request.info.SerializeToString())
-                result = Flight_pb2.CancelFlightInfoResult(status=self._cancel(info))
-                return iter([result.SerializeToString()])
-            if kind == ACTION_CANCEL_QUERY:
-                request = unpack_as(body, sql.ActionCancelQueryRequest)
-                status = self._cancel(flight.FlightInfo.deserialize(request.info))
-                cancel = sql.ActionCancelQueryResult
-                result = cancel(
-                    result=cancel.CANCEL_RESULT_CANCELLED
-                    if status == Flight_pb2.CANCEL_STATUS_CANCELLED
-                    else cancel.CANCEL_RESULT_NOT_CANCELLABLE
-                )
-                return iter([pack(result)])
-            if kind in (ACTION_BEGIN_SAVEPOINT, ACTION_END_SAVEPOINT):
-                raise unsupported("DuckDB has no savepoints")
-            if kind == ACTION_CREATE_PREPARED_SUBSTRAIT_PLAN:
-                raise unsupported("Substrait plans are not supported by this server")
-            raise unsupported(f"unknown action {kind!r}")
+    def _ingest(
+        self,
+        context: flight.ServerCallContext,
+        command: sql.CommandStatementIngest,
+        reader: flight.MetadataRecordBatchReader,
+        exists_hint: str = "",
+    ) -> int:
+        transaction_id = _txn(command)
+        with self._connection(transaction_id, context) as con:
+            with self._autocommit_block(con, transaction_id):
+                return tables.ingest(con, command, reader.to_reader(), exists_hint=exists_hint)
 
-    def _create_prepared(
-        self, request: sql.ActionCreatePreparedStatementRequest
+    # ------------------------------------------------------------------ actions
+
+    def create_prepared_statement(
+        self, context: flight.ServerCallContext, request: sql.ActionCreatePreparedStatementRequest
     ) -> sql.ActionCreatePreparedStatementResult:
-        transaction_id = request.transaction_id if request.HasField("transaction_id") else None
-        with self._connection(transaction_id) as con:
+        transaction_id = _txn(request)
+        with self._connection(transaction_id, context) as con:
             names = parameter_names(con, request.query)
             try:
                 schema: pa.Schema | None = self._query_schema(
@@ -828,9 +695,31 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             parameter_schema=parameter_schema.serialize().to_pybytes() if names else b"",
         )
 
-    def list_actions(self, context: flight.ServerCallContext) -> list[tuple[str, str]]:
-        """The Flight SQL actions this server implements."""
-        return list(_ACTIONS)
+    def close_prepared_statement(
+        self, context: flight.ServerCallContext, request: sql.ActionClosePreparedStatementRequest
+    ) -> None:
+        self._prepared.close(request.prepared_statement_handle)
+
+    def begin_transaction(
+        self, context: flight.ServerCallContext, request: sql.ActionBeginTransactionRequest
+    ) -> bytes:
+        return self._transactions.begin()
+
+    def end_transaction(
+        self, context: flight.ServerCallContext, request: sql.ActionEndTransactionRequest
+    ) -> None:
+        commit = request.action == sql.ActionEndTransactionRequest.END_TRANSACTION_COMMIT
+        self._transactions.end(request.transaction_id, commit=commit)
+
+    def begin_savepoint(
+        self, context: flight.ServerCallContext, request: sql.ActionBeginSavepointRequest | None
+    ) -> bytes:
+        raise unsupported("DuckDB has no savepoints")
+
+    def end_savepoint(
+        self, context: flight.ServerCallContext, request: sql.ActionEndSavepointRequest | None
+    ) -> None:
+        raise unsupported("DuckDB has no savepoints")
 
 
 @contextmanager

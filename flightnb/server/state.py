@@ -1,15 +1,23 @@
 """Server-side state: open transactions, prepared statements and their bound parameters.
 
 Each transaction owns a dedicated DuckDB connection (DuckDB ties a transaction to a
-connection); requests naming the transaction run on it one at a time. Prepared statements keep
-their SQL text and the parameter rows last bound with DoPut; DuckDB re-plans them on each
-execution, which is cheap next to moving the data.
+connection); requests naming the transaction run on it one at a time.
+
+DuckDB aborts a transaction when one of its statements fails at run time, and refuses every
+later statement until a rollback. Clients such as ADBC keep using the transaction id after an
+error (a notebook user simply runs the next cell), so the server rolls the aborted transaction
+back at once, begins a new one under the same id, and says so in the error. A failed COMMIT
+likewise leaves the id usable. An id is forgotten only by a successful EndTransaction.
+
+Prepared statements keep their SQL text and the parameter rows last bound with DoPut; DuckDB
+re-plans them on each execution, which is cheap next to moving the data.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -21,6 +29,7 @@ import pyarrow as pa
 from flightnb.server.errors import invalid, not_found
 
 __all__ = [
+    "KeptResults",
     "Parameters",
     "PreparedStatement",
     "PreparedStatements",
@@ -113,25 +122,49 @@ class Transactions:
         return transaction
 
     def end(self, transaction_id: bytes, *, commit: bool) -> None:
-        """Commit or roll back, then forget the transaction and close its connection."""
+        """Commit or roll back, then forget the transaction and close its connection.
+
+        When DuckDB refuses the commit, its transaction is over, but the client still holds
+        the id: a new transaction begins under it and the error is raised.
+        """
         transaction = self.get(transaction_id)
-        with self._lock:
-            self._open.pop(transaction.id, None)
         with transaction.lock:
+            con = transaction.connection
             try:
                 if commit:
-                    transaction.connection.commit()
+                    con.commit()
                 else:
-                    transaction.connection.rollback()
-            finally:
-                transaction.connection.close()
+                    con.rollback()
+            except duckdb.Error:
+                with suppress(duckdb.Error):
+                    con.rollback()
+                con.execute("BEGIN TRANSACTION")
+                raise
+            with self._lock:
+                self._open.pop(transaction.id, None)
+            con.close()
 
     @contextmanager
     def using(self, transaction_id: bytes) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Hold the transaction's connection for one request."""
+        """Hold the transaction's connection for one request.
+
+        A DuckDB error that aborted the transaction rolls it back and begins a new one under
+        the same id; the error raised says so.
+        """
         transaction = self.get(transaction_id)
         with transaction.lock:
-            yield transaction.connection
+            try:
+                yield transaction.connection
+            except Exception as exc:  # a DuckDB error, or a cancellation that interrupted it
+                if not _restart_if_aborted(transaction.connection):
+                    raise
+                if not isinstance(exc, duckdb.Error):
+                    raise
+                note = (
+                    "(this error aborted the transaction: it was rolled back, and the "
+                    "transaction goes on, empty)"
+                )
+                raise type(exc)(f"{str(exc).rstrip()}\n{note}") from None
 
     def close(self) -> None:
         """Roll back every open transaction."""
@@ -142,6 +175,19 @@ class Transactions:
                 with suppress(duckdb.Error):
                     transaction.connection.rollback()
                 transaction.connection.close()
+
+
+def _restart_if_aborted(con: duckdb.DuckDBPyConnection) -> bool:
+    """Roll back and restart a transaction an error aborted; True if it was aborted."""
+    try:
+        con.execute("SELECT 1").fetchall()
+        return False
+    except duckdb.TransactionException:
+        pass
+    with suppress(duckdb.Error):
+        con.rollback()
+    con.execute("BEGIN TRANSACTION")
+    return True
 
 
 @dataclass
@@ -190,3 +236,29 @@ class PreparedStatements:
         with self._lock:
             if self._open.pop(bytes(handle), None) is None:
                 raise not_found(f"unknown or closed prepared statement {bytes(handle).hex()}")
+
+
+class KeptResults:
+    """Results too large for a ticket, kept until fetched once; the oldest go first."""
+
+    def __init__(self, limit: int = 64) -> None:
+        self._limit = limit
+        self._kept: OrderedDict[bytes, pa.Table] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, table: pa.Table) -> bytes:
+        """Store a result; returns its key."""
+        key = secrets.token_bytes(16)
+        with self._lock:
+            self._kept[key] = table
+            while len(self._kept) > self._limit:
+                self._kept.popitem(last=False)
+        return key
+
+    def take(self, key: bytes) -> pa.Table:
+        """The result under ``key``, forgotten as it is handed out (NOT_FOUND otherwise)."""
+        with self._lock:
+            table = self._kept.pop(bytes(key), None)
+        if table is None:
+            raise not_found("the statement result was already fetched or expired")
+        return table

@@ -124,11 +124,24 @@ def connection_hint(text: str, target: ChannelTarget | None = None) -> str | Non
     return None
 
 
+# What servers on pyarrow.flight append to a status message: the Python traceback of the
+# handler's exception, or the name of a Flight status code (arrow::flight::FlightStatusDetail).
+_PYARROW_SUFFIX = re.compile(
+    r"\. Detail: (?:Python exception: .*"
+    r"|(?:Internal|TimedOut|Cancelled|Unauthenticated|Unauthorized|Unavailable|Failed)\s*)\Z",
+    re.S,
+)
+
+
 def translate_rpc_error(exc: grpc.RpcError, target: ChannelTarget | None = None) -> FlightError:
     """A :class:`FlightError` for a failed gRPC call, with the server's message and trailers.
 
     ``target`` is the channel the call used; with it, connection failures caused by a TLS
     mix-up say which (see :func:`connection_hint`) before grpc's own text.
+
+    Servers built on ``pyarrow.flight`` append ``". Detail: Python exception: Traceback ..."``
+    (or ``". Detail: Failed"`` and the like) to their messages; the error's message is the
+    server's text without it, and ``detail`` keeps the whole text.
     """
     try:
         code = exc.code()
@@ -154,7 +167,12 @@ def translate_rpc_error(exc: grpc.RpcError, target: ChannelTarget | None = None)
         elif lowered == _ARROW_MESSAGE_KEY:
             arrow_message = _as_bytes(value).decode("utf-8", errors="replace")
         trailers[lowered] = value
-    text = repair_details(message)
+    detail = text = repair_details(message)
+    if arrow_message and text.startswith(arrow_message + ". Detail: "):
+        text = arrow_message  # an Arrow server's own message, sent apart from its detail
+    else:
+        text = _PYARROW_SUFFIX.sub("", text)
+    text = text.rstrip() or detail
     if code_name == "UNAVAILABLE":
         hint = connection_hint(f"{text}\n{_debug_text(exc)}", target)
         if hint is not None:
@@ -168,6 +186,7 @@ def translate_rpc_error(exc: grpc.RpcError, target: ChannelTarget | None = None)
         arrow_code=arrow_code,
         arrow_message=arrow_message,
         trailers=trailers,
+        detail=detail,
     )
 
 

@@ -238,7 +238,7 @@ def test_syntax_error(adbc_conn: Any) -> None:
 def test_unknown_table(adbc_conn: Any) -> None:
     with adbc_conn.cursor() as cur, pytest.raises(adbc.ProgrammingError) as info:
         cur.execute("SELECT * FROM no_such_table")
-    assert info.value.status_code == adbc.AdbcStatusCode.INVALID_ARGUMENT
+    assert info.value.status_code == adbc.AdbcStatusCode.NOT_FOUND
     assert "Table with name no_such_table does not exist" in str(info.value)
 
 

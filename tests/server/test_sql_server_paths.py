@@ -6,8 +6,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.flight as flight
+import pytest
 
 import flightnb
+from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.write import write_flight
 
 
@@ -30,13 +32,39 @@ def test_path_read_matches_sql_and_pyarrow(sql_server: Any) -> None:
     assert by_path.num_rows > 0
 
 
-def test_path_upload_creates_then_appends(sql_server: Any) -> None:
+# Uploads the server refuses carry no rows: a client still writing when the server's status
+# arrives can see grpc core's INTERNAL instead of that status (tests/sql/test_sql_client_errors).
+def _no_rows(table: pa.Table) -> pa.Table:
+    return table.slice(0, 0)
+
+
+def test_path_upload_creates_refuses_then_appends_or_replaces(sql_server: Any) -> None:
     table = pa.table({"id": pa.array([1, 2, 3], pa.int64()), "name": ["a", "b", "c"]})
-    write_flight(sql_server.location, table, path="path_uploads", progress=False)
-    write_flight(sql_server.location, table, path=["main", "path_uploads"], progress=False)
+    results = write_flight(sql_server.location, table, path="path_uploads", progress=False)
+    assert [sql.DoPutUpdateResult.FromString(r).record_count for r in results] == [3]
+    with pytest.raises(flightnb.FlightInvalidArgumentError, match=r"already exists.*mode=append"):
+        write_flight(
+            sql_server.location, _no_rows(table), path=["main", "path_uploads"], progress=False
+        )
+    write_flight(sql_server.location, table, path="path_uploads?mode=append", progress=False)
     back = flightnb.read_flight(sql_server.location, path="path_uploads", progress=False)
-    assert back.num_rows == 6
     assert back.column("id").to_pylist() == [1, 2, 3, 1, 2, 3]
+    write_flight(
+        sql_server.location, table.slice(0, 1), path="path_uploads?mode=replace", progress=False
+    )
+    back = flightnb.read_flight(sql_server.location, path="path_uploads", progress=False)
+    assert back.column("id").to_pylist() == [1]
+
+
+def test_path_upload_modes_need_the_table(sql_server: Any) -> None:
+    table = pa.table({"x": [1]})
+    with pytest.raises(flightnb.FlightError, match="does not exist"):
+        write_flight(sql_server.location, table, path="no_table_yet?mode=append", progress=False)
+    write_flight(
+        sql_server.location, table, path="made_on_append?mode=create_append", progress=False
+    )
+    with pytest.raises(flightnb.FlightError, match="unknown path option"):
+        write_flight(sql_server.location, table, path="made_on_append?mode=upsert", progress=False)
 
 
 def test_unknown_table_path_is_typed_error(sql_server: Any) -> None:

@@ -1,0 +1,218 @@
+"""Stopping DuckDB work that nobody waits for any more.
+
+Two things end a query early:
+
+* **The call is cancelled**: the client timed out, was interrupted or cancelled its gRPC call.
+  pyarrow.flight does not tell a handler; it can only ask ``context.is_cancelled()``. While
+  DuckDB computes, the handler's thread is inside DuckDB and cannot ask, so a watchdog thread
+  asks for it, every ``poll_interval`` seconds, and interrupts the connection of each execution
+  whose call is gone.
+* **CancelFlightInfo** (or Flight SQL's older CancelQuery) names the tickets of a flight:
+  executions redeeming those tickets are interrupted, and the tickets are remembered as
+  cancelled so a later DoGet of them fails at once.
+
+An interrupt reaches only the statement DuckDB runs at that moment, so the watchdog repeats it
+on every tick until the execution ends, and handlers call :meth:`Execution.check` between
+steps.
+
+Examples
+--------
+>>> import duckdb
+>>> registry = CancellationRegistry()
+>>> con = duckdb.connect()
+>>> with registry.running(con, ticket=b"t") as execution:
+...     registry.cancel_ticket(b"t")
+...     execution.cancelled
+True
+>>> registry.close()
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pyarrow.flight as flight
+
+__all__ = ["CallContext", "CancellationRegistry", "Execution"]
+
+
+class CallContext(Protocol):
+    """What the registry needs of a call: ``pyarrow.flight.ServerCallContext`` has it."""
+
+    def is_cancelled(self) -> bool: ...
+
+
+class Interruptible(Protocol):
+    """A DuckDB connection, or anything else whose running work can be interrupted."""
+
+    def interrupt(self) -> Any: ...
+
+
+@dataclass(eq=False)
+class Execution:
+    """One piece of DuckDB work: the connection it runs on, its call and its ticket."""
+
+    connection: Interruptible
+    context: CallContext | None
+    ticket: bytes | None
+    cancelled: bool = False
+    reason: str = ""
+
+    def check(self) -> None:
+        """Raise ``FlightCancelledError`` if the work was cancelled."""
+        if self.cancelled:
+            raise flight.FlightCancelledError(self.reason or "the query was cancelled")
+
+
+class CancellationRegistry:
+    """The running executions, a watchdog that interrupts abandoned ones, cancelled tickets.
+
+    Parameters
+    ----------
+    poll_interval : float, default 0.05
+        Seconds between two looks at the running calls.
+    remembered : int, default 1024
+        How many cancelled tickets to remember.
+    """
+
+    def __init__(self, poll_interval: float = 0.05, remembered: int = 1024) -> None:
+        self._poll_interval = poll_interval
+        self._remembered = remembered
+        self._running: set[Execution] = set()
+        self._cancelled: OrderedDict[bytes, None] = OrderedDict()
+        # The watchdog calls context.is_cancelled() only while holding this lock, and an
+        # execution leaves the registry (under the lock) before its call ends, so the
+        # watchdog never touches the context of a finished call.
+        self._lock = threading.Condition()
+        self._closed = False
+        self._watchdog: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ executions
+
+    def start(
+        self,
+        connection: Interruptible,
+        *,
+        context: CallContext | None = None,
+        ticket: bytes | None = None,
+    ) -> Execution:
+        """Register work about to run; pair with :meth:`finish`."""
+        execution = Execution(connection, context, ticket)
+        with self._lock:
+            if ticket is not None and ticket in self._cancelled:
+                execution.cancelled, execution.reason = True, "the query was cancelled"
+            self._running.add(execution)
+            if context is not None:
+                self._ensure_watchdog()
+                self._lock.notify_all()
+        return execution
+
+    def finish(self, execution: Execution) -> None:
+        """Forget finished work (idempotent)."""
+        with self._lock:
+            self._running.discard(execution)
+
+    @contextmanager
+    def running(
+        self,
+        connection: Interruptible,
+        *,
+        context: CallContext | None = None,
+        ticket: bytes | None = None,
+    ) -> Iterator[Execution]:
+        """Register work for the duration of the block; checks for cancellation on entry."""
+        execution = self.start(connection, context=context, ticket=ticket)
+        try:
+            execution.check()
+            yield execution
+        finally:
+            self.finish(execution)
+
+    @property
+    def running_count(self) -> int:
+        """How many executions are registered."""
+        with self._lock:
+            return len(self._running)
+
+    # ------------------------------------------------------------------ tickets
+
+    def cancel_ticket(self, ticket: bytes, *, remember: bool = True) -> None:
+        """Cancel the executions redeeming ``ticket`` now and, if ``remember``, later ones."""
+        with self._lock:
+            if remember:
+                self._cancelled[ticket] = None
+                while len(self._cancelled) > self._remembered:
+                    self._cancelled.popitem(last=False)
+            for execution in self._running:
+                if execution.ticket == ticket:
+                    self._interrupt(execution, "the query was cancelled")
+            self._ensure_watchdog()
+            self._lock.notify_all()
+
+    def is_ticket_cancelled(self, ticket: bytes) -> bool:
+        """Whether CancelFlightInfo named this ticket."""
+        with self._lock:
+            return ticket in self._cancelled
+
+    # ------------------------------------------------------------------ watchdog
+
+    @staticmethod
+    def _interrupt(execution: Execution, reason: str) -> None:
+        if not execution.cancelled:
+            execution.cancelled, execution.reason = True, reason
+        execution.connection.interrupt()
+
+    def _ensure_watchdog(self) -> None:
+        if self._watchdog is None and not self._closed:
+            self._watchdog = threading.Thread(
+                target=self._watch, name="flightnb-server-cancellation", daemon=True
+            )
+            self._watchdog.start()
+
+    def poll(self) -> int:
+        """Interrupt the executions whose call was cancelled; returns how many are cancelled.
+
+        The watchdog calls this on every tick; tests may call it directly.
+        """
+        with self._lock:
+            return self._poll_locked()
+
+    def _poll_locked(self) -> int:
+        cancelled = 0
+        for execution in self._running:
+            if not execution.cancelled and execution.context is not None:
+                try:
+                    gone = execution.context.is_cancelled()
+                except Exception:  # a context that cannot answer is not ours to judge
+                    gone = False
+                if gone:
+                    execution.cancelled = True
+                    execution.reason = "the client cancelled the call"
+            if execution.cancelled:
+                # Repeated on every tick: an interrupt reaches only the statement running now.
+                execution.connection.interrupt()
+                cancelled += 1
+        return cancelled
+
+    def _watch(self) -> None:
+        with self._lock:
+            while not self._closed:
+                self._poll_locked()
+                if any(e.context is not None or e.cancelled for e in self._running):
+                    self._lock.wait(self._poll_interval)
+                else:
+                    self._lock.wait()
+
+    def close(self) -> None:
+        """Stop the watchdog."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+            watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.join(timeout=5)
