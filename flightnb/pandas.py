@@ -14,7 +14,7 @@ import pandas as pd
 from flightnb.convert import DtypeBackend, check_pandas_options, to_pandas
 from flightnb.read import read_flight as _read_flight
 from flightnb.read import read_flight_async as _read_flight_async
-from flightnb.write import exchange_flight, write_flight
+from flightnb.write import PutSummary, exchange_flight, write_flight
 
 __all__ = ["FlightAccessor", "read_flight", "read_flight_async"]
 
@@ -82,8 +82,12 @@ class FlightAccessor:
 
     def put(
         self, source: Any, *, path: str | Sequence[str] | None = None, **options: Any
-    ) -> list[bytes]:
-        """Upload with DoPut (with progress); returns the server's PutResult metadata."""
+    ) -> PutSummary:
+        """Upload with DoPut (with progress); returns what was sent and what the server stored.
+
+        See :func:`flightnb.write.write_flight` (``path="t?mode=append"`` on the embedded
+        server appends to an existing table).
+        """
         return write_flight(source, self._frame, path=path, **options)
 
     def exchange(self, source: Any, *, to: str = "pandas", **options: Any) -> Any:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -14,11 +16,62 @@ from flightnb.client.observer import TransferObserver, notify, observed_transfer
 from flightnb.client.sync import FlightClient
 from flightnb.convert import as_table, check_target, convert_table
 from flightnb.read import bounded, observer_for
+from flightnb.sql.results import update_count
 from flightnb.types import descriptor_from
 
-__all__ = ["exchange_flight", "exchange_flight_async", "write_flight", "write_flight_async"]
+__all__ = [
+    "PutSummary",
+    "exchange_flight",
+    "exchange_flight_async",
+    "write_flight",
+    "write_flight_async",
+]
 
 DEFAULT_CHUNK_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class PutSummary:
+    """What an upload sent, and what the server answered.
+
+    Attributes
+    ----------
+    rows, batches, bytes : int
+        What was sent (``bytes`` on the wire).
+    seconds : float
+        Wall time of the upload.
+    rows_written : int or None
+        The rows the server says it stored, when it answered with a Flight SQL
+        ``DoPutUpdateResult`` (the embedded server does); None for servers that do not say.
+    results : tuple of bytes
+        The ``app_metadata`` of every PutResult, as received.
+    """
+
+    rows: int
+    batches: int
+    bytes: int
+    seconds: float
+    rows_written: int | None
+    results: tuple[builtins.bytes, ...]  # the field ``bytes`` shadows the type here
+
+    def __str__(self) -> str:
+        stored = "" if self.rows_written is None else f", {self.rows_written:,} stored"
+        return f"uploaded {self.rows:,} rows ({self.bytes / 2**20:.1f} MiB{stored}) in " + (
+            f"{self.seconds:.2f} s"
+        )
+
+
+def _summary(writer: Any) -> PutSummary:
+    counts = [c for c in map(update_count, writer.results) if c is not None]
+    stats = writer.stats
+    return PutSummary(
+        rows=stats.rows,
+        batches=stats.batches,
+        bytes=stats.bytes,
+        seconds=stats.elapsed,
+        rows_written=sum(counts) if counts else None,
+        results=tuple(writer.results),
+    )
 
 
 def as_arrow_table(data: Any) -> pa.Table:
@@ -47,25 +100,30 @@ async def write_flight_async(
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
     **client_options: Any,
-) -> list[bytes]:
-    """Upload ``data`` with DoPut; returns the ``app_metadata`` of the server's PutResults."""
+) -> PutSummary:
+    """Upload ``data`` with DoPut; returns what was sent and what the server stored.
+
+    Whether an upload to an existing flight appends, replaces or is refused is the server's
+    choice; the embedded server refuses unless the path asks (``path="trips?mode=append"``,
+    ``?mode=replace``; see :mod:`flightnb.server`).
+    """
     table = as_arrow_table(data)
     target = descriptor_from(path, command, descriptor)
     observer = observer_for(progress)
 
-    async def work(client: AsyncFlightClient) -> list[bytes]:
+    async def work(client: AsyncFlightClient) -> PutSummary:
         async with observed_transfer(observer, info=None, parts=1, kind="upload"):
             writer = await client.do_put(target, table.schema)
             if observer is not None:
                 writer.on_progress = lambda stats: notify(observer, "progressed", 0, stats)
             async with writer:
                 await writer.write_table(table, max_chunksize=max_chunksize)
-            return writer.results
+            return _summary(writer)
 
     return await bounded(_with_client(source, client_options, work), timeout)
 
 
-def write_flight(source: Any, data: Any, **options: Any) -> list[bytes]:
+def write_flight(source: Any, data: Any, **options: Any) -> PutSummary:
     """Blocking :func:`write_flight_async`."""
     return shared_loop_thread().run(write_flight_async(source, data, **options))
 

@@ -289,6 +289,7 @@ class FlightPutWriter(_Uploader):
         await self.done_writing()
         while await self.read_result() is not None:
             pass
+        self.stats.finished = time.monotonic()
         return self.results
 
     async def __aenter__(self) -> FlightPutWriter:

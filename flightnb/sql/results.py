@@ -10,7 +10,13 @@ import pyarrow as pa
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.errors import FlightDecodeError, FlightInvalidArgumentError
 
-__all__ = ["SqlInfoValues", "decode_sql_info", "sql_info_code", "table_schemas"]
+__all__ = [
+    "SqlInfoValues",
+    "decode_sql_info",
+    "sql_info_code",
+    "table_schemas",
+    "update_count",
+]
 
 
 def sql_info_code(info: int | str) -> int:
@@ -129,3 +135,27 @@ def table_schemas(tables: pa.Table) -> dict[tuple[str | None, str | None, str], 
                 f"table_schema of {key[2]!r} is not an IPC schema: {exc}", where="GetTables result"
             ) from exc
     return schemas
+
+
+def update_count(app_metadata: bytes) -> int | None:
+    """The ``record_count`` of a Flight SQL ``DoPutUpdateResult``, or None if it is not one.
+
+    Plain Flight servers put anything in a PutResult's ``app_metadata``; a message counts as a
+    DoPutUpdateResult only when it parses as one and says exactly that (no other fields).
+
+    Examples
+    --------
+    >>> update_count(b"\\x08\\x03")
+    3
+    >>> update_count(b"first") is None
+    True
+    """
+    if not app_metadata:
+        return None
+    try:
+        result = sql.DoPutUpdateResult.FromString(app_metadata)
+    except Exception:  # protobuf's DecodeError, or anything a bad message raises
+        return None
+    if result.SerializeToString() != app_metadata:
+        return None
+    return int(result.record_count)
