@@ -130,8 +130,12 @@ class CallSeam:
             return dataclasses.replace(target, host=override)
         return target
 
-    async def _retry_after(self, error: FlightError, rejected: Any) -> bool:
-        """Whether a call that failed with ``error`` before delivering anything goes again."""
+    async def may_retry(self, error: FlightError, rejected: Any) -> bool:
+        """Whether a call that failed with ``error`` before delivering anything goes again.
+
+        True when the server rejected the credential ``rejected`` and the token callable
+        gave a new one (the caller checks that nothing could be duplicated).
+        """
         return isinstance(error, FlightUnauthenticatedError) and await self.credentials.refresh(
             rejected
         )
@@ -159,7 +163,7 @@ class CallSeam:
                 self.cookies.observe(await call.trailing_metadata())
             except (grpc.RpcError, asyncio.TimeoutError) as exc:
                 error = self.error(exc, None)
-                if retry or not await self._retry_after(error, rejected):
+                if retry or not await self.may_retry(error, rejected):
                     raise error from exc
                 continue
             except BaseException:
@@ -271,7 +275,7 @@ class ServerStream:
                 if self._received or self._retried:
                     raise error from exc
                 self._retried = True
-                if not await self._seam._retry_after(error, self._rejected):
+                if not await self._seam.may_retry(error, self._rejected):
                     raise error from exc
                 self._call, self._finished = None, False
                 continue
@@ -298,10 +302,6 @@ class ServerStream:
     def cancel(self) -> None:
         """Cancel the call on the wire if it still runs; later reads return None."""
         self._finish()
-
-    @property
-    def started(self) -> bool:
-        return self._call is not None
 
 
 class BidiStream:
@@ -373,7 +373,7 @@ class BidiStream:
         held, self._held = self._held, None
         if held is None or self._received:
             return None
-        if not await self._seam._retry_after(error, self._rejected):
+        if not await self._seam.may_retry(error, self._rejected):
             return None
         return held
 
