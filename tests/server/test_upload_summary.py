@@ -30,7 +30,9 @@ def test_an_upload_reports_rows_sent_and_stored(sql_server: FlightSqlServer) -> 
         sql_server.location, TABLE, path="upload_summary?mode=append", progress=False
     )
     assert again.rows_written == 1000
-    total = flightnb.read_flight(sql_server.location, sql="SELECT count(*) AS c FROM upload_summary")
+    total = flightnb.read_flight(
+        sql_server.location, sql="SELECT count(*) AS c FROM upload_summary"
+    )
     assert total["c"].to_pylist() == [2000]
 
 
