@@ -1,6 +1,10 @@
 """flightnb: Arrow Flight and Flight SQL for notebooks, on grpc.aio."""
 
+# First, before anything imports grpc: in a Jupyter kernel, keep gRPC core's log lines out
+# of the cells (gRPC reads GRPC_VERBOSITY once, at import).
+from flightnb import _before_grpc  # noqa: F401
 from flightnb.client.aio import AsyncFlightClient
+from flightnb.client.batch_reader import AsyncFlightBatchReader, FlightBatchReader
 from flightnb.client.streams import FlightStreamChunk, FlightStreamReader
 from flightnb.client.sync import FlightClient
 from flightnb.errors import (
@@ -21,7 +25,9 @@ from flightnb.errors import (
     FlightUnavailableError,
 )
 from flightnb.read import read_flight, read_flight_async
+from flightnb.sinks import FlightSinkError, WriteSummary, write_dataset, write_ipc, write_parquet
 from flightnb.sql import AsyncFlightSqlClient, FlightSqlClient
+from flightnb.streaming import open_flight, open_flight_async
 from flightnb.types import (
     Action,
     ActionType,
@@ -41,11 +47,13 @@ __version__ = "0.1.0"
 __all__ = [
     "Action",
     "ActionType",
+    "AsyncFlightBatchReader",
     "AsyncFlightClient",
     "AsyncFlightSqlClient",
     "CancelStatus",
     "DescriptorType",
     "FlightAlreadyExistsError",
+    "FlightBatchReader",
     "FlightCancelledError",
     "FlightClient",
     "FlightClientClosedError",
@@ -60,6 +68,7 @@ __all__ = [
     "FlightNotImplementedError",
     "FlightResourceExhaustedError",
     "FlightServerError",
+    "FlightSinkError",
     "FlightSqlClient",
     "FlightStreamChunk",
     "FlightStreamReader",
@@ -71,9 +80,15 @@ __all__ = [
     "PollInfo",
     "Result",
     "Ticket",
+    "WriteSummary",
     "__version__",
+    "open_flight",
+    "open_flight_async",
     "read_flight",
     "read_flight_async",
+    "write_dataset",
+    "write_ipc",
+    "write_parquet",
 ]
 
 

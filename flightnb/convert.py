@@ -33,10 +33,12 @@ __all__ = [
     "ConversionArgumentError",
     "DtypeBackend",
     "Target",
+    "UnsupportedTypeError",
     "as_record_batch_reader",
     "as_table",
     "check_dtype_backend",
     "check_pandas_options",
+    "check_polars_types",
     "check_rechunk",
     "check_target",
     "convert_table",
@@ -231,12 +233,46 @@ def to_polars(table: pa.Table, *, rechunk: bool = False) -> pl.DataFrame:
     passes ``rechunk`` itself so the result is the same on every supported polars.
     """
     wanted = check_rechunk(rechunk)
+    check_polars_types(table.schema)
     import polars as pl
 
     frame = pl.from_arrow(table, rechunk=wanted)
     assert isinstance(frame, pl.DataFrame)  # a Table always becomes a DataFrame
     register_accessors()
     return frame
+
+
+class UnsupportedTypeError(ConversionArgumentError):
+    """A column's Arrow type has no counterpart in the library asked for (``to="polars"``).
+
+    Raised before the conversion is tried (polars panics on some types instead of raising).
+    ``column`` and ``type`` name the first such column.
+    """
+
+    def __init__(self, column: str, type: pa.DataType, library: str) -> None:
+        super().__init__(
+            f"column {column!r} has type {type}, which {library} cannot hold; "
+            "read it with to='arrow' or to='pandas'"
+        )
+        self.column = column
+        self.type = type
+
+
+def _polars_cannot_hold(data_type: pa.DataType) -> bool:
+    # polars' decimals are 128-bit: a decimal256 column makes it panic (a Rust backtrace
+    # printed into the cell), whatever its precision.
+    if pa.types.is_decimal256(data_type):
+        return True
+    if pa.types.is_dictionary(data_type):
+        return _polars_cannot_hold(data_type.value_type)
+    return any(_polars_cannot_hold(data_type.field(i).type) for i in range(data_type.num_fields))
+
+
+def check_polars_types(schema: pa.Schema) -> None:
+    """UnsupportedTypeError naming the first column polars cannot take, if any."""
+    for field in schema:
+        if _polars_cannot_hold(field.type):
+            raise UnsupportedTypeError(field.name, field.type, "polars")
 
 
 def frame_library(data: object) -> Literal["pandas", "polars"] | None:

@@ -1,4 +1,4 @@
-"""polars integration: ``flightnb.polars.read_flight`` and the ``DataFrame.flight`` namespace.
+"""polars integration: ``read_flight``, the lazy ``scan_flight``, and ``DataFrame.flight``.
 
 Importing this module registers the namespace (polars' own plugin API); ``import flightnb``
 alone never imports polars. Reads keep the received chunks and hand polars 64-byte aligned
@@ -12,12 +12,13 @@ from typing import Any
 
 import polars as pl
 
+from flightnb.client.observer import TransferObserver
 from flightnb.convert import check_rechunk, to_polars
 from flightnb.read import read_flight as _read_flight
 from flightnb.read import read_flight_async as _read_flight_async
 from flightnb.write import PutSummary, exchange_flight, write_flight
 
-__all__ = ["FlightNamespace", "read_flight", "read_flight_async"]
+__all__ = ["FlightNamespace", "read_flight", "read_flight_async", "scan_flight"]
 
 
 def read_flight(source: Any, *, rechunk: bool = False, **read_options: Any) -> pl.DataFrame:
@@ -50,6 +51,76 @@ async def read_flight_async(
     check_rechunk(rechunk)
     table = await _read_flight_async(source, to="arrow", **read_options)
     return to_polars(table, rechunk=rechunk)
+
+
+def scan_flight(
+    source: Any,
+    *,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: Any = None,
+    ticket: str | bytes | Any = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    pushdown: bool = True,
+    max_concurrency: int | None = None,
+    progress: bool | TransferObserver | None = False,
+    **client_options: Any,
+) -> pl.LazyFrame:
+    """A lazy polars scan of a flight or a Flight SQL query, read when collected.
+
+    The schema is fetched now (GetSchema, or the prepared statement's dataset schema) and
+    kept. Each ``collect`` (or ``sink_parquet``, ...) streams the data batch by batch
+    through :func:`flightnb.open_flight`, so memory stays bounded; ``head(n)`` stops reading
+    after ``n`` rows and cancels every call still running.
+
+    For ``sql=`` sources the scan pushes down what polars asks for: the needed columns become
+    the select list, the safely translatable conjuncts of the predicate a ``WHERE`` (values
+    bound as Arrow parameters, never written into the SQL) and ``head(n)`` a ``LIMIT``. The
+    whole predicate is always applied again to what arrives, so server rules (NULLs, NaN,
+    collations) cannot change the result. Plain Flight sources are filtered and projected
+    batch by batch on the client. See ``docs/scaling.md`` for the rules.
+
+    Parameters
+    ----------
+    source : str, Location, FlightClient or FlightSqlClient
+        Where to read from (not an AsyncFlightClient: polars reads from its own threads).
+    path, command, descriptor, ticket, sql, parameters
+        What to read, exactly one of them, as for :func:`flightnb.read_flight`.
+    pushdown : bool, default True
+        False sends ``sql`` as written and does everything on the client.
+    max_concurrency : int, optional
+        Endpoints read at once (see :func:`flightnb.open_flight`).
+    progress : bool, TransferObserver or None, default False
+        Progress of each read, as for :func:`flightnb.read_flight`.
+    **client_options
+        Passed to the client when ``source`` is a URI (``token=``, ``headers=``, TLS...).
+
+    Returns
+    -------
+    polars.LazyFrame
+
+    Examples
+    --------
+    >>> trips = scan_flight("grpc://127.0.0.1:8815", sql="SELECT * FROM trips")  # doctest: +SKIP
+    >>> trips.filter(pl.col("fare") > 20).select("city", "fare").head(5).collect()  # doctest: +SKIP
+    """
+    from flightnb.scan.source import FlightScan
+
+    scan = FlightScan(
+        source,
+        ticket=ticket,
+        path=path,
+        command=command,
+        descriptor=descriptor,
+        sql=sql,
+        parameters=parameters,
+        pushdown=pushdown,
+        max_concurrency=max_concurrency,
+        progress=progress,
+        client_options=client_options,
+    )
+    return scan.lazy_frame()
 
 
 @pl.api.register_dataframe_namespace("flight")

@@ -2,77 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
 
 from flightnb.client.aio import AsyncFlightClient
-from flightnb.client.flights import read_descriptor
+from flightnb.client.batch_reader import open_stream
 from flightnb.client.loop_thread import shared_loop_thread
-from flightnb.client.observer import TransferObserver, notify, observed_transfer
+from flightnb.client.observer import TransferObserver
 from flightnb.client.sync import FlightClient
 from flightnb.convert import check_target, convert_table
-from flightnb.errors import FlightInvalidArgumentError, FlightTimedOutError
+from flightnb.errors import FlightInvalidArgumentError
+from flightnb.requests import SqlQuery, bounded, observer_for, read_request
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.sync import FlightSqlClient
-from flightnb.types import FlightDescriptor, Ticket, as_ticket, descriptor_from
+from flightnb.streaming import open_flight, open_flight_async
+from flightnb.types import FlightDescriptor, Ticket
 
 __all__ = ["read_flight", "read_flight_async"]
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class SqlQuery:
-    """A ``sql=`` read: a Flight SQL statement query, with parameters bound as Arrow."""
-
-    query: str
-    parameters: Any = field(default=None, repr=False)
-
-
-def _request(
-    ticket: Any,
-    path: str | Sequence[str] | None,
-    command: str | bytes | None,
-    descriptor: Any,
-    sql: str | None = None,
-    parameters: Any = None,
-) -> Ticket | FlightDescriptor | SqlQuery:
-    given = [
-        name
-        for name, value in (
-            ("ticket", ticket),
-            ("path", path),
-            ("command", command),
-            ("descriptor", descriptor),
-            ("sql", sql),
-        )
-        if value is not None
-    ]
-    if len(given) != 1:
-        raise FlightInvalidArgumentError(
-            "give exactly one of ticket=, path=, command=, descriptor= or sql= "
-            f"(got {', '.join(given) or 'none'})"
-        )
-    if parameters is not None and sql is None:
-        raise FlightInvalidArgumentError("parameters= goes with sql= only")
-    if sql is not None:
-        return SqlQuery(sql, parameters)
-    if ticket is not None:
-        return as_ticket(ticket)
-    return descriptor_from(path, command, descriptor)
-
-
-def observer_for(progress: Any) -> TransferObserver | None:
-    """The display for ``progress=``: None/True/False pick one, anything else is used as is."""
-    if progress is None or progress is False or progress is True:
-        from flightnb.progress import auto_observer
-
-        return auto_observer(progress)
-    return progress  # type: ignore[no-any-return]
 
 
 async def _read(
@@ -84,14 +32,17 @@ async def _read(
         return await AsyncFlightSqlClient(client).query(
             request.query, request.parameters, observer=observer
         )
-    if isinstance(request, FlightDescriptor):
-        return await read_descriptor(client, request, observer=observer)
-    async with observed_transfer(observer, info=None, parts=1):
-        reader = client.do_get(request)
-        if observer is not None:
-            reader.on_progress = lambda stats: notify(observer, "progressed", 0, stats)
-        async with reader:
-            return await reader.read_all()
+    # The same stream open_flight returns, drained: arrival order, reassembled in endpoint order.
+    what = (
+        await client.get_flight_info(request) if isinstance(request, FlightDescriptor) else request
+    )
+    stream = await open_stream(
+        client, what, preserve_order=False, observer=observer, wait_schema=False
+    )
+    try:
+        return await stream.read_table()
+    finally:
+        await stream.aclose()  # cancels every call if the read was cancelled or failed
 
 
 async def read_flight_async(
@@ -109,8 +60,27 @@ async def read_flight_async(
     **client_options: Any,
 ) -> Any:
     """Read a flight on the running event loop; see :func:`read_flight`."""
+    if to == "reader":
+        if isinstance(source, (AsyncFlightClient, AsyncFlightSqlClient)):
+            raise FlightInvalidArgumentError(
+                "to='reader' blocks on each batch, which would deadlock the loop your "
+                "AsyncFlightClient runs on; use 'await open_flight_async(...)' instead"
+            )
+        reader = await open_flight_async(
+            source,
+            ticket=ticket,
+            path=path,
+            command=command,
+            descriptor=descriptor,
+            sql=sql,
+            parameters=parameters,
+            progress=progress,
+            timeout=timeout,
+            **client_options,
+        )
+        return reader.to_reader()
     check_target(to)
-    request = _request(ticket, path, command, descriptor, sql, parameters)
+    request = read_request(ticket, path, command, descriptor, sql, parameters)
     if isinstance(source, (FlightSqlClient, AsyncFlightSqlClient)):
         source = source.flight_client
     observer = observer_for(progress)
@@ -138,18 +108,6 @@ async def read_flight_async(
         if owns_client:
             await client.close()
     return convert_table(table, to)
-
-
-async def bounded(awaitable: Awaitable[T], timeout: float | None) -> T:
-    """Await ``awaitable``, cancelling it (and its RPCs) if it takes over ``timeout`` s."""
-    if timeout is None:
-        return await awaitable
-    try:
-        return await asyncio.wait_for(awaitable, timeout)
-    except asyncio.TimeoutError:
-        raise FlightTimedOutError(
-            f"the call did not finish within {timeout} s", code="DEADLINE_EXCEEDED"
-        ) from None
 
 
 def read_flight(
@@ -182,8 +140,10 @@ def read_flight(
     parameters : dict, list, tuple, pyarrow Table, pandas or polars DataFrame, optional
         Values for the ``sql`` query's parameters, bound as Arrow through a prepared
         statement (see :meth:`flightnb.sql.AsyncFlightSqlClient.query`).
-    to : {"arrow", "pandas", "polars"}
-        What to return.
+    to : {"arrow", "pandas", "polars", "reader"}
+        What to return; ``"reader"`` is a ``pyarrow.RecordBatchReader`` over the stream,
+        nothing materialized (see :func:`flightnb.open_flight`; ``timeout`` is then the
+        deadline of each call).
     progress : bool or None
         None shows progress when the read takes more than a moment; True always, False never.
     timeout : float, optional
@@ -197,12 +157,26 @@ def read_flight(
     >>> df = read_flight("grpc://127.0.0.1:8815", sql="SELECT * FROM trips WHERE fare > ?",
     ...                  parameters=[2.5], to="pandas")  # doctest: +SKIP
     """
-    check_target(to)
+    if to != "reader":
+        check_target(to)
     if isinstance(source, (AsyncFlightClient, AsyncFlightSqlClient)):
         raise FlightInvalidArgumentError(
             "read_flight needs a URI or a FlightClient; with an AsyncFlightClient use "
             "'await read_flight_async(...)'"
         )
+    if to == "reader":
+        return open_flight(
+            source,
+            ticket=ticket,
+            path=path,
+            command=command,
+            descriptor=descriptor,
+            sql=sql,
+            parameters=parameters,
+            progress=progress,
+            timeout=timeout,
+            **client_options,
+        ).to_reader()
     return shared_loop_thread().run(
         read_flight_async(
             source,

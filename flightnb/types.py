@@ -132,6 +132,38 @@ class FlightEndpoint:
     expiration_time: dt.datetime | None = None
     app_metadata: bytes = b""
 
+    @classmethod
+    def from_adbc_partition(cls, data: bytes) -> FlightEndpoint:
+        """The endpoint of an ADBC Flight SQL partition (``adbc_execute_partitions``).
+
+        The ADBC Flight SQL driver describes each partition as a serialized ``FlightInfo``
+        with exactly one endpoint; read it with ``do_get`` or hand it to Dask workers.
+
+        Raises
+        ------
+        FlightDecodeError
+            If ``data`` is not a FlightInfo, or has no endpoint or several.
+
+        Examples
+        --------
+        >>> partitions, _ = cursor.adbc_execute_partitions("SELECT ...")  # doctest: +SKIP
+        >>> endpoint = FlightEndpoint.from_adbc_partition(partitions[0])  # doctest: +SKIP
+        """
+        message = pb.FlightInfo()
+        try:
+            message.ParseFromString(bytes(data))
+        except Exception as exc:  # protobuf's DecodeError, without importing its module
+            raise FlightDecodeError(
+                f"not an ADBC Flight SQL partition (a serialized FlightInfo): {exc}",
+                where="ADBC partition",
+            ) from None
+        if len(message.endpoint) != 1:
+            raise FlightDecodeError(
+                f"an ADBC partition has one endpoint; this one has {len(message.endpoint)}",
+                where="ADBC partition",
+            )
+        return endpoint_from_proto(message.endpoint[0])
+
 
 @dataclass(frozen=True)
 class FlightInfo:

@@ -27,6 +27,9 @@ def test_quick_benchmark_run_completes(tmp_path: Path) -> None:
     assert any(line.startswith("measurement") and "target" in line for line in header)
     for measurement in (
         "DoGet -> pyarrow.Table",
+        "DoGet -> Table, results kept",
+        "efficiency: grpc.aio floor, warm",
+        "efficiency: grpc.aio floor, kept",
         "DoGet -> polars.DataFrame",
         "64-byte aligned buffers",
         "text progress cost",
@@ -36,3 +39,13 @@ def test_quick_benchmark_run_completes(tmp_path: Path) -> None:
     results = json.loads(report.read_text(encoding="utf-8"))["results"]
     assert {row["dataset"] for row in results} == {"int64", "mixed"}
     assert all(row["result"] in {"PASS", "MISS", "-"} for row in results)
+    # The floor rows: efficiency = floor / flightnb, and the spread of the per-round ratios.
+    floors = [row for row in results if row["measurement"].startswith("efficiency: grpc.aio floor")]
+    assert len(floors) == 4
+    for row in floors:
+        assert row["values"]["floor_median_s"] > 0
+        assert row["values"]["ratio"] > 0
+        low, middle, high = (float(part) for part in row["spread"].split(" / "))
+        assert 0 < low <= middle <= high
+        assert row["blocks"].endswith(("settled", "cap"))
+    assert "per round: min / median / max" in done.stdout

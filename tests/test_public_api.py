@@ -13,11 +13,13 @@ import flightnb.codec
 PUBLIC = {
     "Action",
     "ActionType",
+    "AsyncFlightBatchReader",
     "AsyncFlightClient",
     "AsyncFlightSqlClient",
     "CancelStatus",
     "DescriptorType",
     "FlightAlreadyExistsError",
+    "FlightBatchReader",
     "FlightCancelledError",
     "FlightClient",
     "FlightClientClosedError",
@@ -32,6 +34,7 @@ PUBLIC = {
     "FlightNotImplementedError",
     "FlightResourceExhaustedError",
     "FlightServerError",
+    "FlightSinkError",
     "FlightSqlClient",
     "FlightStreamChunk",
     "FlightStreamReader",
@@ -43,9 +46,15 @@ PUBLIC = {
     "PollInfo",
     "Result",
     "Ticket",
+    "WriteSummary",
     "__version__",
+    "open_flight",
+    "open_flight_async",
     "read_flight",
     "read_flight_async",
+    "write_dataset",
+    "write_ipc",
+    "write_parquet",
 }
 
 

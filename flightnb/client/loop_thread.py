@@ -54,8 +54,16 @@ class LoopThread:
             coroutine.close()
             raise RuntimeError("flightnb's event loop has shut down")
         future: concurrent.futures.Future[T] | None = None
+        ended = threading.Event()  # the coroutine has finished, its clean-up included
+
+        async def tracked() -> T:
+            try:
+                return await coroutine
+            finally:
+                ended.set()
+
         try:
-            future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+            future = asyncio.run_coroutine_threadsafe(tracked(), self._loop)
             # Waking up now and then lets interrupts that arrive without a real signal
             # (IPython's, ``_thread.interrupt_main``) be seen while we wait.
             while True:
@@ -73,9 +81,10 @@ class LoopThread:
                 coroutine.close()
                 raise
             future.cancel()
-            # Give the cancellation a moment to reach the wire; never hang on it.
-            with contextlib.suppress(concurrent.futures.CancelledError, Exception):
-                future.result(timeout=_CANCEL_GRACE_SECONDS)
+            # Give the cancellation a moment to reach the wire (and the server to hear of an
+            # abandoned flight); never hang on it. The future itself reports "cancelled" at
+            # once, so wait for the coroutine's own end.
+            ended.wait(_CANCEL_GRACE_SECONDS)
             raise
 
     async def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:

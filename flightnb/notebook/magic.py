@@ -1,125 +1,76 @@
 """The ``%flight`` / ``%%flight`` IPython magic.
 
-Load with ``%load_ext flightnb``; configure with ``%config FlightMagic.to = "polars"``.
-Argument parsing uses argparse subcommands (one parser per subcommand, like ``git``), with
-every parse error turned into IPython's ``UsageError`` so the notebook shows one line.
+Load with ``%load_ext flightnb``; configure with ``%config FlightMagic.to = "polars"``. This
+module only dispatches: parsing is in :mod:`~flightnb.notebook.parsing`, connections in
+:mod:`~flightnb.notebook.connections`, how results look in
+:mod:`~flightnb.notebook.rendering`, background reads in
+:mod:`~flightnb.notebook.background`, tab completion in
+:mod:`~flightnb.notebook.completion`. User mistakes are IPython ``UsageError`` (one line in
+the notebook); a server's error is a :class:`~flightnb.FlightError`, also shown in one line.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import getpass
-import os
-import shlex
+import re
+import weakref
 from collections.abc import Callable
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.display import display
-from traitlets import Bool, Float, Int, Unicode, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
-from flightnb.client.loop_thread import shared_loop_thread
-from flightnb.convert import TARGETS, preview
+from flightnb.convert import TARGETS, UnsupportedTypeError
 from flightnb.errors import FlightError
-from flightnb.notebook import display as tables
-from flightnb.notebook.background import BackgroundRead
-from flightnb.notebook.connection import Connection
+from flightnb.notebook import rendering
+from flightnb.notebook.background import start_background
+from flightnb.notebook.completion import remember_paths, remember_tables
+from flightnb.notebook.connections import (
+    DEFAULT_ALIAS,
+    WHERE_SECRETS_GO,
+    Connection,
+    Connections,
+    ConnectionSpec,
+    default_connections_file,
+    open_connection,
+    refuse_secret_header,
+    registry_for,
+)
+from flightnb.notebook.parsing import build_parser, expand_variables, help_text, parse
+from flightnb.notebook.parsing import split_assignment as _split_assignment
 from flightnb.notebook.placeholders import MissingParameterError, bind_placeholders
+from flightnb.progress import WidgetProgress, auto_observer
+from flightnb.progress.state import error_text, shorten
 from flightnb.read import read_flight, read_flight_async
 from flightnb.sql.sync import FlightSqlClient
 from flightnb.types import FlightDescriptor
 
 __all__ = ["FlightMagic"]
 
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"%flight {self.prog.split()[-1]}: {message}")
-
-    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        raise UsageError(message or "%flight: see %flight --help")
-
-
-def _get_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", nargs="*", help="path components of the flight")
-    parser.add_argument("--ticket", help="read this one ticket (a single DoGet)")
-    parser.add_argument("--cmd", help="read a command descriptor")
-    parser.add_argument("--to", choices=TARGETS, help="arrow, pandas or polars")
-    progress = parser.add_mutually_exclusive_group()
-    progress.add_argument("--no-progress", dest="progress", action="store_false", default=None)
-    progress.add_argument("--progress", dest="progress", action="store_true")
-    parser.add_argument("--bg", action="store_true", help="read in the background")
-    parser.add_argument("--timeout", type=float, help="seconds the whole read may take")
-    parser.add_argument("-o", "--output", help="store the result in this variable")
-
-
-def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="%flight", add_help=False)
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
-    connect = commands.add_parser("connect", add_help=False)
-    connect.add_argument("uri")
-    connect.add_argument("--token-env", help="environment variable holding a bearer token")
-    connect.add_argument("--ask-token", action="store_true", help="prompt for a token")
-    connect.add_argument("--user", help="log in with this user (prompts for the password)")
-    connect.add_argument("--password-env", help="environment variable holding the password")
-    connect.add_argument("--header", action="append", default=[], metavar="K=V")
-    connect.add_argument("--tls-roots", help="file with PEM root certificates")
-    connect.add_argument("--insecure-skip-verify", action="store_true")
-    _get_arguments(commands.add_parser("get", add_help=False))
-    for name in ("info", "schema"):
-        sub = commands.add_parser(name, add_help=False)
-        sub.add_argument("path", nargs="*")
-        sub.add_argument("--cmd")
-        sub.add_argument("-o", "--output")
-    listing = commands.add_parser("list", add_help=False)
-    listing.add_argument("criteria", nargs="?", default="")
-    listing.add_argument("-o", "--output")
-    actions = commands.add_parser("actions", add_help=False)
-    actions.add_argument("-o", "--output")
-    action = commands.add_parser("action", add_help=False)
-    action.add_argument("type")
-    action.add_argument("body", nargs="?", default=None)
-    action.add_argument("-o", "--output")
-    sql = commands.add_parser("sql", add_help=False)
-    sql.add_argument("query", nargs=argparse.REMAINDER, help="the SQL (line form)")
-    sql.add_argument("--to", choices=TARGETS)
-    progress = sql.add_mutually_exclusive_group()
-    progress.add_argument("--no-progress", dest="progress", action="store_false", default=None)
-    progress.add_argument("--progress", dest="progress", action="store_true")
-    sql.add_argument("--timeout", type=float)
-    sql.add_argument("-o", "--output")
-    tables_parser = commands.add_parser("tables", add_help=False)
-    tables_parser.add_argument("pattern", nargs="?", default=None)
-    tables_parser.add_argument("--catalog")
-    tables_parser.add_argument("--schema", dest="db_schema")
-    tables_parser.add_argument("-o", "--output")
-    catalogs = commands.add_parser("catalogs", add_help=False)
-    catalogs.add_argument("-o", "--output")
-    commands.add_parser("help", add_help=False)
-    return parser
-
-
-HELP = """\
-%flight connect URI [--token-env NAME | --ask-token] [--user NAME [--password-env NAME]]
-                    [--header K=V ...] [--tls-roots FILE] [--insecure-skip-verify]
-x = %flight get PATH [PATH ...] [--to arrow|pandas|polars] [--no-progress] [--bg] [-o NAME]
-x = %flight get --ticket TICKET ...      x = %flight get --cmd COMMAND ...
-%flight list [CRITERIA]    %flight info PATH...    %flight schema PATH...
-%flight actions            %flight action TYPE [BODY]
-NAME << get ...            same as -o NAME
-%%flight get [options]     the cell body is the command (--cmd)
-%%flight action TYPE       the cell body is the action body
-%%flight sql [-o NAME] [--to arrow|pandas|polars]    the cell body is a Flight SQL query;
-x = %flight sql SELECT ...       :name placeholders bind notebook variables as parameters
-%flight tables [PATTERN]   %flight catalogs
-"""
+SQL_PROBE_SECONDS = 5.0
+# Codes that say nothing about the server's protocol (it did not really answer).
+_NO_ANSWER = (
+    "UNAVAILABLE",
+    "DEADLINE_EXCEEDED",
+    "CANCELLED",
+    "UNAUTHENTICATED",
+    "PERMISSION_DENIED",
+)
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+_SQL_WORDS = re.compile(
+    r"^\s*(select|with|insert|update|delete|create|drop|alter|show|describe|explain|pragma|"
+    r"values|from|copy|attach|set|call)\b",
+    re.IGNORECASE,
+)
 
 
 @magics_class
 class FlightMagic(Magics):
-    """``%flight``: connect to a Flight service and read from it in a notebook."""
+    """``%flight``: connect to Flight services and read from them in a notebook."""
 
     to = Unicode("arrow", help="What reads return: arrow, pandas or polars.").tag(config=True)
     progress = Bool(
@@ -127,71 +78,127 @@ class FlightMagic(Magics):
         allow_none=True,
         help="Progress display: None = automatic, True = always, False = never.",
     ).tag(config=True)
-    displaylimit = Int(10, help="Rows shown when a result is stored with -o / <<.").tag(config=True)
+    displaylimit = Int(
+        10,
+        allow_none=True,
+        help="Rows shown of a result (bare or stored with -o); None or 0 shows all.",
+    ).tag(config=True)
     timeout = Float(None, allow_none=True, help="Default bound on a read, in seconds.").tag(
         config=True
     )
+    connect_timeout = Float(
+        5.0, help="Seconds %flight connect waits for the server's first answer."
+    ).tag(config=True)
+    connections_file = Unicode(
+        None,
+        allow_none=True,
+        help="TOML file of named connections (default: $FLIGHTNB_CONNECTIONS or "
+        "~/.config/flightnb/connections.toml).",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.connection: Connection | None = None
-        self._parser = _build_parser()
+        self._parser = build_parser()
+        # Per shell, outside this object: %reload_ext makes a new magic, same connections.
+        self.connections: Connections = registry_for(shell) if shell is not None else Connections()
+        self.connections.load_sources(self._connections_path())
+        # Weak: the magic must not keep a large result alive after the user dropped it.
+        self._last_result: Callable[[], Any] = _nothing
+        self._unlimited: Callable[[], Any] = _nothing
 
     @validate("to")
     def _check_to(self, proposal: Any) -> str:
         if proposal["value"] not in TARGETS:
-            raise UsageError(f"FlightMagic.to must be one of {', '.join(TARGETS)}")
+            raise TraitError(f"FlightMagic.to must be one of {', '.join(TARGETS)}")
         return str(proposal["value"])
+
+    @validate("displaylimit")
+    def _check_displaylimit(self, proposal: Any) -> int | None:
+        value = proposal["value"]
+        if value is not None and value < 0:
+            raise TraitError("FlightMagic.displaylimit must be None, 0 (all rows) or positive")
+        return value  # type: ignore[no-any-return]
+
+    @observe("connections_file")
+    def _reload_file(self, _change: Any) -> None:
+        self.connections.load_sources(self._connections_path())
+
+    def _connections_path(self) -> Path:
+        if self.connections_file:
+            return Path(self.connections_file).expanduser()
+        return default_connections_file()
+
+    @property
+    def connection(self) -> Connection | None:
+        """The active connection, if one is open (``None`` closes every connection)."""
+        active = self.connections.active
+        if active is None:
+            return None
+        return next((c for c in self.connections.open_connections() if c.alias == active), None)
+
+    @connection.setter
+    def connection(self, value: Connection | None) -> None:
+        if value is not None:
+            self.connections.add(value)
+        else:
+            self.connections.close_all()
 
     # --- dispatch ------------------------------------------------------------------------
 
     @line_cell_magic
+    @no_var_expand
     def flight(self, line: str, cell: str | None = None) -> Any:
-        """Arrow Flight in the notebook; ``%flight help`` lists the subcommands."""
+        """Arrow Flight in the notebook; ``%flight help`` lists the subcommands and options."""
         target, line = _split_assignment(line)
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            raise UsageError(f"%flight: {exc}") from None
-        if not words or words[0] in ("help", "--help", "-h"):
-            print(HELP)
+        first = line.split(None, 1)[0] if line.strip() else "help"
+        if first != "sql":
+            # SQL is taken as typed; every other line expands {name} and $name like any magic.
+            line = expand_variables(line, self._namespace())
+        words = line.split()
+        if first in ("help", "-h", "--help"):
+            print(help_text(self._parser, words[1] if len(words) > 1 else None))
             return None
-        handlers: dict[str, Callable[[argparse.Namespace, str | None], Any]] = {
-            "connect": self._connect,
-            "get": self._get,
-            "list": self._list,
-            "info": self._info,
-            "schema": self._schema,
-            "actions": self._actions,
-            "action": self._action,
-            "sql": self._sql,
-            "tables": self._tables,
-            "catalogs": self._catalogs,
-        }
-        if words[0] not in handlers:
-            raise UsageError(f"%flight: unknown subcommand {words[0]!r}; try %flight help")
-        if words[0] == "sql":
-            # Options come first; everything after them is SQL, taken verbatim from the line.
-            args = self._parser.parse_args(_sql_option_words(words))
-            args.query = _sql_text(line, words)
-        else:
-            args = self._parser.parse_args(words)
+        # "--help" after a subcommand (for sql only right after it: later, it is SQL text).
+        asked = words[1:2] if first == "sql" else words[1:]
+        if "-h" in asked or "--help" in asked:
+            print(help_text(self._parser, first if first in _handlers() else None))
+            return None
+        if first not in _handlers():
+            raise UsageError(f"%flight: unknown subcommand {first!r}; try %flight help")
+        args = parse(self._parser, line)
         if target:
             args.output = target
         try:
-            result = handlers[args.command](args, cell)
+            result = _handlers()[args.command](self, args, cell)
+        except UnsupportedTypeError as exc:
+            raise UsageError(
+                f"%flight {args.command}: column {exc.column!r} has type {exc.type}, which "
+                "polars cannot hold; use --to arrow or --to pandas"
+            ) from None
         except FlightError as exc:
             raise exc.with_traceback(None) from None
         return self._deliver(result, getattr(args, "output", None))
 
     def _deliver(self, result: Any, output: str | None) -> Any:
         if output is None:
+            self._last_result = _weak(result)
             return result
         if not output.isidentifier():
             raise UsageError(f"%flight: -o needs a variable name, got {output!r}")
         self._namespace()[output] = result
-        display(_preview(result, self.displaylimit, output))  # type: ignore[no-untyped-call]
+        if rendering.ResultTable.supports(result):
+            shown: Any = rendering.ResultTable(result, self._limit_for(result), name=output)
+        else:
+            shown = result
+        display(shown)  # type: ignore[no-untyped-call]
         return None
+
+    def _limit_for(self, data: Any) -> int | None:
+        """Rows to show of ``data``: all of a metadata listing, else ``displaylimit``."""
+        return None if data is self._unlimited() else self.displaylimit
+
+    def _last(self) -> Any:
+        return self._last_result()
 
     def _namespace(self) -> dict[str, Any]:
         """The notebook's variables."""
@@ -200,56 +207,79 @@ class FlightMagic(Magics):
         namespace: dict[str, Any] = self.shell.user_ns
         return namespace
 
-    def _require_connection(self) -> Connection:
-        if self.connection is None:
-            raise UsageError("%flight: no connection; run %flight connect URI first")
-        return self.connection
+    def _connection(self, args: argparse.Namespace) -> Connection:
+        alias = getattr(args, "conn", None)
+        if alias is None and self.connections.active is None:
+            # FLIGHTNB_URI or the file may have appeared since the extension was loaded.
+            self.connections.load_sources(self._connections_path())
+        return self.connections.get(alias)
 
-    # --- subcommands ---------------------------------------------------------------------
+    # --- connections ---------------------------------------------------------------------
 
-    def _connect(self, args: argparse.Namespace, cell: str | None) -> Any:
-        options: dict[str, Any] = {}
-        if args.token_env:
-            token = os.environ.get(args.token_env)
-            if not token:
-                raise UsageError(
-                    f"%flight connect: environment variable {args.token_env} is not set"
-                )
-            options["token"] = token
-        elif args.ask_token:
-            options["token"] = getpass.getpass("Flight token: ")
-        headers = {}
-        for header in args.header:
-            key, sep, value = header.partition("=")
-            if not sep or not key:
-                # Not echoed: header values are often credentials, and this line is saved
-                # with the notebook's outputs.
-                raise UsageError(
-                    "%flight connect: --header wants NAME=VALUE (e.g. --header "
-                    "'authorization=Bearer ...'); one --header had no '=' after a name"
-                )
-            headers[key] = value
-        if headers:
-            options["headers"] = headers
-        if args.tls_roots:
-            with open(args.tls_roots, "rb") as roots:
-                options["tls_root_certs"] = roots.read()
-        if args.insecure_skip_verify:
-            options["disable_server_verification"] = True
-        if self.connection is not None:
-            self.connection.close()
-        self.connection = Connection(args.uri, **options)
-        if args.user:
-            password = (
-                os.environ.get(args.password_env)
-                if args.password_env
-                else getpass.getpass(f"Password for {args.user}: ")
+    def _connect(self, args: argparse.Namespace, cell: str | None) -> None:
+        if args.token is not None or args.password is not None:
+            option = "--token" if args.token is not None else "--password"
+            raise UsageError(f"%flight connect: {option} is not accepted; {WHERE_SECRETS_GO}")
+        headers = _pairs(args.header, "--header", "NAME=VALUE")
+        for name, value in headers.items():
+            refuse_secret_header(name, value, "%flight connect")
+        headers_env = _pairs(args.header_env, "--header-env", "NAME=VARIABLE")
+        named = self.connections.spec(args.uri) if "://" not in args.uri else None
+        alias = args.alias or (args.uri if named is not None else DEFAULT_ALIAS)
+        if named is not None:
+            spec = ConnectionSpec(
+                alias=alias,
+                uri=named.uri,
+                source=named.source,
+                token_env=args.token_env or named.token_env,
+                ask_token=args.ask_token,
+                user=args.user or named.user,
+                password_env=args.password_env or named.password_env,
+                headers={**named.headers, **headers},
+                headers_env={**named.headers_env, **headers_env},
+                tls_roots=args.tls_roots or named.tls_roots,
+                insecure_skip_verify=args.insecure_skip_verify or named.insecure_skip_verify,
             )
-            if not password:
-                raise UsageError("%flight connect: no password given")
-            self.connection.client.handshake(args.user, password)
-        print(f"connected to {args.uri}")
-        return None
+        else:
+            if "://" not in args.uri:
+                known = ", ".join(self.connections.aliases) or "none"
+                raise UsageError(
+                    f"%flight connect: {args.uri!r} is neither a URI (grpc://host:port) nor a "
+                    f"named connection (known: {known})"
+                )
+            spec = ConnectionSpec(
+                alias=alias,
+                uri=args.uri,
+                token_env=args.token_env,
+                ask_token=args.ask_token,
+                user=args.user,
+                password_env=args.password_env,
+                headers=headers,
+                headers_env=headers_env,
+                tls_roots=args.tls_roots,
+                insecure_skip_verify=args.insecure_skip_verify,
+            )
+        # A failure raises here, before anything changes: the previous connection stays.
+        connection = open_connection(spec, check=not args.no_check, timeout=self.connect_timeout)
+        self.connections.add(connection)
+        checked = "" if args.no_check else ", server answered"
+        print(f"connected to {spec.uri} (as {alias!r}, auth: {spec.auth}{checked})")
+
+    def _use(self, args: argparse.Namespace, cell: str | None) -> None:
+        connection = self.connections.use(args.alias, check=True)
+        print(f"using {connection.alias!r}: {connection.uri}")
+
+    def _connections(self, args: argparse.Namespace, cell: str | None) -> Any:
+        self.connections.load_sources(self._connections_path())
+        rows = self.connections.rows()
+        table = rendering.DisplayTable(
+            ["active", "alias", "uri", "auth", "from", "state"],
+            rows,
+            title=f"{len(rows)} connections",
+        )
+        return table
+
+    # --- reading -------------------------------------------------------------------------
 
     def _request(self, args: argparse.Namespace, cell: str | None) -> dict[str, Any]:
         forms = [bool(args.path), args.ticket is not None, args.cmd is not None]
@@ -263,80 +293,164 @@ class FlightMagic(Magics):
             return {"command": args.cmd}
         return {"path": list(args.path)}
 
-    def _get(self, args: argparse.Namespace, cell: str | None) -> Any:
-        connection = self._require_connection()
-        request = self._request(args, cell)
+    def _options(self, args: argparse.Namespace) -> tuple[str, bool | None, float | None]:
         to = args.to or self.to
         progress = self.progress if args.progress is None else args.progress
         timeout = args.timeout if args.timeout is not None else self.timeout
+        return to, progress, timeout
+
+    def _get(self, args: argparse.Namespace, cell: str | None) -> Any:
+        connection = self._connection(args)
+        request = self._request(args, cell)
+        to, progress, timeout = self._options(args)
+        label = _label(request)
+        if getattr(args, "sink", None):
+            if args.bg:
+                raise UsageError("%flight get: --sink and --bg do not go together")
+            return _write_sink(connection.client, args.sink, progress, timeout, request)
+        observer = auto_observer(progress, label=label, timeout=timeout)
         if args.bg:
-            return self._background(connection, request, to, progress, timeout)
-        return read_flight(connection.client, to=to, progress=progress, timeout=timeout, **request)
-
-    def _background(
-        self,
-        connection: Connection,
-        request: dict[str, Any],
-        to: str,
-        progress: bool | None,
-        timeout: float | None,
-    ) -> BackgroundRead:
-        description = f"read of {_describe(request)}"
-
-        async def run() -> Any:
-            return await read_flight_async(
-                connection.async_client(), to=to, progress=progress, timeout=timeout, **request
+            if isinstance(observer, WidgetProgress):
+                observer.reserve_output()  # the widget shows in this cell, drawn later
+            coroutine = read_flight_async(
+                connection.client, to=to, progress=observer or False, timeout=timeout, **request
             )
-
+            return start_background(coroutine, label.replace("read ", "read of ", 1))
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None:
-            return BackgroundRead(loop.create_task(run()), description)
-        # No running loop (a terminal IPython): flightnb's own loop thread does the work.
-        future = asyncio.run_coroutine_threadsafe(
-            read_flight_async(
-                connection.client, to=to, progress=progress, timeout=timeout, **request
-            ),
-            shared_loop_thread().loop,
-        )
-        return BackgroundRead(future, description)
+            return read_flight(
+                connection.client, to=to, progress=observer or False, timeout=timeout, **request
+            )
+        except FlightError as exc:
+            if "command" in request:
+                self._explain_command(connection, "get", request["command"], exc)
+            raise
 
     def _sql(self, args: argparse.Namespace, cell: str | None) -> Any:
-        connection = self._require_connection()
-        query = (cell if cell is not None and cell.strip() else args.query).strip()
-        if not query:
-            raise UsageError("%flight sql: no query; write it after sql or in the cell body")
+        connection = self._connection(args)
+        query = self._query(args, cell)
         try:
             query, values = bind_placeholders(query, self._namespace())
         except MissingParameterError as exc:
             raise UsageError(
                 f"%flight sql: no variable named {exc.args[0]!r} for :{exc.args[0]}"
             ) from None
-        return read_flight(
-            connection.client,
-            sql=query,
-            parameters=values or None,
-            to=args.to or self.to,
-            progress=self.progress if args.progress is None else args.progress,
-            timeout=args.timeout if args.timeout is not None else self.timeout,
+        to, progress, timeout = self._options(args)
+        if getattr(args, "sink", None):
+            request = {"sql": query, "parameters": values or None}
+            return self._flight_sql(
+                connection,
+                "sql",
+                lambda: _write_sink(connection.client, args.sink, progress, timeout, request),
+            )
+        observer = auto_observer(progress, label=f"read SQL {shorten(query)!r}", timeout=timeout)
+        return self._flight_sql(
+            connection,
+            "sql",
+            lambda: read_flight(
+                connection.client,
+                sql=query,
+                parameters=values or None,
+                to=to,
+                progress=observer or False,
+                timeout=timeout,
+            ),
         )
 
-    def _sql_client(self) -> FlightSqlClient:
-        return FlightSqlClient(self._require_connection().client)
+    def _query(self, args: argparse.Namespace, cell: str | None) -> str:
+        # IPython refuses an empty cell body: with --file, a body of comments only is none.
+        body = cell if cell is not None and _COMMENTS.sub("", cell).strip() else None
+        given = [
+            what
+            for what, v in (("cell body", body), ("--file", args.file), ("query", args.query))
+            if v
+        ]
+        if len(given) > 1:
+            raise UsageError(f"%flight sql: give the query once (got {' and '.join(given)})")
+        if args.file:
+            try:
+                return Path(args.file).expanduser().read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise UsageError(f"%flight sql: cannot read {args.file}: {exc.strerror}") from None
+        query = (body or args.query or "").strip()
+        if not query:
+            raise UsageError(
+                "%flight sql: no query; write it after sql, in the cell body, or --file FILE"
+            )
+        return query
+
+    # --- Flight SQL metadata -------------------------------------------------------------
+
+    def _flight_sql(self, connection: Connection, command: str, call: Callable[[], Any]) -> Any:
+        """Run a Flight SQL call; a server that does not speak Flight SQL is a UsageError."""
+        try:
+            result = call()
+        except FlightError as exc:
+            if exc.code not in _NO_ANSWER and not self._speaks_sql(connection):
+                raise UsageError(
+                    f"%flight {command}: this server does not speak Flight SQL "
+                    f"({connection.uri} answered {exc.code or type(exc).__name__}); "
+                    "use %flight list / get for its flights"
+                ) from None
+            raise
+        connection.speaks_sql = True
+        return result
+
+    def _speaks_sql(self, connection: Connection) -> bool:
+        """Does the server answer GetSqlInfo? Asked once per connection, briefly."""
+        if connection.speaks_sql is None:
+            try:
+                FlightSqlClient(connection.client).get_sql_info(
+                    "FLIGHT_SQL_SERVER_NAME", timeout=SQL_PROBE_SECONDS
+                )
+            except FlightError as exc:
+                if exc.code in _NO_ANSWER:
+                    return True  # no verdict: let the original error speak
+                connection.speaks_sql = False
+            else:
+                connection.speaks_sql = True
+        return bool(connection.speaks_sql)
+
+    def _explain_command(
+        self, connection: Connection, command: str, text: str, error: FlightError
+    ) -> None:
+        """A ``--cmd`` holding SQL that the server refused: say what to do instead."""
+        if error.code in _NO_ANSWER or not _SQL_WORDS.match(text):
+            return
+        if self._speaks_sql(connection):
+            raise UsageError(
+                f"%flight {command}: --cmd sends the text as raw command bytes, which this Flight "
+                "SQL server does not take; run the query with %flight sql or %%flight sql"
+            ) from None
+        raise UsageError(
+            f"%flight {command}: this server does not speak Flight SQL, and it refused the "
+            f"command ({error_text(error)})"
+        ) from None
 
     def _tables(self, args: argparse.Namespace, cell: str | None) -> Any:
-        table = self._sql_client().get_tables(
-            catalog=args.catalog,
-            db_schema_filter_pattern=args.db_schema,
-            table_name_filter_pattern=args.pattern,
+        connection = self._connection(args)
+        table = self._flight_sql(
+            connection,
+            "tables",
+            lambda: FlightSqlClient(connection.client).get_tables(
+                catalog=args.catalog,
+                db_schema_filter_pattern=args.db_schema,
+                table_name_filter_pattern=args.pattern,
+            ),
         )
-        return _arrow_display(table, f"{table.num_rows} tables")
+        if args.pattern is None and args.catalog is None and args.db_schema is None:
+            remember_tables(connection, table)
+        self._unlimited = _weak(table)
+        return table
 
     def _catalogs(self, args: argparse.Namespace, cell: str | None) -> Any:
-        table = self._sql_client().get_catalogs()
-        return _arrow_display(table, f"{table.num_rows} catalogs")
+        connection = self._connection(args)
+        table = self._flight_sql(
+            connection, "catalogs", lambda: FlightSqlClient(connection.client).get_catalogs()
+        )
+        self._unlimited = _weak(table)
+        return table
+
+    # --- looking around ------------------------------------------------------------------
 
     def _descriptor(self, args: argparse.Namespace) -> FlightDescriptor:
         if args.cmd is not None and not args.path:
@@ -345,78 +459,102 @@ class FlightMagic(Magics):
             return FlightDescriptor.for_path(*args.path)
         raise UsageError(f"%flight {args.command}: give a PATH or --cmd COMMAND")
 
+    def _described(
+        self, args: argparse.Namespace, call: Callable[[Any, FlightDescriptor], Any]
+    ) -> Any:
+        connection = self._connection(args)
+        descriptor = self._descriptor(args)
+        try:
+            return call(connection.client, descriptor)
+        except FlightError as exc:
+            if args.cmd is not None:
+                self._explain_command(connection, args.command, args.cmd, exc)
+            raise
+
     def _list(self, args: argparse.Namespace, cell: str | None) -> Any:
-        client = self._require_connection().client
-        return tables.flights_table(list(client.list_flights(args.criteria.encode())))
+        connection = self._connection(args)
+        flights = rendering.FlightList(connection.client.list_flights(args.criteria.encode()))
+        if not args.criteria:
+            remember_paths(connection, flights)
+        return flights
 
     def _info(self, args: argparse.Namespace, cell: str | None) -> Any:
-        client = self._require_connection().client
-        return tables.Tables(tables.info_tables(client.get_flight_info(self._descriptor(args))))
+        return self._described(args, lambda client, d: client.get_flight_info(d))
 
-    def _schema(self, args: argparse.Namespace, cell: str | None) -> Any:
-        client = self._require_connection().client
-        return tables.schema_table(client.get_schema(self._descriptor(args)))
+    def _schema(self, args: argparse.Namespace, cell: str | None) -> pa.Schema:
+        return self._described(args, lambda client, d: client.get_schema(d))
 
     def _actions(self, args: argparse.Namespace, cell: str | None) -> Any:
-        return tables.actions_table(self._require_connection().client.list_actions())
+        return rendering.ActionList(self._connection(args).client.list_actions())
 
     def _action(self, args: argparse.Namespace, cell: str | None) -> Any:
         body = cell if cell is not None and args.body is None else args.body
-        results = list(self._require_connection().client.do_action(args.type, body or b""))
-        return tables.results_table(args.type, results)
+        client = self._connection(args).client
+        return rendering.ResultList(args.type, list(client.do_action(args.type, body or b"")))
 
 
-def _sql_option_words(words: list[str]) -> list[str]:
-    """``sql`` plus its leading options (the rest of the line is the query)."""
-    taking_value = {"--to", "--timeout", "-o", "--output"}
-    kept = ["sql"]
-    i = 1
-    while i < len(words) and words[i].startswith("-"):
-        kept.append(words[i])
-        if words[i] in taking_value and i + 1 < len(words):
-            kept.append(words[i + 1])
-            i += 1
-        i += 1
-    return kept
+def _handlers() -> dict[str, Callable[[FlightMagic, argparse.Namespace, str | None], Any]]:
+    return {
+        "connect": FlightMagic._connect,
+        "use": FlightMagic._use,
+        "connections": FlightMagic._connections,
+        "get": FlightMagic._get,
+        "sql": FlightMagic._sql,
+        "tables": FlightMagic._tables,
+        "catalogs": FlightMagic._catalogs,
+        "list": FlightMagic._list,
+        "info": FlightMagic._info,
+        "schema": FlightMagic._schema,
+        "actions": FlightMagic._actions,
+        "action": FlightMagic._action,
+    }
 
 
-def _sql_text(line: str, words: list[str]) -> str:
-    """The query text of a line-form ``sql``: the raw line after the options, unsplit."""
-    options = _sql_option_words(words)[1:]
-    rest = line.strip()[len("sql") :].lstrip()
-    for word in options:
-        position = rest.find(word)
-        rest = rest[position + len(word) :].lstrip() if position >= 0 else rest
-    return rest
+def _nothing() -> None:
+    return None
 
 
-def _split_assignment(line: str) -> tuple[str | None, str]:
-    """``NAME << rest`` (jupysql style) -> ("NAME", "rest")."""
-    name, sep, rest = line.partition("<<")
-    if sep and name.strip().isidentifier():
-        return name.strip(), rest.strip()
-    return None, line
+def _weak(value: Any) -> Callable[[], Any]:
+    """A weak reference to ``value`` (or to nothing, for objects that take none)."""
+    try:
+        return weakref.ref(value)
+    except TypeError:
+        return _nothing
 
 
-def _arrow_display(table: Any, title: str) -> tables.DisplayTable:
-    """A small Arrow result (metadata listings) as a readable table."""
-    rows = [list(row.values()) for row in table.to_pylist()]
-    return tables.DisplayTable(table.column_names, rows, title=title)
+def _pairs(values: list[str], option: str, form: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            # Not echoed: header values are often credentials, and this line is saved with
+            # the notebook's outputs.
+            raise UsageError(
+                f"%flight connect: {option} wants {form}; one {option} had no '=' after a name"
+            )
+        pairs[key.strip()] = rest
+    return pairs
 
 
-def _describe(request: dict[str, Any]) -> str:
+def _label(request: dict[str, Any]) -> str:
+    """The progress header's words for a read: what is read."""
     if "path" in request:
-        return "/".join(request["path"])
+        return f"read {'/'.join(request['path'])}"
     if "ticket" in request:
-        return f"ticket {request['ticket']!r}"
-    return "command"
+        return f"read ticket {shorten(str(request['ticket']))!r}"
+    return f"read command {shorten(str(request['command']))!r}"
 
 
-def _preview(result: Any, limit: int, name: str) -> Any:
-    """What to show after storing ``result`` in ``name``: a count and the first rows."""
-    shown = None if isinstance(result, BackgroundRead) else preview(result, limit)
-    if shown is None:
-        return result
-    rows, head = shown
-    print(f"{name}: {rows:,} rows (showing {min(rows, limit)})")
-    return head
+def _write_sink(
+    client: Any, where: str, progress: bool | None, timeout: float | None, request: dict[str, Any]
+) -> Any:
+    """``--sink``: stream the read into a file, print the summary and return it."""
+    from flightnb.sinks import check_sink, write_sink
+
+    try:
+        check_sink(where)
+    except FlightError as exc:
+        raise UsageError(f"%flight --sink: {exc.message}") from None
+    summary = write_sink(client, where, progress=progress, timeout=timeout, **request)
+    print(summary)
+    return summary

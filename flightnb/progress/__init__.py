@@ -44,7 +44,12 @@ def in_jupyter_kernel() -> bool:
     )
 
 
-def auto_observer(progress: bool | TransferObserver | Any | None) -> TransferObserver | None:
+def auto_observer(
+    progress: bool | TransferObserver | Any | None,
+    *,
+    label: str | None = None,
+    timeout: float | None = None,
+) -> TransferObserver | None:
     """The display for ``progress=``.
 
     Parameters
@@ -53,6 +58,11 @@ def auto_observer(progress: bool | TransferObserver | Any | None) -> TransferObs
         False: no display. None: show progress once a transfer lasts more than 0.5 s.
         True: show it from the start (and a final summary even for quick reads). An object
         implementing :class:`TransferObserver` is used as is.
+    label : str, optional
+        What the header names (``"read SQL 'SELECT …'"``); by default it comes from the
+        FlightInfo.
+    timeout : float, optional
+        The transfer's deadline, so that reaching it shows as "timed out".
 
     Returns
     -------
@@ -66,5 +76,5 @@ def auto_observer(progress: bool | TransferObserver | Any | None) -> TransferObs
         return progress
     delay = 0.0 if progress else DEFAULT_DELAY_SECONDS
     if in_jupyter_kernel() and importlib.util.find_spec("ipywidgets") is not None:
-        return WidgetProgress(delay=delay)
-    return TextProgress(delay=delay)
+        return WidgetProgress(delay=delay, label=label, timeout=timeout)
+    return TextProgress(delay=delay, label=label, timeout=timeout)

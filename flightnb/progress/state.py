@@ -15,22 +15,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flightnb.client.observer import TransferStats
-from flightnb.types import DescriptorType, FlightInfo
+from flightnb.types import DescriptorType, FlightDescriptor, FlightInfo
 
 __all__ = [
     "ProgressState",
     "Throttle",
+    "describe_descriptor",
     "describe_request",
     "error_text",
     "format_bytes",
     "format_count",
     "format_duration",
+    "shorten",
 ]
 
 RUNNING = "running"
 DONE = "done"
 ERROR = "error"
 CANCELLED = "cancelled"
+TIMED_OUT = "timed out"
+
+_LABEL_LIMIT = 60
+# A cancellation this close to the read's deadline is the deadline firing (seconds).
+_DEADLINE_SLACK_SECONDS = 0.05
 
 _MIB = float(2**20)
 _ERROR_TEXT_LIMIT = 300
@@ -79,18 +86,54 @@ def error_text(error: BaseException) -> str:
     return f"{name}: {first_line}" if first_line else name
 
 
+def shorten(text: str, limit: int = _LABEL_LIMIT) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_descriptor(descriptor: FlightDescriptor) -> str:
+    """``"datasets/trips"``, ``"SQL 'SELECT …'"`` or ``"command 'score'"``, for labels."""
+    if descriptor.descriptor_type is DescriptorType.PATH:
+        return "/".join(descriptor.path)
+    query = _sql_query_of(descriptor.command)
+    if query is not None:
+        return f"SQL {shorten(query)!r}"
+    command = descriptor.command.decode("utf-8", errors="replace")
+    return f"command {shorten(command)!r}" if command.strip() else "command"
+
+
+def _sql_query_of(command: bytes) -> str | None:
+    """The query text of a packed Flight SQL ``CommandStatementQuery``, else None."""
+    if b"CommandStatementQuery" not in command:
+        return None  # cheap check first: most commands are not Flight SQL queries
+    try:
+        from google.protobuf import any_pb2
+
+        from flightnb._proto import FlightSql_pb2 as sql
+
+        packed = any_pb2.Any.FromString(command)
+        message = sql.CommandStatementQuery()
+        if not packed.Unpack(message):
+            return None
+    except Exception:
+        return None
+    return str(message.query)
+
+
 def describe_request(info: FlightInfo | None, kind: str) -> str:
-    """What is being transferred, for a header: ``"read datasets/trips"``."""
+    """What is being transferred, for a header: ``"read datasets/trips"``.
+
+    Without a FlightInfo (a single ticket, or a display started before the plan) it is
+    ``"read ticket"``; an upload without a target is ``"upload"``.
+    """
     descriptor = info.descriptor if info is not None else None
     if descriptor is None:
-        return f"{kind} ticket"
-    if descriptor.descriptor_type is DescriptorType.PATH and descriptor.path:
-        return f"{kind} {'/'.join(descriptor.path)}"
-    command = descriptor.command.decode("utf-8", errors="replace")
-    command = " ".join(command.split())
-    if len(command) > 60:
-        command = command[:59] + "…"
-    return f"{kind} command {command!r}" if command else f"{kind} command"
+        return "upload" if kind == "upload" else f"{kind} ticket"
+    if descriptor.descriptor_type is DescriptorType.PATH and not descriptor.path:
+        return f"{kind} command"
+    described = describe_descriptor(descriptor)
+    return f"{kind} to {described}" if kind == "upload" else f"{kind} {described}"
 
 
 @dataclass(frozen=True)
@@ -118,6 +161,10 @@ class ProgressState:
         What is transferred, for headers; by default derived from the FlightInfo.
     clock : callable, optional
         Monotonic clock in seconds (tests pass a fake one).
+    timeout : float, optional
+        The read's deadline in seconds, when it has one: a cancellation once it has passed
+        is shown as "timed out" (the deadline cancels the read from outside, so the display
+        sees only the cancellation).
 
     Examples
     --------
@@ -132,10 +179,15 @@ class ProgressState:
     """
 
     def __init__(
-        self, *, label: str | None = None, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        label: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        timeout: float | None = None,
     ) -> None:
         self._clock = clock
         self._label = label
+        self.timeout = timeout
         self.kind = "read"
         self.parts = 1
         self.total_records = -1
@@ -174,12 +226,24 @@ class ProgressState:
         if error is None:
             self.status = DONE
             return
-        from flightnb.errors import FlightCancelledError
+        from flightnb.errors import FlightCancelledError, FlightTimedOutError
 
         cancelled = isinstance(error, FlightCancelledError) or type(error).__name__ in (
             "CancelledError",
             "KeyboardInterrupt",
         )
+        if isinstance(error, FlightTimedOutError) or (
+            cancelled
+            and self.timeout is not None
+            and self.elapsed >= self.timeout - _DEADLINE_SLACK_SECONDS
+        ):
+            self.status = TIMED_OUT
+            self.error = (
+                error_text(error)
+                if isinstance(error, FlightTimedOutError)
+                else f"FlightTimedOutError: did not finish within {self.timeout:g} s"
+            )
+            return
         self.status = CANCELLED if cancelled else ERROR
         self.error = error_text(error)
 
@@ -304,10 +368,13 @@ class ProgressState:
 
     def summary_html(self) -> str:
         """The summary as a small static HTML block (kept in a saved notebook)."""
-        colour = {DONE: "#2e7d32", ERROR: "#c62828", CANCELLED: "#ef6c00"}.get(
-            self.status, "#1565c0"
-        )
-        mark = {DONE: "✔", ERROR: "✖", CANCELLED: "■"}.get(self.status, "…")
+        colour = {
+            DONE: "#2e7d32",
+            ERROR: "#c62828",
+            CANCELLED: "#ef6c00",
+            TIMED_OUT: "#ef6c00",
+        }.get(self.status, "#1565c0")
+        mark = {DONE: "✔", ERROR: "✖", CANCELLED: "■", TIMED_OUT: "⏱"}.get(self.status, "…")
         head = html.escape(self.label)
         if self.parts > 1:
             head += f" ({self.parts} endpoints)"
@@ -315,7 +382,7 @@ class ProgressState:
         if self.status == DONE:
             details += f" ({self.rate_text()})"
         parts = [
-            f'<div class="flightnb-summary flightnb-{self.status}" '
+            f'<div class="flightnb-summary flightnb-{self.status.replace(" ", "-")}" '
             f'style="font-family: var(--jp-ui-font-family, sans-serif); font-size: 13px; '
             f'border-left: 4px solid {colour}; padding: 2px 8px; margin: 2px 0;">',
             f'<span style="color: {colour}; font-weight: bold;">{mark} {head}: '

@@ -34,8 +34,15 @@ class TextProgress:
         Where to write (default ``sys.stderr``).
     interval : float, optional
         Minimum seconds between redraws (default 0.2 with tqdm, 2 for plain lines).
-    use_tqdm : bool
-        False forces the plain-line display.
+    use_tqdm : bool, optional
+        False forces the plain-line display, True the tqdm bar. By default the bar is used
+        when tqdm is installed and the output is a terminal or a ``file`` you passed; on a
+        stderr that is not a terminal (a log file, a pipe, a notebook kernel) plain lines
+        are written, since a bar's carriage returns garble those.
+    label : str, optional
+        What is transferred (default: the flight's path or command).
+    timeout : float, optional
+        The read's deadline, so that hitting it shows as "timed out" (not "cancelled").
 
     Examples
     --------
@@ -48,13 +55,17 @@ class TextProgress:
         delay: float = 0.5,
         file: TextIO | None = None,
         interval: float | None = None,
-        use_tqdm: bool = True,
+        use_tqdm: bool | None = None,
+        label: str | None = None,
+        timeout: float | None = None,
     ) -> None:
         self._file = file
+        if use_tqdm is None:
+            use_tqdm = file is not None or _is_terminal(sys.stderr)
         self._bar_class: Any = _tqdm_class() if use_tqdm else None
         if interval is None:
             interval = _BAR_INTERVAL_SECONDS if self._bar_class else _LINE_INTERVAL_SECONDS
-        self.state = ProgressState()
+        self.state = ProgressState(label=label, timeout=timeout)
         self._throttle = Throttle(interval=interval, delay=delay)
         self._bar: Any = None
         self._shown = False
@@ -152,6 +163,13 @@ class TextProgress:
     def _write_line(self, text: str) -> None:
         self._out.write(f"flightnb: {text}\n")
         self._out.flush()
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except Exception:  # a replaced stream without isatty, or a closed one
+        return False
 
 
 @functools.cache

@@ -20,6 +20,7 @@ from flightnb.progress.state import (
     CANCELLED,
     DONE,
     ERROR,
+    TIMED_OUT,
     ProgressState,
     Throttle,
     format_bytes,
@@ -32,8 +33,8 @@ __all__ = ["WidgetProgress"]
 _log = logging.getLogger("flightnb.progress")
 
 _INTERVAL_SECONDS = 0.15
-_BAR_STYLE = {DONE: "success", ERROR: "danger", CANCELLED: "warning"}
-_COLOUR = {DONE: "#2e7d32", ERROR: "#c62828", CANCELLED: "#ef6c00"}
+_BAR_STYLE = {DONE: "success", ERROR: "danger", CANCELLED: "warning", TIMED_OUT: "warning"}
+_COLOUR = {DONE: "#2e7d32", ERROR: "#c62828", CANCELLED: "#ef6c00", TIMED_OUT: "#ef6c00"}
 
 
 class WidgetProgress:
@@ -51,6 +52,8 @@ class WidgetProgress:
         Minimum seconds between two redraws.
     label : str, optional
         What is transferred, for the header (default: the flight's path or command).
+    timeout : float, optional
+        The read's deadline, so that hitting it shows as "timed out" (not "cancelled").
 
     Attributes
     ----------
@@ -67,9 +70,14 @@ class WidgetProgress:
     """
 
     def __init__(
-        self, *, delay: float = 0.5, interval: float = _INTERVAL_SECONDS, label: str | None = None
+        self,
+        *,
+        delay: float = 0.5,
+        interval: float = _INTERVAL_SECONDS,
+        label: str | None = None,
+        timeout: float | None = None,
     ) -> None:
-        self.state = ProgressState(label=label)
+        self.state = ProgressState(label=label, timeout=timeout)
         self._throttle = Throttle(interval=interval, delay=delay)
         self._cancel: Callable[[], None] | None = None
         self._cancel_requested = False
@@ -81,6 +89,7 @@ class WidgetProgress:
         self._shown = False
         self.widget: Any = None
         self.summary_html: str | None = None
+        self._reserved: Any = None
         # Child widgets, set when the display is built.
         self._header: Any = None
         self._bar: Any = None
@@ -208,7 +217,7 @@ class WidgetProgress:
 
         fraction = state.fraction
         if not state.running:
-            self._bar.bar_style = _BAR_STYLE[status]
+            self._bar.bar_style = _BAR_STYLE.get(status, "danger")
             self._bar.value = 1.0 if fraction is None or status != DONE else fraction
             self._bar_label.value = (
                 "100%" if status == DONE else f"{status} at {_percent(fraction)}"
@@ -237,6 +246,19 @@ class WidgetProgress:
                 f'<div style="color: {colour}; font-weight: bold;">{html.escape(state.error)}</div>'
             )
             self._error.layout.display = None
+
+    def reserve_output(self) -> None:
+        """Claim an (empty) output in the current cell, which the display will take over.
+
+        For transfers that draw from another thread or later (background reads): the display
+        then lands in the cell that started the transfer, whatever cell runs meanwhile.
+        """
+        try:
+            from IPython.display import HTML, display
+
+            self._reserved = display(HTML(""), display_id=True)  # type: ignore[no-untyped-call]
+        except Exception:
+            self._reserved = None
 
     def _on_cancel_click(self, _button: Any) -> None:
         cancel = self._cancel
@@ -269,6 +291,9 @@ class WidgetProgress:
         """Display ``widget`` in the current cell; return a handle for :meth:`_update`."""
         from IPython.display import display
 
+        if self._reserved is not None:
+            self._reserved.update(widget)
+            return self._reserved
         return display(widget, display_id=True)  # type: ignore[no-untyped-call]
 
     def _update(self, handle: Any, summary_html: str) -> None:

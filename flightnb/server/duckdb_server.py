@@ -22,6 +22,7 @@ uploads create it (see :class:`~flightnb.server.dispatch.UploadMode` to append o
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,6 +68,8 @@ __all__ = ["FlightSqlServer"]
 _QUERY_RELATION = "QUERY_RELATION"
 # Results of statements that already ran travel inside the ticket up to this size.
 _INLINE_RESULT_LIMIT = 1 << 20
+# Statements kept by FlightSqlServer.recent_queries.
+_RECENT_QUERIES = 100
 
 
 def _version() -> str:
@@ -174,6 +177,9 @@ class FlightSqlServer(FlightSqlServerBase):
         self._prepared = PreparedStatements()
         self._kept = KeptResults()
         self._registry = CancellationRegistry()
+        self._recent_queries: collections.deque[tuple[str, list[Parameters]]] = collections.deque(
+            maxlen=_RECENT_QUERIES
+        )
         keywords = [
             row[0]
             for row in self._db.execute(
@@ -221,6 +227,15 @@ class FlightSqlServer(FlightSqlServerBase):
     def database(self) -> duckdb.DuckDBPyConnection:
         """The DuckDB connection the server was built on (for setup in tests and demos)."""
         return self._db
+
+    @property
+    def recent_queries(self) -> list[tuple[str, list[Parameters]]]:
+        """The last 100 statements GetFlightInfo planned, oldest first (for tests, diagnostics).
+
+        Each is ``(sql, parameter_sets)``: the SQL text as received and the bound values,
+        one list per parameter row (``[None]`` without parameters).
+        """
+        return list(self._recent_queries)
 
     @property
     def cancellation(self) -> CancellationRegistry:
@@ -298,6 +313,7 @@ class FlightSqlServer(FlightSqlServerBase):
         self, con: duckdb.DuckDBPyConnection, query: str, parameter_sets: list[Parameters]
     ) -> _Planned:
         """Bind a read-only SELECT (nothing runs); run anything else now."""
+        self._recent_queries.append((query, parameter_sets))
         single = len(con.extract_statements(query)) == 1
         relation = con.sql(query, params=parameter_sets[0])
         if relation is not None and relation.type == _QUERY_RELATION and single:

@@ -12,8 +12,9 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+import flightnb
 from flightnb.notebook.background import BackgroundRead
-from flightnb.notebook.display import DisplayTable, Tables
+from flightnb.notebook.rendering import FlightList
 
 
 @pytest.fixture
@@ -23,9 +24,7 @@ def shell(flight_server: Any) -> Iterator[InteractiveShell]:
     ip.run_line_magic("flight", f"connect {flight_server.location}")
     yield ip
     magic = ip.magics_manager.registry["FlightMagic"]
-    if magic.connection is not None:
-        magic.connection.close()
-        magic.connection = None
+    magic.connection = None  # closes every connection
     ip.run_line_magic("config", "FlightMagic.to = 'arrow'")
     InteractiveShell.clear_instance()
 
@@ -55,24 +54,27 @@ def test_output_variable_and_jupysql_assignment(shell: InteractiveShell) -> None
     assert isinstance(shell.user_ns["trips"], pa.Table)
 
 
-def test_listing_info_schema_actions_are_tables(shell: InteractiveShell) -> None:
+def test_listing_info_schema_actions_are_real_objects_shown_as_tables(
+    shell: InteractiveShell,
+) -> None:
     listing = line(shell, "flight list")
-    assert isinstance(listing, DisplayTable) and "numbers" in repr(listing)
-    assert "<table>" in listing._repr_html_()
+    assert isinstance(listing, FlightList) and isinstance(listing[0], flightnb.FlightInfo)
+    assert "<table>" in listing._repr_html_() and "numbers" in listing._repr_html_()
     info = line(shell, "flight info multi ordered")
-    assert isinstance(info, Tables)
-    assert "parts/0" in repr(info) and "ordered" in repr(info)
+    assert isinstance(info, flightnb.FlightInfo) and len(info.endpoints) == 3
+    html = shell.display_formatter.format(info)[0]["text/html"]
+    assert "parts/0" in html and "ordered" in html
     schema = line(shell, "flight schema numbers")
-    assert [row[0] for row in schema.rows] == ["n", "s"]
+    assert isinstance(schema, pa.Schema) and schema.names == ["n", "s"]
     actions = line(shell, "flight actions")
-    assert "echo" in repr(actions)
+    assert "echo" in [a.type for a in actions]
     echoed = line(shell, "flight action echo hello")
-    assert echoed.rows == [["0", "hello"]]
+    assert [r.body for r in echoed] == [b"hello"]
 
 
 def test_cell_form_action_body(shell: InteractiveShell) -> None:
     result = shell.run_cell_magic("flight", "action echo", "multi\nline body")
-    assert result.rows[0][1] == "multi\nline body"
+    assert result[0].body == b"multi\nline body"
 
 
 @pytest.mark.parametrize(
@@ -84,6 +86,7 @@ def test_cell_form_action_body(shell: InteractiveShell) -> None:
         ("flight get a --to excel", "invalid choice"),
         ("flight connect", "required"),
         ("flight get 'unbalanced", "quotation"),
+        ("flight get numbers --frobnicate", "^%flight get: unrecognized arguments"),
     ],
 )
 def test_wrong_usage_is_a_one_line_usage_error(
@@ -157,8 +160,6 @@ def test_background_reads_use_the_connections_login(
 
 
 def test_credentials_in_the_uri_are_refused_without_echo(shell: InteractiveShell) -> None:
-    import flightnb
-
-    with pytest.raises(flightnb.FlightInvalidArgumentError) as excinfo:
+    with pytest.raises(UsageError) as excinfo:
         line(shell, "flight connect grpc://alice:s3cret-pw@127.0.0.1:1")
     assert "s3cret-pw" not in str(excinfo.value)

@@ -29,8 +29,7 @@ def shell(sql_location: str) -> Iterator[InteractiveShell]:
     ip.run_line_magic("flight", f"connect {sql_location}")
     yield ip
     magic = ip.magics_manager.registry["FlightMagic"]
-    magic.connection.close()
-    magic.connection = None
+    magic.connection = None  # closes every connection
     InteractiveShell.clear_instance()
 
 
@@ -74,14 +73,14 @@ def test_missing_placeholder_variable_is_usage_error(shell: InteractiveShell) ->
 
 def test_tables_catalogs_and_schema(shell: InteractiveShell) -> None:
     listing = shell.run_line_magic("flight", "tables")
-    names = [row[listing.columns.index("table_name")] for row in listing.rows]
-    assert {"trips", "stations"} <= set(names)
+    assert isinstance(listing, pa.Table)
+    assert {"trips", "stations"} <= set(listing.column("table_name").to_pylist())
     only = shell.run_line_magic("flight", "tables stat%")
-    assert [row[listing.columns.index("table_name")] for row in only.rows] == ["stations"]
+    assert only.column("table_name").to_pylist() == ["stations"]
     catalogs = shell.run_line_magic("flight", "catalogs")
-    assert len(catalogs) >= 1
+    assert isinstance(catalogs, pa.Table) and catalogs.num_rows >= 1
     schema = shell.run_line_magic("flight", "schema trips")
-    assert "trip_id" in [row[0] for row in schema.rows]
+    assert isinstance(schema, pa.Schema) and "trip_id" in schema.names
 
 
 def test_sql_errors_carry_the_servers_message(shell: InteractiveShell) -> None:

@@ -47,10 +47,15 @@ def test_tour_notebook() -> None:
     listing = by_source["%flight list"]
     assert "<table>" in listing and "trips" in listing and "100,000" in listing
     assert "station_id" in by_source["%flight schema stations"]
-    assert "trips: 100,000 rows (showing 10)" in by_source["%flight trips << get trips --to polars"]
+    preview = by_source["%flight trips << get trips --to polars"]
+    assert "trips: 100,000 rows, 14 columns (showing the first 10" in preview
+    assert "flightnb-result" in preview
+    busiest = by_source["%%flight sql -o busiest --no-progress"]
+    assert "busiest: 5 rows, 2 columns" in busiest and "station" in busiest
+    assert "*" in by_source["%flight connections"] and "default" in by_source["%flight connections"]
     assert (
         "BackgroundRead read of trips" in by_source["handle = %flight get trips --bg --no-progress"]
     )
     assert "100000 rows read in the background; done" in by_source["background = await handle"]
-    assert "stars" in by_source["import flightnb.pandas"]
+    assert "stars" in by_source["import pandas as pd"]
     assert not any(o.get("output_type") == "error" for c in cells for o in c.outputs)

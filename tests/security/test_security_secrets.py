@@ -225,12 +225,21 @@ def test_clients_errors_and_logs_show_no_secret(location: str, logs: Any) -> Non
     assert any("UNAUTHENTICATED" in text for _, text in seen)
 
 
-def test_connection_repr_shows_header_names_only(location: str) -> None:
-    from flightnb.notebook.connection import Connection
+def test_connection_repr_shows_header_names_only(
+    location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flightnb.notebook.connections import ConnectionSpec, open_connection
 
-    connection = Connection(
-        location, token=CANARY, headers={"authorization": f"Bearer {CANARY}", "x-team": "a"}
+    monkeypatch.setenv("FLIGHTNB_TEST_TOKEN", CANARY)
+    monkeypatch.setenv("FLIGHTNB_TEST_AUTH", f"Bearer {CANARY}")
+    spec = ConnectionSpec(
+        "t",
+        location,
+        token_env="FLIGHTNB_TEST_TOKEN",
+        headers={"x-team": "a"},
+        headers_env={"authorization": "FLIGHTNB_TEST_AUTH"},
     )
+    connection = open_connection(spec, check=False)
     try:
         text = _shown(connection)
         assert "authorization" in text and "x-team" in text
@@ -310,9 +319,7 @@ def shell() -> Iterator[InteractiveShell]:
     ip.run_line_magic("load_ext", "flightnb")
     yield ip
     magic = ip.magics_manager.registry["FlightMagic"]
-    if magic.connection is not None:
-        magic.connection.close()
-        magic.connection = None
+    magic.connection = None  # closes every connection
     InteractiveShell.clear_instance()
 
 
@@ -326,12 +333,14 @@ def test_magic_output_shows_no_secret(
     monkeypatch.setenv("FLIGHTNB_TEST_TOKEN", CANARY)
     monkeypatch.setenv("FLIGHTNB_TEST_PASSWORD", CANARY)
     monkeypatch.setenv("FLIGHTNB_TEST_WRONG", WRONG)
+    monkeypatch.setenv("FLIGHTNB_TEST_AUTH", f"Bearer {CANARY}")
+    monkeypatch.setenv("FLIGHTNB_TEST_AUTH_WRONG", f"Bearer {WRONG}")
     magic = shell.magics_manager.registry["FlightMagic"]
     reprs = []
     good = [
         f"connect {location} --token-env FLIGHTNB_TEST_TOKEN",
         f"connect {location} --user {USER} --password-env FLIGHTNB_TEST_PASSWORD",
-        f"connect {location} --header 'authorization=Bearer {CANARY}' --header x-team=a",
+        f"connect {location} --header-env authorization=FLIGHTNB_TEST_AUTH --header x-team=a",
     ]
     for command in good:
         assert shell.run_cell(f"%flight {command}").success
@@ -339,25 +348,36 @@ def test_magic_output_shows_no_secret(
         result = shell.run_cell("%flight get --ticket t --progress")
         assert result.success and result.result.num_rows == 50_000
         assert shell.run_cell("%flight info t").success
+    # Connecting checks the credentials at once: a wrong one fails there, and the previous
+    # connection stays active.
     bad = [
         f"connect {location} --token-env FLIGHTNB_TEST_WRONG",
-        f"connect {location} --header 'authorization=Bearer {WRONG}'",
+        f"connect {location} --header-env authorization=FLIGHTNB_TEST_AUTH_WRONG",
+        f"connect {location} --no-check --token-env FLIGHTNB_TEST_WRONG",
     ]
     errors = []
     for command in bad:
-        assert shell.run_cell(f"%flight {command}").success
-        reprs.append(repr(magic.connection))
-        for cell in ("%flight get --ticket t --progress", "%flight info t", "%flight list"):
-            result = shell.run_cell(cell)
+        result = shell.run_cell(f"%flight {command}")
+        if "--no-check" not in command:
             assert not result.success
-            errors.append(_error_text(result.error_in_exec))
+            errors.append(str(result.error_in_exec))
+        reprs.append(repr(magic.connection))
+    for cell in ("%flight get --ticket t --progress", "%flight info t", "%flight list"):
+        result = shell.run_cell(cell)
+        assert not result.success
+        errors.append(_error_text(result.error_in_exec))
     result = shell.run_cell(
         f"%flight connect {location} --user {USER} --password-env FLIGHTNB_TEST_WRONG"
     )
     assert not result.success
     errors.append(_error_text(result.error_in_exec))
-    # A mistyped header is refused without echoing it (it would be saved with the notebook).
-    for header in (f"authorization: Bearer {CANARY}", f"={CANARY}"):
+    # Credentials typed into the cell are refused without echoing them (the cell is saved
+    # with the notebook), and so is a mistyped header.
+    for header in (
+        f"authorization=Bearer {CANARY}",
+        f"authorization: Bearer {CANARY}",
+        f"={CANARY}",
+    ):
         result = shell.run_cell(f"%flight connect {location} --header '{header}'")
         assert not result.success
         # Only the message: IPython shows a UsageError as this one line (a traceback
@@ -366,6 +386,7 @@ def test_magic_output_shows_no_secret(
     captured = capsys.readouterr()
     assert "connected to" in captured.out and "UNAUTHENTICATED" in captured.out
     assert "--header wants NAME=VALUE" in captured.err + captured.out
+    assert "looks like a credential" in captured.err + captured.out
     assert_no_secret(captured.out, "magic stdout")
     assert_no_secret(captured.err, "magic stderr (progress)")
     assert_no_secret("\n".join(reprs), "Connection repr")
@@ -408,7 +429,9 @@ def test_saved_notebook_holds_no_secret(
     outputs = [cell.outputs for cell in notebook.cells]
     assert "connected to" in str(outputs[1])
     assert "50000" in str(outputs[2])
-    assert "UNAUTHENTICATED" in str(outputs[8]) and "unknown bearer token" in str(outputs[8])
+    # A wrong token fails at connect (the check), and the previous connection stays.
+    assert "UNAUTHENTICATED" in str(outputs[7]) and "unknown bearer token" in str(outputs[7])
+    assert not any(o.get("output_type") == "error" for o in outputs[8])
     assert "UNAUTHENTICATED" in str(outputs[9])
     assert not any(o.get("output_type") == "error" for o in outputs[2])
     assert_no_secret(saved, "the saved notebook")

@@ -68,8 +68,9 @@ def test_quickstart_targets_the_default_port() -> None:
     assert sum("grpc://localhost:8815" in code for code in blocks) >= 3
 
 
-def test_quickstart_snippets_run(servers: dict[str, str], monkeypatch: Any) -> None:
+def test_quickstart_snippets_run(servers: dict[str, str], monkeypatch: Any, tmp_path: Path) -> None:
     monkeypatch.setenv("FLIGHT_TOKEN", "unused-by-the-embedded-server")
+    monkeypatch.chdir(tmp_path)  # the sink snippet writes trips.parquet
     namespace: dict[str, Any] = {"__name__": "__readme__", "URI": servers["grpc://localhost:8815"]}
     ran = 0
     for language, code in _quickstart():
@@ -92,3 +93,6 @@ def test_quickstart_snippets_run(servers: dict[str, str], monkeypatch: Any) -> N
     assert ran >= 4
     assert namespace["table"].num_rows == 2000
     assert namespace["fares"].shape[0] > 0
+    assert namespace["rows"] == namespace["summary"].rows == 2000
+    assert (tmp_path / "trips.parquet").is_file()
+    assert namespace["expensive"].columns == ["rider_type", "fare"]

@@ -40,8 +40,9 @@ def _no_rows(table: pa.Table) -> pa.Table:
 
 def test_path_upload_creates_refuses_then_appends_or_replaces(sql_server: Any) -> None:
     table = pa.table({"id": pa.array([1, 2, 3], pa.int64()), "name": ["a", "b", "c"]})
-    results = write_flight(sql_server.location, table, path="path_uploads", progress=False)
-    assert [sql.DoPutUpdateResult.FromString(r).record_count for r in results] == [3]
+    summary = write_flight(sql_server.location, table, path="path_uploads", progress=False)
+    assert [sql.DoPutUpdateResult.FromString(r).record_count for r in summary.results] == [3]
+    assert summary.rows_written == 3
     with pytest.raises(flightnb.FlightInvalidArgumentError, match=r"already exists.*mode=append"):
         write_flight(
             sql_server.location, _no_rows(table), path=["main", "path_uploads"], progress=False

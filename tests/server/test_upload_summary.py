@@ -49,3 +49,15 @@ def test_the_accessor_returns_the_summary(sql_server: FlightSqlServer) -> None:
 
     summary = frame.flight.put(sql_server.location, path="upload_accessor", progress=False)
     assert summary.rows_written == 3
+
+
+@pytest.mark.parametrize("rows", [1, 200_000])
+def test_a_refused_upload_reports_the_servers_reason_every_time(
+    sql_server: FlightSqlServer, rows: int
+) -> None:
+    # The server refuses while the client is still writing; grpcio's own write would report
+    # INTERNAL "Internal error from Core" instead of the server's status most of the time.
+    table = pa.table({"x": pa.array(range(rows), pa.int64())})
+    for _ in range(20):
+        with pytest.raises(flightnb.FlightInvalidArgumentError, match="unknown path option"):
+            write_flight(sql_server.location, table, path="refused?mode=upsert", progress=False)

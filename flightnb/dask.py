@@ -1,0 +1,348 @@
+"""Dask integration: ``flightnb.dask.read_flight``, one partition per Flight endpoint.
+
+The client plans (GetFlightInfo, or a Flight SQL query) and builds the graph with
+``dask.dataframe.from_map``: one task per endpoint, whose argument is that endpoint (ticket
+and locations), the server's location and the non-secret client options. ``meta`` comes from
+the schema, so nothing is read on the client. Each worker process keeps one
+:class:`~flightnb.FlightClient` per server and options (its channels are reused by every task
+the worker runs) and reads its endpoint with the streaming reader.
+
+Credentials never enter the graph: ``token_env="NAME"`` makes each worker read the token from
+its own environment variable ``NAME`` (a picklable callable given as ``token=`` works too,
+and is called on the worker); a ``token=`` string is refused. What cannot travel to workers:
+cookies and session options set on a client (each worker has its own session), transactions,
+and clients themselves, so ``source`` must be a location.
+
+Requires ``pip install 'flightnb[dask]'``; importing this module imports dask.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask.dataframe as dd
+import pyarrow as pa
+
+from flightnb.client.aio import AsyncFlightClient
+from flightnb.client.loop_thread import shared_loop_thread
+from flightnb.client.sync import FlightClient
+from flightnb.convert import check_dtype_backend, to_pandas
+from flightnb.errors import FlightInvalidArgumentError
+from flightnb.requests import SqlQuery, read_request
+from flightnb.scan.query import SCAN_ALIAS, narrow_query, wrappable
+from flightnb.sql.client import AsyncFlightSqlClient
+from flightnb.streaming import plan_and_stream
+from flightnb.types import FlightDescriptor, FlightEndpoint, FlightInfo, Location, Ticket
+
+__all__ = ["EnvToken", "read_flight", "read_partition"]
+
+
+@dataclass(frozen=True)
+class EnvToken:
+    """A token read from an environment variable where it is called (on each worker).
+
+    Picklable and free of the secret itself: the graph holds only the variable's name.
+    """
+
+    name: str
+
+    def __call__(self) -> str:
+        value = os.environ.get(self.name)
+        if not value:
+            raise FlightInvalidArgumentError(
+                f"the environment variable {self.name} (token_env=) is not set on this worker"
+            )
+        return value
+
+    def __repr__(self) -> str:
+        return f"EnvToken({self.name!r})"
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One task's read: a single endpoint, or a whole query run on the worker."""
+
+    location: str
+    options: tuple[tuple[str, Any], ...]
+    endpoint: FlightEndpoint | None = None
+    query: str | None = None
+    parameters: Any = field(default=None, repr=False)
+    schema: pa.Schema | None = field(default=None, repr=False)
+    columns: tuple[str, ...] | None = None
+    dtype_backend: str = "pyarrow"
+
+
+# --- worker side -------------------------------------------------------------------------
+
+_CLIENTS: dict[tuple[str, tuple[tuple[str, Any], ...]], FlightClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _client(location: str, options: tuple[tuple[str, Any], ...]) -> FlightClient:
+    """This process's client for ``location`` and ``options`` (created on first use)."""
+    key = (location, options)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = _CLIENTS[key] = FlightClient(location, **dict(options))
+        return client
+
+
+async def _read_part(client: AsyncFlightClient, part: _Part) -> pa.Table:
+    request: FlightInfo | SqlQuery
+    if part.endpoint is not None:
+        request = FlightInfo(part.schema, None, (part.endpoint,), ordered=True)
+    else:
+        assert part.query is not None
+        request = SqlQuery(part.query, part.parameters)
+    stream = await plan_and_stream(client, request, owns_client=False)
+    try:
+        return await stream.read_table()
+    finally:
+        await stream.aclose()
+
+
+def read_partition(part: _Part) -> Any:
+    """Read one partition into pandas (runs on a worker; public for ``dd.from_map``)."""
+    client = _client(part.location, part.options)
+    table: pa.Table = shared_loop_thread().run(_read_part(client.async_client, part))
+    if part.columns is not None:
+        table = table.select(list(part.columns))
+    return to_pandas(table, dtype_backend=part.dtype_backend)
+
+
+# --- client side -------------------------------------------------------------------------
+
+
+def _worker_options(token_env: str | None, client_options: dict[str, Any]) -> dict[str, Any]:
+    options = dict(client_options)
+    token = options.pop("token", None)
+    if isinstance(token, str):
+        raise FlightInvalidArgumentError(
+            "a token= string would travel inside the task graph; use token_env='NAME' (each "
+            "worker reads the environment variable NAME) or a picklable callable"
+        )
+    if token is not None and token_env is not None:
+        raise FlightInvalidArgumentError("give token= or token_env=, not both")
+    if token_env is not None:
+        token = EnvToken(token_env)
+    if token is not None:
+        options["token"] = token
+    return options
+
+
+async def _plan(
+    client: AsyncFlightClient, request: Ticket | FlightDescriptor | SqlQuery
+) -> tuple[FlightInfo | None, pa.Schema]:
+    """(the FlightInfo to split, or None to run the query on one worker; the schema)."""
+    if isinstance(request, FlightDescriptor):
+        info = await client.get_flight_info(request)
+        schema = info.schema if info.schema is not None else await client.get_schema(request)
+        return info, schema
+    assert isinstance(request, SqlQuery)
+    async with AsyncFlightSqlClient(client) as sql_client:
+        if request.parameters is None:
+            info = await sql_client.execute(request.query)
+            if info.schema is not None:
+                return info, info.schema
+        # A parameterized query's tickets name a prepared statement of this client, which
+        # closes with it: the query runs whole on a worker instead.
+        async with sql_client.prepare(request.query) as statement:
+            if statement.dataset_schema is not None and len(statement.dataset_schema):
+                return None, statement.dataset_schema
+        info = await sql_client.execute(request.query, request.parameters)
+        if info.schema is None:
+            raise FlightInvalidArgumentError("the server sent no schema for this query")
+        return None, info.schema
+
+
+async def _bounds(
+    client: AsyncFlightClient, query: str, parameters: Any, column: str
+) -> tuple[pa.Scalar, pa.Scalar]:
+    from flightnb.scan.predicate import quote_identifier
+
+    name = quote_identifier(column)
+    text = f"SELECT min({name}), max({name}) FROM ({query}) AS {quote_identifier(SCAN_ALIAS)}"
+    async with AsyncFlightSqlClient(client) as sql_client:
+        table = await sql_client.query(text, parameters)
+    return table.column(0)[0], table.column(1)[0]
+
+
+def _split(low: pa.Scalar, high: pa.Scalar, n: int) -> list[pa.Scalar]:
+    """``n + 1`` boundaries from ``low`` to ``high`` in the column's own type."""
+    type_ = low.type
+    if pa.types.is_floating(type_) or pa.types.is_decimal(type_):
+        a, b = float(low.as_py()), float(high.as_py())
+        values = [a + (b - a) * i / n for i in range(n + 1)]
+        as_type = pa.float64() if pa.types.is_decimal(type_) else type_
+        return [pa.scalar(v, as_type) for v in values]
+    if pa.types.is_integer(type_) or pa.types.is_date(type_) or pa.types.is_timestamp(type_):
+        storage = pa.int32() if pa.types.is_date32(type_) else pa.int64()
+        ends = pa.array([low, high], type_).cast(storage).cast(pa.int64()).to_pylist()
+        a, b = int(ends[0]), int(ends[1])
+        values = [a + (b - a) * i // n for i in range(n + 1)]
+        return list(pa.array(values, pa.int64()).cast(storage).cast(type_))
+    raise FlightInvalidArgumentError(
+        f"partition_on needs a numeric, date or timestamp column, not {type_}"
+    )
+
+
+def _range_queries(
+    query: str, parameters: Any, column: str, bounds: list[pa.Scalar]
+) -> list[tuple[str, list[Any]]]:
+    from flightnb.scan.predicate import quote_identifier
+
+    name = quote_identifier(column)
+    base = f"SELECT * FROM ({query}) AS {quote_identifier(SCAN_ALIAS)} WHERE "
+    own = list(parameters or ())
+    parts = []
+    last = len(bounds) - 2
+    for i in range(len(bounds) - 1):
+        high_op = "<=" if i == last else "<"
+        condition = f"{name} >= ? AND {name} {high_op} ?"
+        if i == 0:
+            condition = f"({condition}) OR {name} IS NULL"  # NULLs go to the first partition
+        parts.append((base + condition, [*own, bounds[i], bounds[i + 1]]))
+    return parts
+
+
+def read_flight(
+    source: str | Location,
+    *,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: Any = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    columns: Sequence[str] | None = None,
+    dtype_backend: str = "pyarrow",
+    token_env: str | None = None,
+    partition_on: str | None = None,
+    npartitions: int | None = None,
+    **client_options: Any,
+) -> dd.DataFrame:
+    """A Dask DataFrame over a flight, one partition per endpoint, read by the workers.
+
+    Parameters
+    ----------
+    source : str or Location
+        The server's location (a client cannot travel to workers).
+    path, command, descriptor, sql, parameters
+        What to read, exactly one of ``path``, ``command``, ``descriptor`` or ``sql``, as for
+        :func:`flightnb.read_flight`. A ``sql`` query with ``parameters`` runs as one
+        partition on a worker (its tickets would name a prepared statement of the planning
+        client), unless ``partition_on`` splits it.
+    columns : sequence of str, optional
+        Only these columns (pushed into the query for ``sql``; selected on the worker else).
+    dtype_backend : {"pyarrow", "numpy_nullable", "numpy"}, default "pyarrow"
+        The pandas column types of each partition (see :func:`flightnb.convert.to_pandas`).
+    token_env : str, optional
+        Each worker reads its bearer token from this environment variable.
+    partition_on, npartitions : str and int, optional
+        For a ``sql`` query: ask the server for the column's minimum and maximum and read
+        ``npartitions`` range queries instead (``column >= ? AND column < ?``; NULLs go to the
+        first), like ``dask.dataframe.read_sql_query``.
+    **client_options
+        The client options of each worker's client (``headers=``, TLS, ``timeout=``, ...);
+        they travel in the graph, so keep secrets out of them.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame
+
+    Examples
+    --------
+    >>> frame = read_flight("grpc://flight:8815", path="trips",
+    ...                     token_env="FLIGHT_TOKEN")  # doctest: +SKIP
+    >>> frame.groupby("city").fare.mean().compute()  # doctest: +SKIP
+    """
+    backend = check_dtype_backend(dtype_backend)
+    if not isinstance(source, (str, Location)):
+        raise FlightInvalidArgumentError(
+            "flightnb.dask.read_flight needs a location: a client, its cookies and session "
+            "cannot travel to the workers"
+        )
+    request = read_request(None, path, command, descriptor, sql, parameters)
+    if (partition_on is None) != (npartitions is None):
+        raise FlightInvalidArgumentError("give partition_on= and npartitions= together")
+    if partition_on is not None:
+        if not isinstance(request, SqlQuery):
+            raise FlightInvalidArgumentError("partition_on= splits a sql= query only")
+        if npartitions is None or npartitions < 1:
+            raise FlightInvalidArgumentError("npartitions must be at least 1")
+        if parameters is not None and not isinstance(parameters, (list, tuple)):
+            raise FlightInvalidArgumentError(
+                "partition_on= binds its bounds after positional parameters: pass a list"
+            )
+    location = source.uri if isinstance(source, Location) else source
+    options = _worker_options(token_env, client_options)
+    planning_options = dict(options)
+    planning_token: Callable[[], str] | Any = planning_options.get("token")
+    if isinstance(planning_token, EnvToken) and not os.environ.get(planning_token.name):
+        planning_options.pop("token")  # the workers may have it even where the client has not
+
+    wanted = tuple(columns) if columns is not None else None
+    if isinstance(request, SqlQuery) and wanted is not None and wrappable(request.query):
+        narrowed = narrow_query(
+            request.query,
+            request.parameters,
+            all_columns=(),
+            columns=wanted,
+            condition=None,
+            n_rows=None,
+        )
+        request = SqlQuery(narrowed.query, narrowed.parameters)
+
+    async def plan() -> tuple[FlightInfo | None, pa.Schema, Any]:
+        async with AsyncFlightClient(location, **planning_options) as client:
+            info, schema = await _plan(client, request)
+            bounds = None
+            if partition_on is not None:
+                assert isinstance(request, SqlQuery)
+                bounds = await _bounds(client, request.query, request.parameters, partition_on)
+            return info, schema, bounds
+
+    info, schema, bounds = shared_loop_thread().run(plan())
+    shown = schema
+    if wanted is not None:
+        missing = [c for c in wanted if c not in schema.names]
+        if missing:
+            raise FlightInvalidArgumentError(f"no such column(s): {', '.join(missing)}")
+        shown = pa.schema([schema.field(c) for c in wanted])
+    meta = to_pandas(shown.empty_table(), dtype_backend=backend)
+    frozen = tuple(sorted(options.items()))
+    common: dict[str, Any] = {
+        "location": location,
+        "options": frozen,
+        "schema": schema,
+        "columns": wanted,
+        "dtype_backend": backend,
+    }
+    parts: list[_Part]
+    if bounds is not None:
+        assert isinstance(request, SqlQuery) and partition_on is not None
+        low, high = bounds
+        if not low.is_valid:  # no rows, or only NULLs: one query reads them
+            parts = [_Part(query=request.query, parameters=request.parameters, **common)]
+        else:
+            assert npartitions is not None
+            ranges = _range_queries(
+                request.query, request.parameters, partition_on, _split(low, high, npartitions)
+            )
+            parts = [_Part(query=q, parameters=p, **common) for q, p in ranges]
+    elif info is None:
+        assert isinstance(request, SqlQuery)
+        parts = [_Part(query=request.query, parameters=request.parameters, **common)]
+    else:
+        parts = [_Part(endpoint=e, **common) for e in info.endpoints]
+    if not parts:
+        empty: dd.DataFrame = dd.from_pandas(meta, npartitions=1)  # type: ignore[no-untyped-call]
+        return empty
+    frame: dd.DataFrame = dd.from_map(  # type: ignore[no-untyped-call]
+        read_partition, parts, meta=meta, enforce_metadata=False
+    )
+    return frame

@@ -1,0 +1,145 @@
+"""flightnb.dask.read_flight on a real dask.distributed LocalCluster with worker processes."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("distributed")
+
+from distributed import Client, LocalCluster
+
+import flightnb
+import flightnb.dask as fd
+from flightnb.errors import FlightError, FlightInvalidArgumentError
+from flightnb.server import FlightSqlServer
+from flightnb.types import FlightEndpoint
+
+TOKEN = "s3cr3t-token-for-graph-test"
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[Client]:
+    os.environ["FLIGHTNB_TEST_TOKEN"] = TOKEN  # worker processes inherit it
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        death_timeout=60,
+    )
+    client = Client(cluster, timeout=60)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+        os.environ.pop("FLIGHTNB_TEST_TOKEN", None)
+
+
+@pytest.fixture(scope="module")
+def split_server() -> Iterator[FlightSqlServer]:
+    server = FlightSqlServer(sample_size=3000, batch_size=500, endpoints=4)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+
+
+def _sorted(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    return frame.sort_values(key).reset_index(drop=True)
+
+
+def test_one_partition_per_endpoint_read_by_workers(dask_client, split_server):
+    frame = fd.read_flight(split_server.location, path="trips", columns=["trip_id", "fare"])
+    assert frame.npartitions == 4
+    assert list(frame.columns) == ["trip_id", "fare"]
+    assert fd._CLIENTS == {}  # planning used no cached client here
+    got = _sorted(frame.compute(), "trip_id")
+    expected = flightnb.read_flight(split_server.location, path="trips", progress=False)
+    expected = expected.select(["trip_id", "fare"]).to_pandas(types_mapper=pd.ArrowDtype)
+    pd.testing.assert_frame_equal(got, _sorted(expected, "trip_id"))
+    cached = dask_client.run(lambda: len(fd._CLIENTS))
+    assert sum(cached.values()) >= 1 and fd._CLIENTS == {}  # the workers read, not us
+
+
+def test_meta_comes_from_the_schema(split_server):
+    before = len(split_server.recent_queries)
+    frame = fd.read_flight(
+        split_server.location, sql="SELECT * FROM trips", dtype_backend="numpy_nullable"
+    )
+    assert str(frame.dtypes["trip_id"]) == "Int64"
+    assert len(split_server.recent_queries) == before + 1  # planned once, nothing read
+
+
+def test_pyarrow_flight_servers(dask_client, flight_location):
+    frame = fd.read_flight(flight_location, path=["multi", "other_server"])
+    expected = flightnb.read_flight(flight_location, path=["multi", "other_server"], progress=False)
+    got = frame.compute().reset_index(drop=True)
+    assert frame.npartitions == 3
+    assert got.shape == (expected.num_rows, expected.num_columns)
+    empty = fd.read_flight(flight_location, path="empty")
+    assert empty.compute().shape == (0, 2)
+
+
+def test_failed_endpoint_fails_its_task(dask_client, flight_location):
+    import dask.dataframe as dd
+
+    # A partition whose DoGet fails on the worker: the task raises the flightnb error.
+    part = fd._Part(
+        location=flight_location,
+        options=(),
+        endpoint=FlightEndpoint(flightnb.Ticket(b"error/unavailable")),
+    )
+    meta = pd.DataFrame({"n": pd.Series([], dtype="int64")})
+    with pytest.raises(FlightError):
+        dd.from_map(fd.read_partition, [part], meta=meta).compute()
+
+
+def test_token_env_reaches_workers_not_the_graph(dask_client, split_server):
+    frame = fd.read_flight(split_server.location, path="trips", token_env="FLIGHTNB_TEST_TOKEN")
+    graph = dict(frame.__dask_graph__())
+    assert TOKEN.encode() not in pickle.dumps(graph)
+    from distributed.protocol import serialize  # what actually goes to the scheduler
+
+    assert TOKEN.encode() not in pickle.dumps(serialize(graph))
+    assert len(frame.compute()) == 3000
+    with pytest.raises(FlightInvalidArgumentError):
+        fd.read_flight(split_server.location, path="trips", token=TOKEN)
+
+
+def test_partition_on_splits_a_single_endpoint_query(dask_client, split_server):
+    query = "SELECT * FROM trips WHERE duration_s > ?"
+    frame = fd.read_flight(
+        split_server.location, sql=query, parameters=[300], partition_on="trip_id", npartitions=3
+    )
+    assert frame.npartitions == 3
+    got = _sorted(frame.compute(), "trip_id")
+    sent = [q for q, _ in split_server.recent_queries[-3:]]
+    assert all('"trip_id" >= ?' in q for q in sent)
+    expected = flightnb.read_flight(
+        split_server.location, sql=query, parameters=[300], progress=False
+    )
+    assert got["trip_id"].tolist() == sorted(expected.column("trip_id").to_pylist())
+
+
+def test_partition_on_needs_sql(split_server):
+    with pytest.raises(FlightInvalidArgumentError):
+        fd.read_flight(split_server.location, path="trips", partition_on="trip_id", npartitions=2)
+
+
+def test_from_adbc_partition(split_server):
+    dbapi = pytest.importorskip("adbc_driver_flightsql.dbapi")
+    with dbapi.connect(split_server.location, autocommit=True) as conn, conn.cursor() as cursor:
+        partitions, _ = cursor.adbc_execute_partitions("SELECT * FROM trips WHERE trip_id < 100")
+        endpoints = [FlightEndpoint.from_adbc_partition(p) for p in partitions]
+        assert len(endpoints) == 1
+        with flightnb.FlightClient(split_server.location) as client:
+            table = client.do_get(endpoints[0].ticket).read_all()
+    assert table.num_rows == 99
+    with pytest.raises(flightnb.FlightDecodeError):
+        FlightEndpoint.from_adbc_partition(b"\xff\xffnot a flight info")

@@ -1,0 +1,313 @@
+"""open_flight / open_flight_async against real servers: concurrency, memory, order, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import gc
+import time
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+from streaming_servers import PartsServer, dead_location, numbered
+
+import flightnb
+from flightnb.client.batch_reader import FlightReadStats, default_concurrency
+from flightnb.streaming import open_flight, open_flight_async
+
+
+def _split(server: PartsServer, name: str, parts: int, rows: int, **options: object) -> pa.Table:
+    """Register ``parts`` parts of ``rows`` rows on ``server``; returns the whole table."""
+    for i in range(parts):
+        server.add_part(f"{name}/{i}", numbered(rows, i * rows), **options)  # type: ignore[arg-type]
+    return numbered(parts * rows)
+
+
+def _endpoints(name: str, parts: int, *locations: str) -> list[flight.FlightEndpoint]:
+    return [
+        flight.FlightEndpoint(f"{name}/{i}".encode(), [locations[i % len(locations)]])
+        for i in range(parts)
+    ]
+
+
+def _server_stopped(part: object, total: int) -> bool:
+    """The server stopped producing: its count stays well below ``total`` for a while.
+
+    (pyarrow's server stops pulling from the generator when the write to a cancelled call
+    fails, without ``context.is_cancelled()`` turning true, so watch the count instead.)
+    """
+    time.sleep(0.5)
+    before = part.sent  # type: ignore[attr-defined]
+    time.sleep(0.5)
+    return part.sent == before and before < total // 2  # type: ignore[attr-defined]
+
+
+def test_every_endpoint_is_read_at_once(parts_server: PartsServer, second_parts_server) -> None:
+    servers = (parts_server, second_parts_server)
+    for server in servers:
+        expected = _split(server, "slow", 8, 100, chunk=10, delay=0.02)  # 0.2 s an endpoint
+    locations = [s.location for s in servers]
+    parts_server.add_flight(
+        "slow", _endpoints("slow", 8, *locations), expected.schema, ordered=True
+    )
+    started = time.monotonic()
+    with open_flight(parts_server.location, path="slow", progress=False) as reader:
+        assert reader.schema.equals(expected.schema)
+        assert len(reader.info.endpoints) == 8
+        table = reader.read_all()
+    elapsed = time.monotonic() - started
+    assert table.equals(expected)  # ordered: endpoint order
+    assert elapsed < 1.0, elapsed  # one after the other would take 1.6 s
+    assert isinstance(reader.stats, FlightReadStats)
+    assert reader.stats.rows == 800 and reader.stats.endpoints_done == 8
+
+
+def test_default_concurrency_adapts() -> None:
+    assert default_concurrency(3, 256 << 20) == 3
+    assert default_concurrency(100, 256 << 20) == 16
+    assert default_concurrency(100, 8 << 20) == 2
+    assert default_concurrency(5, 1) == 1
+
+
+def test_ordered_flights_come_in_endpoint_order(parts_server: PartsServer) -> None:
+    # Endpoint 0 is the slowest: arrival order would put it last.
+    parts_server.add_part("o/0", numbered(10, 0), first_delay=0.4)
+    parts_server.add_part("o/1", numbered(10, 10))
+    parts_server.add_part("o/2", numbered(10, 20))
+    schema = numbered(1).schema
+    endpoints = _endpoints("o", 3, parts_server.location)
+    parts_server.add_flight("ordered", endpoints, schema, ordered=True)
+    parts_server.add_flight("unordered", endpoints, schema, ordered=False)
+    with open_flight(parts_server.location, path="ordered", progress=False) as reader:
+        assert [b["n"][0].as_py() for b in reader] == [0, 10, 20]
+    with open_flight(parts_server.location, path="unordered", progress=False) as reader:
+        firsts = [b["n"][0].as_py() for b in reader]
+    assert sorted(firsts) == [0, 10, 20] and firsts[-1] == 0  # arrival order
+    # preserve_order overrides FlightInfo.ordered either way.
+    with open_flight(
+        parts_server.location, path="unordered", preserve_order=True, progress=False
+    ) as reader:
+        assert [b["n"][0].as_py() for b in reader] == [0, 10, 20]
+
+
+def test_memory_is_bounded_and_the_server_is_held_back(parts_server: PartsServer) -> None:
+    # 64 batches of ~1 MiB; the client may hold 4 MiB.
+    table = numbered(64 * 16, payload=64 << 10)
+    parts_server.add_part("big", table, chunk=16)
+    budget = 4 << 20
+    with open_flight(
+        parts_server.location, ticket="big", max_buffer_bytes=budget, progress=False
+    ) as reader:
+        first = next(reader)
+        time.sleep(0.5)  # a slow consumer: the server must not run ahead to the end
+        held_back = parts_server.parts["big"].sent
+        rows = first.num_rows + sum(b.num_rows for b in reader)
+    assert rows == table.num_rows
+    assert held_back < 40, held_back  # gRPC windows hold a few MiB, not the whole stream
+    one_message = 1 << 20
+    assert reader.stats.peak_buffered_bytes <= budget + 2 * one_message
+
+
+def test_ordered_read_with_a_full_buffer_does_not_deadlock(parts_server: PartsServer) -> None:
+    # Later endpoints fill the budget while the first (awaited) one is still slow.
+    parts_server.add_part("d/0", numbered(64, 0, payload=16 << 10), chunk=8, first_delay=0.3)
+    for i in (1, 2, 3):
+        parts_server.add_part(f"d/{i}", numbered(64, 64 * i, payload=16 << 10), chunk=8)
+    parts_server.add_flight(
+        "d", _endpoints("d", 4, parts_server.location), numbered(1, payload=1).schema, ordered=True
+    )
+    with open_flight(
+        parts_server.location, path="d", max_buffer_bytes=256 << 10, timeout=20, progress=False
+    ) as reader:
+        values = pa.Table.from_batches(list(reader))["n"].to_pylist()
+    assert values == list(range(256))
+
+
+def test_stall_timeout_raises_and_consumer_pauses_do_not_count(parts_server: PartsServer) -> None:
+    parts_server.add_part("stalls", numbered(30), chunk=10, first_delay=1.0)
+    started = time.monotonic()
+    with pytest.raises(flightnb.FlightTimedOutError, match="stall_timeout"):
+        with open_flight(
+            parts_server.location, ticket="stalls", stall_timeout=0.2, progress=False
+        ) as reader:
+            reader.read_all()
+    assert time.monotonic() - started < 0.9
+    parts_server.add_part("quick", numbered(300), chunk=10)
+    with open_flight(
+        parts_server.location, ticket="quick", stall_timeout=0.2, max_buffer_bytes=1, progress=False
+    ) as reader:
+        rows = 0
+        for batch in reader:
+            rows += batch.num_rows
+            if rows == 10:
+                time.sleep(0.5)  # longer than stall_timeout: the consumer's pause
+    assert rows == 300
+
+
+def test_failover_to_the_next_location(parts_server: PartsServer) -> None:
+    parts_server.add_part("f", numbered(20))
+    endpoint = flight.FlightEndpoint(b"f", [dead_location(), parts_server.location])
+    parts_server.add_flight("failover", [endpoint], numbered(1).schema)
+    table = open_flight(parts_server.location, path="failover", progress=False).read_all()
+    assert table.equals(numbered(20))
+
+
+def test_an_error_fails_the_read_and_cancels_the_rest(parts_server: PartsServer) -> None:
+    parts_server.add_part("e/0", numbered(100), chunk=1, delay=0.05)
+    parts_server.add_part("e/1", numbered(100), chunk=1, delay=0.05, fail_after=3)
+    parts_server.add_flight("e", _endpoints("e", 2, parts_server.location), numbered(1).schema)
+    started = time.monotonic()
+    with pytest.raises(flightnb.FlightInternalError, match="on purpose"):
+        with open_flight(parts_server.location, path="e", progress=False) as reader:
+            reader.read_all()
+    assert time.monotonic() - started < 2.0  # e/0 alone takes 5 s
+    assert _server_stopped(parts_server.parts["e/0"], 100)
+
+
+def test_leaving_early_cancels_every_call(parts_server: PartsServer) -> None:
+    _split(parts_server, "c", 3, 100, chunk=1, delay=0.05)
+    parts_server.add_flight("c", _endpoints("c", 3, parts_server.location), numbered(1).schema)
+    started = time.monotonic()
+    with open_flight(parts_server.location, path="c", progress=False) as reader:
+        next(reader)
+    assert time.monotonic() - started < 2.0
+    for i in range(3):
+        assert _server_stopped(parts_server.parts[f"c/{i}"], 100), i
+    with pytest.raises(flightnb.FlightCancelledError):
+        next(reader)
+
+
+def test_cancel_from_another_thread_wakes_the_consumer(parts_server: PartsServer) -> None:
+    parts_server.add_part("cx", numbered(100), chunk=1, delay=0.2)
+    reader = open_flight(parts_server.location, ticket="cx", progress=False)
+    import threading
+
+    threading.Timer(0.3, reader.cancel).start()
+    with pytest.raises(flightnb.FlightCancelledError):
+        reader.read_all()
+    reader.close()
+
+
+def test_an_abandoned_reader_cancels_its_calls(parts_server: PartsServer) -> None:
+    parts_server.add_part("gone", numbered(100), chunk=1, delay=0.05)
+    reader = open_flight(parts_server.location, ticket="gone", progress=False)
+    next(reader)
+    del reader
+    gc.collect()
+    assert _server_stopped(parts_server.parts["gone"], 100)
+
+
+def test_arrow_consumers_read_the_stream(parts_server: PartsServer) -> None:
+    expected = _split(parts_server, "a", 3, 50)
+    parts_server.add_flight(
+        "a", _endpoints("a", 3, parts_server.location), expected.schema, ordered=True
+    )
+    with open_flight(parts_server.location, path="a", progress=False) as reader:
+        batch_reader = reader.to_reader()
+        assert isinstance(batch_reader, pa.RecordBatchReader)
+        assert batch_reader.read_all().equals(expected)
+    with open_flight(parts_server.location, path="a", progress=False) as reader:
+        assert pa.table(reader).equals(expected)  # __arrow_c_stream__
+    with open_flight(parts_server.location, path="a", progress=False) as reader:
+        frame = pl.DataFrame(reader)  # polars' Arrow PyCapsule path
+    assert isinstance(frame, pl.DataFrame) and frame["n"].to_list() == list(range(150))
+    duckdb = pytest.importorskip("duckdb")
+    with open_flight(parts_server.location, path="a", progress=False) as reader:
+        source = reader.to_reader()  # noqa: F841 - DuckDB finds it by name
+        assert duckdb.sql("SELECT sum(n) FROM source").fetchall() == [(sum(range(150)),)]
+
+
+def test_empty_streams_and_flights(parts_server: PartsServer) -> None:
+    schema = numbered(1).schema
+    parts_server.add_part("nothing", numbered(0))
+    parts_server.add_flight("none", [], schema)
+    with open_flight(parts_server.location, ticket="nothing", progress=False) as reader:
+        table = reader.read_all()
+    assert table.num_rows == 0 and table.schema.equals(schema)
+    with open_flight(parts_server.location, path="none", progress=False) as reader:
+        assert reader.schema.equals(schema) and list(reader) == []
+
+
+def test_an_expiring_endpoint_is_renewed(parts_server: PartsServer) -> None:
+    parts_server.add_part("exp", numbered(10))
+    soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)
+    expiration = pa.scalar(soon, pa.timestamp("us", tz="UTC"))
+    endpoint = flight.FlightEndpoint(b"exp", [parts_server.location], expiration_time=expiration)
+    parts_server.add_flight("exp", [endpoint], numbered(1).schema)
+    assert open_flight(parts_server.location, path="exp", progress=False).read_all().num_rows == 10
+    assert parts_server.renewed == [b"exp"]
+
+
+def test_a_server_without_renewal_is_still_read() -> None:
+    with PartsServer(renew_by=None) as server:
+        server.add_part("exp", numbered(10))
+        past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+        expiration = pa.scalar(past, pa.timestamp("us", tz="UTC"))
+        endpoint = flight.FlightEndpoint(b"exp", [server.location], expiration_time=expiration)
+        server.add_flight("exp", [endpoint], numbered(1).schema)
+        assert open_flight(server.location, path="exp", progress=False).read_all().num_rows == 10
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def started(self, *, info, parts, kind, cancel) -> None:
+        self.events.append(f"started {parts}")
+
+    def polled(self, progress) -> None:
+        pass
+
+    def progressed(self, part, stats) -> None:
+        if f"part {part}" not in self.events:
+            self.events.append(f"part {part}")
+
+    def finished(self, error) -> None:
+        self.events.append(f"finished {type(error).__name__}")
+
+
+def test_progress_observer_sees_every_endpoint(parts_server: PartsServer) -> None:
+    expected = _split(parts_server, "p", 2, 10)
+    parts_server.add_flight("p", _endpoints("p", 2, parts_server.location), expected.schema)
+    recorder = _Recorder()
+    assert open_flight(parts_server.location, path="p", progress=recorder).read_all().num_rows == 20
+    assert recorder.events[0] == "started 2" and recorder.events[-1] == "finished NoneType"
+    assert {"part 0", "part 1"} <= set(recorder.events)
+
+
+def test_open_flight_async_from_a_uri_and_from_an_async_client(parts_server: PartsServer) -> None:
+    expected = _split(parts_server, "as", 3, 20)
+    parts_server.add_flight(
+        "as", _endpoints("as", 3, parts_server.location), expected.schema, ordered=True
+    )
+
+    async def main() -> None:
+        async with await open_flight_async(parts_server.location, path="as", progress=False) as r:
+            assert [b async for b in r] == expected.to_batches(max_chunksize=20)
+        reader = await open_flight_async(parts_server.location, path="as", progress=False)
+        assert reader.to_reader().read_all().equals(expected)  # runs on flightnb's thread
+        async with flightnb.AsyncFlightClient(parts_server.location) as client:
+            async with await open_flight_async(client, path="as", progress=False) as r:
+                assert (await r.read_all()).equals(expected)
+                with pytest.raises(flightnb.FlightInvalidArgumentError, match="deadlock"):
+                    r.to_reader()
+
+    asyncio.run(main())
+
+
+def test_bad_arguments_fail_before_any_call(parts_server: PartsServer) -> None:
+    with pytest.raises(flightnb.FlightInvalidArgumentError):
+        open_flight(parts_server.location, progress=False)
+    with pytest.raises(flightnb.FlightInvalidArgumentError):
+        open_flight(parts_server.location, ticket="x", max_buffer_bytes=0)
+    with pytest.raises(flightnb.FlightInvalidArgumentError):
+        open_flight(parts_server.location, ticket="x", stall_timeout=0)
+    with pytest.raises(flightnb.FlightInvalidArgumentError):
+        open_flight(flightnb.AsyncFlightClient(parts_server.location), ticket="x")
+
+
+def test_sql_queries_stream_too(flight_server) -> None:  # the standard server is no SQL server
+    with pytest.raises(flightnb.FlightError):
+        open_flight(flight_server.location, sql="SELECT 1", progress=False)

@@ -1,0 +1,93 @@
+"""An abandoned read tells the server: CancelFlightInfo for the FlightInfo it holds.
+
+Sent when a whole-flight read times out, is interrupted, is cancelled or is left early;
+best effort, with a short deadline, never in place of the read's own error.
+"""
+
+from __future__ import annotations
+
+import _thread
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow.flight as flight
+import pytest
+from streaming_servers import PartsServer, numbered
+
+import flightnb
+from flightnb._proto import Flight_pb2 as pb
+
+TABLE = numbered(2000)
+
+
+class CancellingServer(PartsServer):
+    """A PartsServer that answers CancelFlightInfo and records the tickets it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled: list[list[bytes]] = []
+
+    def do_action(self, context: Any, action: flight.Action) -> Iterator[bytes]:
+        if action.type != "CancelFlightInfo":
+            return super().do_action(context, action)
+        request = pb.CancelFlightInfoRequest.FromString(action.body.to_pybytes())
+        self.cancelled.append([e.ticket.ticket for e in request.info.endpoint])
+        result = pb.CancelFlightInfoResult(status=pb.CANCEL_STATUS_CANCELLED)
+        return iter([result.SerializeToString()])
+
+
+def _slow_flight(server: PartsServer) -> None:
+    for name in ("a", "b"):
+        server.add_part(name, TABLE, chunk=100, delay=0.05)
+    endpoints = [flight.FlightEndpoint(name.encode(), []) for name in ("a", "b")]
+    server.add_flight("slow", endpoints, TABLE.schema)
+    server.add_part("fast", TABLE)
+    server.add_flight("fast", [flight.FlightEndpoint(b"fast", [])], TABLE.schema)
+
+
+@pytest.fixture
+def server() -> Iterator[CancellingServer]:
+    with CancellingServer() as server:
+        _slow_flight(server)
+        yield server
+
+
+def test_a_timed_out_read_cancels_the_flight(server: CancellingServer) -> None:
+    started = time.monotonic()
+    with pytest.raises(flightnb.FlightTimedOutError):
+        flightnb.read_flight(server.location, path="slow", timeout=0.3, progress=False)
+    assert time.monotonic() - started < 2.0
+    assert server.cancelled == [[b"a", b"b"]]
+
+
+def test_a_finished_read_cancels_nothing(server: CancellingServer) -> None:
+    assert flightnb.read_flight(server.location, path="fast", progress=False).equals(TABLE)
+    with flightnb.open_flight(server.location, path="fast", progress=False) as reader:
+        assert reader.read_all().num_rows == TABLE.num_rows
+    assert server.cancelled == []
+
+
+def test_leaving_a_stream_early_cancels_the_flight(server: CancellingServer) -> None:
+    with flightnb.open_flight(server.location, path="slow", progress=False) as reader:
+        next(iter(reader))
+    assert server.cancelled == [[b"a", b"b"]]
+
+
+def test_an_interrupted_read_cancels_the_flight(server: CancellingServer) -> None:
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            flightnb.read_flight(server.location, path="slow", progress=False)
+    finally:
+        timer.join()
+    assert server.cancelled == [[b"a", b"b"]]
+
+
+def test_a_server_without_the_action_keeps_the_original_error() -> None:
+    with PartsServer() as plain:  # answers CancelFlightInfo with UNIMPLEMENTED
+        _slow_flight(plain)
+        with pytest.raises(flightnb.FlightTimedOutError):
+            flightnb.read_flight(plain.location, path="slow", timeout=0.3, progress=False)
