@@ -53,6 +53,7 @@ from flightnb.errors import (
     FlightTimedOutError,
     FlightUnavailableError,
 )
+from flightnb.transport.channels import STREAM_WINDOW_BYTES
 from flightnb.transport.locations import is_reuse_connection
 from flightnb.types import FlightEndpoint, FlightInfo, Location, Ticket
 
@@ -74,9 +75,10 @@ _log = logging.getLogger("flightnb.client")
 DEFAULT_MAX_BUFFER_BYTES = 256 << 20
 #: The default concurrency is one stream per endpoint up to this many.
 MAX_DEFAULT_CONCURRENCY = 16
-#: What one open stream may hold outside our buffer (gRPC's receive window and the message
-#: being decoded); the default concurrency keeps that within the memory budget.
-_BYTES_PER_STREAM = 4 << 20
+#: What one open stream may hold outside our buffer: gRPC's receive window (fixed by the
+#: channels, see flightnb.transport.channels) and the message being decoded; the default
+#: concurrency keeps that within the memory budget.
+_BYTES_PER_STREAM = STREAM_WINDOW_BYTES
 #: Renew an endpoint this long before it expires.
 _RENEW_MARGIN = dt.timedelta(seconds=5)
 #: How long the best-effort CancelFlightInfo of an abandoned read may take.

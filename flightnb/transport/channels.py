@@ -22,6 +22,8 @@ from flightnb.transport.locations import ChannelTarget
 MAX_METADATA_BYTES = 1 << 20
 RECONNECT_BACKOFF_INITIAL_MS = 100
 RECONNECT_BACKOFF_MAX_MS = 1000
+#: The HTTP/2 receive window of each stream: what a server may send before the client reads.
+STREAM_WINDOW_BYTES = 4 << 20
 #: How long a call waits for a channel that lost its server to connect again (see
 #: :meth:`ChannelPool.get`); the channels' reconnect backoff is at most 1 s.
 RECONNECT_WAIT_SECONDS = 2.0
@@ -63,6 +65,13 @@ def _grpc_options(
         # at 1 s: the channel reconnects within about a second of the server's return.
         ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_INITIAL_MS),
         ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MAX_MS),
+        # A fixed window per stream instead of grpc's bandwidth probing, which grows the
+        # window with measured throughput until a server may push hundreds of MiB the client
+        # has not asked for: a streaming read's memory bound (max_buffer_bytes plus one
+        # window per stream) would not hold. 4 MiB keeps a loopback read at full speed and
+        # allows 4 MiB per round trip per stream (40 MB/s at 100 ms), times the streams.
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES),
     ]
     if override_hostname:
         options.append(("grpc.ssl_target_name_override", override_hostname))
