@@ -96,18 +96,19 @@ async def read_flight_async(
             bounded(_read(source.async_client, request, observer), timeout)
         )
         return convert_table(table, to)
-    owns_client = not isinstance(source, AsyncFlightClient)
-    client = (
-        source
-        if isinstance(source, AsyncFlightClient)
-        else AsyncFlightClient(source, **client_options)
-    )
-    try:
-        table = await bounded(_read(client, request, observer), timeout)
-    finally:
-        if owns_client:
-            await client.close()
-    return convert_table(table, to)
+    if isinstance(source, AsyncFlightClient):
+        table = await bounded(_read(source, request, observer), timeout)
+        return convert_table(table, to)
+    # A location: the read gets a client of its own on flightnb's loop thread, like every
+    # blocking call. One process then polls gRPC from one event loop, not two (a second
+    # grpc.aio loop makes reads on both pay a hand-over; see docs/performance.md).
+    location = source
+
+    async def read_once() -> pa.Table:
+        async with AsyncFlightClient(location, **client_options) as client:
+            return await bounded(_read(client, request, observer), timeout)
+
+    return convert_table(await shared_loop_thread().run_async(read_once()), to)
 
 
 def read_flight(

@@ -85,8 +85,13 @@ async def _with_client(source: Any, client_options: dict[str, Any], work: Any) -
         return await shared_loop_thread().run_async(work(source.async_client))
     if isinstance(source, AsyncFlightClient):
         return await work(source)
-    async with AsyncFlightClient(source, **client_options) as client:
-        return await work(client)
+
+    async def once() -> Any:
+        async with AsyncFlightClient(source, **client_options) as client:
+            return await work(client)
+
+    # A location: a client of its own on flightnb's loop thread (one gRPC loop per process).
+    return await shared_loop_thread().run_async(once())
 
 
 async def write_flight_async(
