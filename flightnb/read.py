@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from flightnb.client.aio import AsyncFlightClient
-from flightnb.client.batch_reader import open_stream
+from flightnb.client.batch_stream import open_stream
 from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.client.observer import TransferObserver
 from flightnb.client.sync import FlightClient

@@ -26,7 +26,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from flightnb.client.batch_reader import DEFAULT_MAX_BUFFER_BYTES, FlightBatchReader
+from flightnb.client.batch_reader import FlightBatchReader
+from flightnb.client.batch_stream import DEFAULT_MAX_BUFFER_BYTES
 from flightnb.client.observer import TransferObserver
 from flightnb.errors import FlightAlreadyExistsError, FlightError, FlightInvalidArgumentError
 from flightnb.requests import read_request

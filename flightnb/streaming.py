@@ -15,13 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flightnb.client.aio import AsyncFlightClient
-from flightnb.client.batch_reader import (
-    DEFAULT_MAX_BUFFER_BYTES,
-    AsyncFlightBatchReader,
-    FlightBatchReader,
-    FlightBatchStream,
-    open_stream,
-)
+from flightnb.client.batch_reader import AsyncFlightBatchReader, FlightBatchReader
+from flightnb.client.batch_stream import DEFAULT_MAX_BUFFER_BYTES, FlightBatchStream, open_stream
 from flightnb.client.loop_thread import LoopThread, shared_loop_thread
 from flightnb.client.observer import TransferObserver
 from flightnb.client.sync import FlightClient

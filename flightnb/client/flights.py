@@ -5,14 +5,14 @@ from __future__ import annotations
 import pyarrow as pa
 
 from flightnb.client.aio import AsyncFlightClient
-from flightnb.client.batch_reader import open_stream
+from flightnb.client.batch_stream import open_stream
 from flightnb.client.observer import TransferObserver
 from flightnb.types import FlightDescriptor, FlightInfo
 
 __all__ = ["read_descriptor", "read_flight_info"]
 
 #: What Flight SQL's ``query(max_concurrency=...)`` defaults to; whole-flight reads without
-#: an explicit value adapt instead (see :func:`~flightnb.client.batch_reader.default_concurrency`).
+#: an explicit value adapt instead (see :func:`~flightnb.client.batch_stream.default_concurrency`).
 DEFAULT_MAX_CONCURRENCY = 4
 
 

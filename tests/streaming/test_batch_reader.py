@@ -14,7 +14,7 @@ import pytest
 from streaming_servers import PartsServer, dead_location, numbered
 
 import flightnb
-from flightnb.client.batch_reader import FlightReadStats, default_concurrency
+from flightnb.client.batch_stream import FlightReadStats, default_concurrency
 from flightnb.streaming import open_flight, open_flight_async
 
 
