@@ -83,7 +83,7 @@ async def read_flight_async(
     request = read_request(ticket, path, command, descriptor, sql, parameters)
     if isinstance(source, (FlightSqlClient, AsyncFlightSqlClient)):
         source = source.flight_client
-    observer = observer_for(progress)
+    observer = observer_for(progress, timeout=timeout)
     if client_options and isinstance(source, (FlightClient, AsyncFlightClient)):
         raise FlightInvalidArgumentError(
             f"client options ({', '.join(sorted(client_options))}) only apply when source is a "

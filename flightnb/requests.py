@@ -71,12 +71,18 @@ def read_request(
     return descriptor_from(path, command, descriptor)
 
 
-def observer_for(progress: Any) -> TransferObserver | None:
-    """The display for ``progress=``: None/True/False pick one, anything else is used as is."""
+def observer_for(
+    progress: Any, *, timeout: float | None = None, label: str | None = None
+) -> TransferObserver | None:
+    """The display for ``progress=``: None/True/False pick one, anything else is used as is.
+
+    ``timeout`` is the call's bound, so that reaching it shows as "timed out" rather than
+    "cancelled"; ``label`` names what is transferred.
+    """
     if progress is None or progress is False or progress is True:
         from flightnb.progress import auto_observer
 
-        return auto_observer(progress)
+        return auto_observer(progress, label=label, timeout=timeout)
     return progress  # type: ignore[no-any-return]
 
 

@@ -285,5 +285,5 @@ def stream_options(
         "max_buffer_bytes": max_buffer_bytes,
         "stall_timeout": stall_timeout,
         "timeout": timeout,
-        "observer": observer_for(progress),
+        "observer": observer_for(progress, timeout=timeout),
     }

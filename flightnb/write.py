@@ -15,6 +15,7 @@ from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.client.observer import TransferObserver, notify, observed_transfer
 from flightnb.client.sync import FlightClient
 from flightnb.convert import as_table, check_target, convert_table
+from flightnb.progress.state import describe_descriptor
 from flightnb.requests import bounded, observer_for
 from flightnb.sql.results import update_count
 from flightnb.types import descriptor_from
@@ -114,14 +115,10 @@ async def write_flight_async(
     """
     table = as_arrow_table(data)
     target = descriptor_from(path, command, descriptor)
-    if progress is None or isinstance(progress, bool):
-        # The display names the target ("upload to uploads/trips"), not just "upload".
-        from flightnb.progress import auto_observer
-        from flightnb.progress.state import describe_descriptor
-
-        observer = auto_observer(progress, label=f"upload to {describe_descriptor(target)}")
-    else:
-        observer = observer_for(progress)
+    # The display names the target ("upload to uploads/trips"), not just "upload".
+    observer = observer_for(
+        progress, timeout=timeout, label=f"upload to {describe_descriptor(target)}"
+    )
 
     async def work(client: AsyncFlightClient) -> PutSummary:
         async with observed_transfer(observer, info=None, parts=1, kind="upload"):

@@ -75,3 +75,11 @@ def test_text_progress_writes_lines_not_carriage_returns_to_a_log(
     text = log.getvalue()
     assert "\r" not in text
     assert text.splitlines()[-1].startswith("flightnb: read the slow flight: done, 10,000 rows")
+
+
+def test_read_flight_tells_its_own_display_the_deadline(
+    flight_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(flightnb.FlightTimedOutError):
+        read_flight(flight_server.location, path="slow", progress=True, timeout=0.5)
+    assert "timed out" in capsys.readouterr().err
