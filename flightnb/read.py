@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from flightnb.client.aio import AsyncFlightClient
-from flightnb.client.batch_stream import open_stream
+from flightnb.client.flights import read_descriptor, read_ticket
 from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.client.observer import TransferObserver
 from flightnb.client.sync import FlightClient
@@ -33,16 +33,9 @@ async def _read(
             request.query, request.parameters, observer=observer
         )
     # The same stream open_flight returns, drained: arrival order, reassembled in endpoint order.
-    what = (
-        await client.get_flight_info(request) if isinstance(request, FlightDescriptor) else request
-    )
-    stream = await open_stream(
-        client, what, preserve_order=False, observer=observer, wait_schema=False
-    )
-    try:
-        return await stream.read_table()
-    finally:
-        await stream.aclose()  # cancels every call if the read was cancelled or failed
+    if isinstance(request, FlightDescriptor):
+        return await read_descriptor(client, request, observer=observer)
+    return await read_ticket(client, request, observer=observer)
 
 
 async def read_flight_async(

@@ -10,7 +10,6 @@ a ``FlightClient`` run on flightnb's loop thread, so their blocking Arrow views
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -166,13 +165,7 @@ async def open_flight_async(
     opening = _open_on_loop(client, location, request, client_options, options)
     if thread is None:
         return AsyncFlightBatchReader(await opening, None)
-    future = asyncio.run_coroutine_threadsafe(opening, thread.loop)
-    try:
-        stream = await asyncio.wrap_future(future)
-    except asyncio.CancelledError:
-        future.cancel()
-        raise
-    return AsyncFlightBatchReader(stream, thread)
+    return AsyncFlightBatchReader(await thread.run_async(opening), thread)
 
 
 def open_flight(

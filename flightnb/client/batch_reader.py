@@ -9,7 +9,6 @@ thread through flightnb's loop thread. The one-call entry points
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import weakref
 from collections import deque
@@ -210,12 +209,8 @@ class AsyncFlightBatchReader(_Front):
     async def _call(self, coroutine: Any) -> Any:
         if self._thread is None:
             return await coroutine
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._thread.loop)
         try:
-            return await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
+            return await self._thread.run_async(coroutine)
         except concurrent.futures.CancelledError:
             raise FlightCancelledError("the read was cancelled", code="CANCELLED") from None
 

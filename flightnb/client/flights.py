@@ -7,9 +7,9 @@ import pyarrow as pa
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.batch_stream import open_stream
 from flightnb.client.observer import TransferObserver
-from flightnb.types import FlightDescriptor, FlightInfo
+from flightnb.types import FlightDescriptor, FlightInfo, Ticket
 
-__all__ = ["read_descriptor", "read_flight_info"]
+__all__ = ["read_descriptor", "read_flight_info", "read_ticket"]
 
 #: What Flight SQL's ``query(max_concurrency=...)`` defaults to; whole-flight reads without
 #: an explicit value adapt instead (see :func:`~flightnb.client.batch_stream.default_concurrency`).
@@ -32,9 +32,30 @@ async def read_flight_info(
     batches are taken as they arrive and assembled in endpoint order, which is what
     ``info.ordered`` asks for.
     """
+    return await _drain(client, info, max_concurrency, observer, timeout)
+
+
+async def read_ticket(
+    client: AsyncFlightClient,
+    ticket: Ticket,
+    *,
+    observer: TransferObserver | None = None,
+    timeout: float | None = None,
+) -> pa.Table:
+    """One DoGet into a Table (the same stream as a whole-flight read, of one endpoint)."""
+    return await _drain(client, ticket, None, observer, timeout)
+
+
+async def _drain(
+    client: AsyncFlightClient,
+    what: FlightInfo | Ticket,
+    max_concurrency: int | None,
+    observer: TransferObserver | None,
+    timeout: float | None,
+) -> pa.Table:
     stream = await open_stream(
         client,
-        info,
+        what,
         max_concurrency=max_concurrency,
         preserve_order=False,
         observer=observer,

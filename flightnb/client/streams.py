@@ -20,6 +20,7 @@ from flightnb.codec import (
     MetadataReceived,
     encode_flight_data,
 )
+from flightnb.convert import to_pandas
 from flightnb.errors import FlightDecodeError, FlightError, FlightInvalidArgumentError
 from flightnb.transport.calls import BidiStream
 from flightnb.transport.errors import parse_response
@@ -164,8 +165,8 @@ class FlightStreamReader:
         return pa.Table.from_batches(batches, schema=schema)
 
     async def read_pandas(self, **to_pandas_options: Any) -> Any:
-        """The whole stream as a pandas DataFrame."""
-        return (await self.read_all()).to_pandas(**to_pandas_options)
+        """The whole stream as a pandas DataFrame (``to_pandas_options`` go to pyarrow)."""
+        return to_pandas(await self.read_all(), to_pandas_options=to_pandas_options)
 
     def cancel(self) -> None:
         """Cancel the call if it is still running."""
