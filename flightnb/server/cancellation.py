@@ -3,7 +3,7 @@
 Two things end a query early:
 
 * **The call is cancelled**: the client timed out, was interrupted or cancelled its gRPC call.
-  pyarrow.flight does not tell a handler; it can only ask ``context.is_cancelled()``. While
+  A handler can ask its call ``is_cancelled()``, but while
   DuckDB computes, the handler's thread is inside DuckDB and cannot ask, so a watchdog thread
   asks for it, every ``poll_interval`` seconds, and interrupts the connection of each execution
   whose call is gone.
@@ -36,13 +36,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import pyarrow.flight as flight
+from flightnb.server.errors import cancelled
 
 __all__ = ["CallContext", "CancellationRegistry", "Execution"]
 
 
 class CallContext(Protocol):
-    """What the registry needs of a call: ``pyarrow.flight.ServerCallContext`` has it."""
+    """What the registry needs of a call: :class:`flightnb.server.calls.ServerCall` has it."""
 
     def is_cancelled(self) -> bool: ...
 
@@ -66,7 +66,7 @@ class Execution:
     def check(self) -> None:
         """Raise ``FlightCancelledError`` if the work was cancelled."""
         if self.cancelled:
-            raise flight.FlightCancelledError(self.reason or "the query was cancelled")
+            raise cancelled(self.reason or "the query was cancelled")
 
 
 class CancellationRegistry:

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Sequence
 
 import duckdb
-import pyarrow as pa
 
 from flightnb.server.duckdb_server import FlightSqlServer
 from flightnb.server.sample_data import DEFAULT_SIZE
@@ -125,8 +124,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
             server = FlightSqlServer(
                 location, sample_size=args.sample_size or None, endpoints=args.endpoints
             )
-    except pa.ArrowException as exc:
-        # pyarrow reports a port in use as "Server did not start properly".
+    except OSError as exc:
         print(
             f"cannot listen on {args.host}:{args.port} ({exc}); is the port in use? "
             "--port 0 picks a free one",

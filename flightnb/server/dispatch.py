@@ -1,4 +1,4 @@
-"""Flight SQL dispatch on ``pyarrow.flight``: each request unpacked once, one typed method each.
+"""Flight SQL dispatch: each request unpacked once, one typed method each.
 
 :class:`FlightSqlServerBase` implements the Flight RPCs. Each one decodes its descriptor,
 ticket or action body once and calls one typed method, as Arrow C++'s ``FlightSqlServerBase``
@@ -29,8 +29,9 @@ ListFlights                         ``list_tables(context, pattern)``
 ==================================  ==================================================
 
 The updates (``do_put_*`` returning a row count) are answered with a Flight SQL
-``DoPutUpdateResult``. Errors of every typed method go through
-:func:`flightnb.server.errors.flight_error` here, once.
+``DoPutUpdateResult``. The RPCs themselves are served by
+:class:`flightnb.server.service.FlightServer`, which also turns every error a typed method
+raises into its gRPC status, once.
 
 A PATH descriptor names a table: ``[catalog, [schema,]] table``. For uploads the last element
 may end in ``?mode=<mode>`` (see :class:`UploadMode`).
@@ -39,7 +40,7 @@ may end in ``?mode=<mode>`` (see :class:`UploadMode`).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
@@ -47,7 +48,8 @@ import pyarrow.flight as flight
 
 from flightnb._proto import Flight_pb2
 from flightnb._proto import FlightSql_pb2 as sql
-from flightnb.server.errors import flight_error, invalid, unsupported
+from flightnb.server.calls import BatchStream, ServerCall, Upload
+from flightnb.server.errors import invalid, unsupported
 from flightnb.server.metadata import (
     CATALOGS_SCHEMA,
     DB_SCHEMAS_SCHEMA,
@@ -58,6 +60,7 @@ from flightnb.server.metadata import (
     TABLES_SCHEMA_WITH_SCHEMA,
     XDBC_TYPE_INFO_SCHEMA,
 )
+from flightnb.server.service import FlightServer
 from flightnb.server.sql_info import SQL_INFO_SCHEMA
 from flightnb.server.tickets import CommandTicket, StatementTicket, decode_ticket
 from flightnb.sql.commands import (
@@ -165,14 +168,14 @@ def _is_path(descriptor: flight.FlightDescriptor) -> bool:
     return bool(descriptor.descriptor_type == flight.DescriptorType.PATH)
 
 
-class FlightSqlServerBase(flight.FlightServerBase):  # type: ignore[misc]
+class FlightSqlServerBase(FlightServer):
     """Flight RPCs decoded once and sent to typed methods; see the module docstring."""
 
     # ------------------------------------------------------------------ typed methods
 
     def get_flight_info_statement(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         command: sql.CommandStatementQuery,
         descriptor: flight.FlightDescriptor,
     ) -> flight.FlightInfo:
@@ -180,7 +183,7 @@ class FlightSqlServerBase(flight.FlightServerBase):  # type: ignore[misc]
 
     def get_flight_info_prepared_statement(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         command: sql.CommandPreparedStatementQuery,
         descriptor: flight.FlightDescriptor,
     ) -> flight.FlightInfo:
@@ -188,14 +191,14 @@ class FlightSqlServerBase(flight.FlightServerBase):  # type: ignore[misc]
 
     def get_flight_info_table(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         path: tuple[str, ...],
         descriptor: flight.FlightDescriptor,
     ) -> flight.FlightInfo:
         raise unsupported("PATH flights are not supported by this server")
 
     def get_flight_info_metadata(
-        self, context: flight.ServerCallContext, command: Any, descriptor: flight.FlightDescriptor
+        self, context: ServerCall, command: Any, descriptor: flight.FlightDescriptor
     ) -> flight.FlightInfo:
         """One endpoint whose ticket is the command; sizes from answering it once."""
         table = self.do_get_metadata(context, command)
@@ -208,227 +211,189 @@ class FlightSqlServerBase(flight.FlightServerBase):  # type: ignore[misc]
         )
 
     def get_schema_statement(
-        self, context: flight.ServerCallContext, command: sql.CommandStatementQuery
+        self, context: ServerCall, command: sql.CommandStatementQuery
     ) -> pa.Schema:
         raise unsupported("GetSchema of SQL queries is not supported by this server")
 
     def get_schema_prepared_statement(
-        self, context: flight.ServerCallContext, command: sql.CommandPreparedStatementQuery
+        self, context: ServerCall, command: sql.CommandPreparedStatementQuery
     ) -> pa.Schema:
         raise unsupported("GetSchema of prepared statements is not supported by this server")
 
-    def get_schema_table(
-        self, context: flight.ServerCallContext, path: tuple[str, ...]
-    ) -> pa.Schema:
+    def get_schema_table(self, context: ServerCall, path: tuple[str, ...]) -> pa.Schema:
         return self.get_flight_info_table(
             context, path, flight.FlightDescriptor.for_path(*path)
         ).schema
 
     def do_get_statement(
-        self, context: flight.ServerCallContext, ticket: StatementTicket, raw_ticket: bytes
-    ) -> flight.FlightDataStream:
+        self, context: ServerCall, ticket: StatementTicket, raw_ticket: bytes
+    ) -> BatchStream:
         raise unsupported("statement tickets are not supported by this server")
 
-    def do_get_metadata(self, context: flight.ServerCallContext, command: Any) -> pa.Table:
+    def do_get_metadata(self, context: ServerCall, command: Any) -> pa.Table:
         raise unsupported(f"{command.DESCRIPTOR.name} is not supported by this server")
 
     def do_put_command_statement_update(
-        self, context: flight.ServerCallContext, command: sql.CommandStatementUpdate
+        self, context: ServerCall, command: sql.CommandStatementUpdate
     ) -> int:
         raise unsupported("updates are not supported by this server")
 
     def do_put_prepared_statement_query(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         command: sql.CommandPreparedStatementQuery,
-        reader: flight.MetadataRecordBatchReader,
+        reader: Upload,
     ) -> bytes:
         """Bind parameters; returns the handle to use from now on."""
         raise unsupported("prepared statements are not supported by this server")
 
     def do_put_prepared_statement_update(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         command: sql.CommandPreparedStatementUpdate,
-        reader: flight.MetadataRecordBatchReader,
+        reader: Upload,
     ) -> int:
         raise unsupported("prepared updates are not supported by this server")
 
     def do_put_command_statement_ingest(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         command: sql.CommandStatementIngest,
-        reader: flight.MetadataRecordBatchReader,
+        reader: Upload,
     ) -> int:
         raise unsupported("bulk ingestion is not supported by this server")
 
     def do_put_table(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         path: tuple[str, ...],
         mode: UploadMode,
-        reader: flight.MetadataRecordBatchReader,
+        reader: Upload,
     ) -> int:
         raise unsupported("PATH uploads are not supported by this server")
 
     def create_prepared_statement(
-        self, context: flight.ServerCallContext, request: sql.ActionCreatePreparedStatementRequest
+        self, context: ServerCall, request: sql.ActionCreatePreparedStatementRequest
     ) -> sql.ActionCreatePreparedStatementResult:
         raise unsupported("prepared statements are not supported by this server")
 
     def close_prepared_statement(
-        self, context: flight.ServerCallContext, request: sql.ActionClosePreparedStatementRequest
+        self, context: ServerCall, request: sql.ActionClosePreparedStatementRequest
     ) -> None:
         raise unsupported("prepared statements are not supported by this server")
 
     def begin_transaction(
-        self, context: flight.ServerCallContext, request: sql.ActionBeginTransactionRequest
+        self, context: ServerCall, request: sql.ActionBeginTransactionRequest
     ) -> bytes:
         """Returns the new transaction's id."""
         raise unsupported("transactions are not supported by this server")
 
     def end_transaction(
-        self, context: flight.ServerCallContext, request: sql.ActionEndTransactionRequest
+        self, context: ServerCall, request: sql.ActionEndTransactionRequest
     ) -> None:
         raise unsupported("transactions are not supported by this server")
 
     def begin_savepoint(
-        self, context: flight.ServerCallContext, request: sql.ActionBeginSavepointRequest | None
+        self, context: ServerCall, request: sql.ActionBeginSavepointRequest | None
     ) -> bytes:
         """Returns the new savepoint's id (``request`` is None for an empty body)."""
         raise unsupported("savepoints are not supported by this server")
 
     def end_savepoint(
-        self, context: flight.ServerCallContext, request: sql.ActionEndSavepointRequest | None
+        self, context: ServerCall, request: sql.ActionEndSavepointRequest | None
     ) -> None:
         raise unsupported("savepoints are not supported by this server")
 
     def cancel_flight_info(
-        self, context: flight.ServerCallContext, info: flight.FlightInfo
+        self, context: ServerCall, info: flight.FlightInfo
     ) -> Flight_pb2.CancelStatus:
         return Flight_pb2.CANCEL_STATUS_NOT_CANCELLABLE
 
-    def list_tables(
-        self, context: flight.ServerCallContext, pattern: str
-    ) -> Iterable[flight.FlightInfo]:
+    def list_tables(self, context: ServerCall, pattern: str) -> Iterable[flight.FlightInfo]:
         return ()
 
     # ------------------------------------------------------------------ Flight RPCs
 
-    def list_flights(
-        self, context: flight.ServerCallContext, criteria: bytes
-    ) -> Iterator[flight.FlightInfo]:
+    def list_flights(self, call: ServerCall, criteria: bytes) -> Iterable[flight.FlightInfo]:
         """Every table, as a PATH flight (``criteria``, if given, filters names by LIKE)."""
-        try:
-            infos = list(self.list_tables(context, criteria.decode() if criteria else "%"))
-        except Exception as exc:
-            raise flight_error(exc) from None
-        return iter(infos)
+        return list(self.list_tables(call, criteria.decode() if criteria else "%"))
 
     def get_flight_info(
-        self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
+        self, call: ServerCall, descriptor: flight.FlightDescriptor
     ) -> flight.FlightInfo:
         """Plan a statement, a prepared statement, a table or a metadata request."""
-        try:
-            if _is_path(descriptor):
-                path, _ = parse_path(descriptor)
-                return self.get_flight_info_table(context, path, descriptor)
-            command = _command(descriptor)
-            if isinstance(command, sql.CommandStatementQuery):
-                return self.get_flight_info_statement(context, command, descriptor)
-            if isinstance(command, sql.CommandPreparedStatementQuery):
-                return self.get_flight_info_prepared_statement(context, command, descriptor)
-            if isinstance(command, METADATA_COMMANDS):
-                return self.get_flight_info_metadata(context, command, descriptor)
-            if isinstance(command, sql.CommandStatementSubstraitPlan):
-                raise unsupported("Substrait plans are not supported by this server")
-            raise unsupported(f"GetFlightInfo of {command.DESCRIPTOR.name} is not supported")
-        except Exception as exc:
-            raise flight_error(exc) from None
+        if _is_path(descriptor):
+            path, _ = parse_path(descriptor)
+            return self.get_flight_info_table(call, path, descriptor)
+        command = _command(descriptor)
+        if isinstance(command, sql.CommandStatementQuery):
+            return self.get_flight_info_statement(call, command, descriptor)
+        if isinstance(command, sql.CommandPreparedStatementQuery):
+            return self.get_flight_info_prepared_statement(call, command, descriptor)
+        if isinstance(command, METADATA_COMMANDS):
+            return self.get_flight_info_metadata(call, command, descriptor)
+        if isinstance(command, sql.CommandStatementSubstraitPlan):
+            raise unsupported("Substrait plans are not supported by this server")
+        raise unsupported(f"GetFlightInfo of {command.DESCRIPTOR.name} is not supported")
 
-    def get_schema(
-        self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
-    ) -> flight.SchemaResult:
+    def get_schema(self, call: ServerCall, descriptor: flight.FlightDescriptor) -> pa.Schema:
         """The result schema of a command or table, without running anything."""
-        try:
-            if _is_path(descriptor):
-                path, _ = parse_path(descriptor)
-                return flight.SchemaResult(self.get_schema_table(context, path))
-            command = _command(descriptor)
-            if isinstance(command, sql.CommandGetTables) and command.include_schema:
-                return flight.SchemaResult(TABLES_SCHEMA_WITH_SCHEMA)
-            schema = _METADATA_SCHEMAS.get(type(command))
-            if schema is None and isinstance(command, sql.CommandStatementQuery):
-                schema = self.get_schema_statement(context, command)
-            elif schema is None and isinstance(command, sql.CommandPreparedStatementQuery):
-                schema = self.get_schema_prepared_statement(context, command)
-            elif schema is None:
-                raise unsupported(f"GetSchema of {command.DESCRIPTOR.name} is not supported")
-            return flight.SchemaResult(schema)
-        except Exception as exc:
-            raise flight_error(exc) from None
+        if _is_path(descriptor):
+            path, _ = parse_path(descriptor)
+            return self.get_schema_table(call, path)
+        command = _command(descriptor)
+        if isinstance(command, sql.CommandGetTables) and command.include_schema:
+            return TABLES_SCHEMA_WITH_SCHEMA
+        schema = _METADATA_SCHEMAS.get(type(command))
+        if schema is None and isinstance(command, sql.CommandStatementQuery):
+            schema = self.get_schema_statement(call, command)
+        elif schema is None and isinstance(command, sql.CommandPreparedStatementQuery):
+            schema = self.get_schema_prepared_statement(call, command)
+        elif schema is None:
+            raise unsupported(f"GetSchema of {command.DESCRIPTOR.name} is not supported")
+        return schema
 
-    def do_get(
-        self, context: flight.ServerCallContext, ticket: flight.Ticket
-    ) -> flight.FlightDataStream:
+    def do_get(self, call: ServerCall, ticket: bytes) -> BatchStream:
         """Stream a statement's result or a table, or answer a metadata request."""
-        try:
-            raw = bytes(ticket.ticket)
-            decoded = decode_ticket(raw)
-            if isinstance(decoded, CommandTicket):
-                if not isinstance(decoded.command, METADATA_COMMANDS):
-                    name = decoded.command.DESCRIPTOR.name
-                    raise invalid(f"{name} is not a ticket: pass it to GetFlightInfo first")
-                return flight.RecordBatchStream(self.do_get_metadata(context, decoded.command))
-            return self.do_get_statement(context, decoded, raw)
-        except Exception as exc:
-            raise flight_error(exc) from None
+        decoded = decode_ticket(ticket)
+        if isinstance(decoded, CommandTicket):
+            if not isinstance(decoded.command, METADATA_COMMANDS):
+                name = decoded.command.DESCRIPTOR.name
+                raise invalid(f"{name} is not a ticket: pass it to GetFlightInfo first")
+            return BatchStream.of_table(self.do_get_metadata(call, decoded.command))
+        return self.do_get_statement(call, decoded, ticket)
 
     def do_put(
-        self,
-        context: flight.ServerCallContext,
-        descriptor: flight.FlightDescriptor,
-        reader: flight.MetadataRecordBatchReader,
-        writer: flight.FlightMetadataWriter,
-    ) -> None:
+        self, call: ServerCall, descriptor: flight.FlightDescriptor, upload: Upload
+    ) -> bytes | None:
         """Run updates, bind prepared statement parameters, or ingest a stream."""
-        try:
-            count: int
-            if _is_path(descriptor):
-                path, mode = parse_path(descriptor)
-                count = self.do_put_table(context, path, mode, reader)
+        count: int
+        if _is_path(descriptor):
+            path, mode = parse_path(descriptor)
+            count = self.do_put_table(call, path, mode, upload)
+        else:
+            command = _command(descriptor)
+            if isinstance(command, sql.CommandStatementUpdate):
+                count = self.do_put_command_statement_update(call, command)
+            elif isinstance(command, sql.CommandPreparedStatementQuery):
+                handle = self.do_put_prepared_statement_query(call, command, upload)
+                result = sql.DoPutPreparedStatementResult(prepared_statement_handle=handle)
+                return bytes(result.SerializeToString())
+            elif isinstance(command, sql.CommandPreparedStatementUpdate):
+                count = self.do_put_prepared_statement_update(call, command, upload)
+            elif isinstance(command, sql.CommandStatementIngest):
+                count = self.do_put_command_statement_ingest(call, command, upload)
+            elif isinstance(command, sql.CommandStatementSubstraitPlan):
+                raise unsupported("Substrait plans are not supported by this server")
             else:
-                command = _command(descriptor)
-                if isinstance(command, sql.CommandStatementUpdate):
-                    count = self.do_put_command_statement_update(context, command)
-                elif isinstance(command, sql.CommandPreparedStatementQuery):
-                    handle = self.do_put_prepared_statement_query(context, command, reader)
-                    result = sql.DoPutPreparedStatementResult(prepared_statement_handle=handle)
-                    writer.write(pa.py_buffer(result.SerializeToString()))
-                    return
-                elif isinstance(command, sql.CommandPreparedStatementUpdate):
-                    count = self.do_put_prepared_statement_update(context, command, reader)
-                elif isinstance(command, sql.CommandStatementIngest):
-                    count = self.do_put_command_statement_ingest(context, command, reader)
-                elif isinstance(command, sql.CommandStatementSubstraitPlan):
-                    raise unsupported("Substrait plans are not supported by this server")
-                else:
-                    raise unsupported(f"DoPut with {command.DESCRIPTOR.name} is not supported")
-            update = sql.DoPutUpdateResult(record_count=count)
-            writer.write(pa.py_buffer(update.SerializeToString()))
-        except Exception as exc:
-            raise flight_error(exc) from None
+                raise unsupported(f"DoPut with {command.DESCRIPTOR.name} is not supported")
+        return bytes(sql.DoPutUpdateResult(record_count=count).SerializeToString())
 
-    def do_action(
-        self, context: flight.ServerCallContext, action: flight.Action
-    ) -> Iterator[bytes]:
+    def do_action(self, call: ServerCall, kind: str, body: bytes) -> Iterable[bytes]:
         """Prepared statements, transactions and cancellation."""
-        try:
-            return iter(self._action(context, action.type, _body(action)))
-        except Exception as exc:
-            raise flight_error(exc) from None
+        return self._action(call, kind, body)
 
-    def _action(self, context: flight.ServerCallContext, kind: str, body: bytes) -> list[bytes]:
+    def _action(self, context: ServerCall, kind: str, body: bytes) -> list[bytes]:
         request: Any
         if kind == ACTION_CREATE_PREPARED_STATEMENT:
             request = unpack_as(body, sql.ActionCreatePreparedStatementRequest)
@@ -477,10 +442,6 @@ class FlightSqlServerBase(flight.FlightServerBase):  # type: ignore[misc]
             raise unsupported("Substrait plans are not supported by this server")
         raise unsupported(f"unknown action {kind!r}")
 
-    def list_actions(self, context: flight.ServerCallContext) -> list[tuple[str, str]]:
+    def list_actions(self, call: ServerCall) -> list[tuple[str, str]]:
         """The Flight SQL actions this server implements."""
         return list(_ACTIONS)
-
-
-def _body(action: flight.Action) -> bytes:
-    return action.body.to_pybytes() if action.body is not None else b""

@@ -1,4 +1,4 @@
-"""The DuckDB backend: a Flight SQL server over a DuckDB database, on ``pyarrow.flight``.
+"""The DuckDB backend: a Flight SQL server over a DuckDB database.
 
 How statements run:
 
@@ -8,7 +8,7 @@ How statements run:
 * Anything else (DDL, DML, scripts, SELECTs that write) runs during GetFlightInfo, as clients
   such as ADBC send every ``execute()`` through GetFlightInfo; the small result travels in the
   ticket (or, when large, waits on the server until fetched).
-* Every request runs on its own DuckDB connection (``cursor()``), because pyarrow.flight calls
+* Every request runs on its own DuckDB connection (``cursor()``), because the server calls
   handlers from several threads. A transaction owns one connection; its requests take turns.
 * Parameters are always bound by DuckDB, never written into SQL text.
 * All DuckDB work is registered with a :class:`~flightnb.server.cancellation.CancellationRegistry`:
@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pyarrow as pa
@@ -38,9 +38,10 @@ import pyarrow.flight as flight
 from flightnb._proto import Flight_pb2
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.server import metadata, tables
+from flightnb.server.calls import BatchStream, ServerCall, Upload
 from flightnb.server.cancellation import CancellationRegistry, Execution
 from flightnb.server.dispatch import FlightSqlServerBase, UploadMode
-from flightnb.server.errors import flight_error, unsupported
+from flightnb.server.errors import cancelled, flight_error, unsupported
 from flightnb.server.sample_data import load_sample_data
 from flightnb.server.sql_info import SqlInfoValue, duckdb_sql_info, sql_info_table
 from flightnb.server.state import (
@@ -135,8 +136,8 @@ class FlightSqlServer(FlightSqlServerBase):
     endpoints : int, default 1
         Endpoints (row ranges) each table flight is split into, for trying multi-endpoint
         reads; tables with fewer rows get one endpoint per row.
-    **kwargs
-        Passed to :class:`pyarrow.flight.FlightServerBase` (TLS, auth, middleware).
+    tls_certificates : sequence of (cert, key), optional
+        PEM certificate chains and private keys, for a ``grpc+tls`` location.
 
     Examples
     --------
@@ -156,7 +157,7 @@ class FlightSqlServer(FlightSqlServerBase):
         batch_size: int = 65536,
         timezone: str | None = "UTC",
         endpoints: int = 1,
-        **kwargs: Any,
+        tls_certificates: Sequence[Any] | None = None,
     ) -> None:
         if endpoints < 1:
             raise ValueError(f"endpoints must be at least 1, got {endpoints}")
@@ -197,7 +198,7 @@ class FlightSqlServer(FlightSqlServerBase):
         self._scheme = scheme
         self._address = rest if scheme == "grpc+unix" else rest.rsplit(":", 1)[0]
         try:
-            super().__init__(location, **kwargs)
+            super().__init__(location, tls_certificates=tls_certificates)
         except BaseException:
             self._registry.close()
             if self._owns_db:
@@ -260,7 +261,7 @@ class FlightSqlServer(FlightSqlServerBase):
     def _connection(
         self,
         transaction_id: bytes | None,
-        context: flight.ServerCallContext | None = None,
+        context: ServerCall | None = None,
         ticket: bytes | None = None,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """The connection for one request (the transaction's, or a fresh one), watched."""
@@ -280,7 +281,7 @@ class FlightSqlServer(FlightSqlServerBase):
     def _watched(
         self,
         con: duckdb.DuckDBPyConnection,
-        context: flight.ServerCallContext | None,
+        context: ServerCall | None,
         ticket: bytes | None,
     ) -> Iterator[Execution]:
         """Register DuckDB work; a cancellation turns DuckDB's interrupt into CANCELLED."""
@@ -348,7 +349,7 @@ class FlightSqlServer(FlightSqlServerBase):
 
     def get_flight_info_statement(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         command: sql.CommandStatementQuery,
         descriptor: flight.FlightDescriptor,
     ) -> flight.FlightInfo:
@@ -360,7 +361,7 @@ class FlightSqlServer(FlightSqlServerBase):
 
     def get_flight_info_prepared_statement(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         command: sql.CommandPreparedStatementQuery,
         descriptor: flight.FlightDescriptor,
     ) -> flight.FlightInfo:
@@ -375,7 +376,7 @@ class FlightSqlServer(FlightSqlServerBase):
 
     def get_flight_info_table(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         path: tuple[str, ...],
         descriptor: flight.FlightDescriptor,
     ) -> flight.FlightInfo:
@@ -387,17 +388,13 @@ class FlightSqlServer(FlightSqlServerBase):
             plan.schema, descriptor, endpoints, total_records=plan.rows, total_bytes=plan.bytes
         )
 
-    def get_schema_table(
-        self, context: flight.ServerCallContext, path: tuple[str, ...]
-    ) -> pa.Schema:
+    def get_schema_table(self, context: ServerCall, path: tuple[str, ...]) -> pa.Schema:
         with self._connection(None, context) as con:
             relation = con.sql(f"SELECT * FROM {tables.qualified_name(path)} LIMIT 0")
             assert relation is not None
             return relation.to_arrow_table().schema
 
-    def list_tables(
-        self, context: flight.ServerCallContext, pattern: str
-    ) -> list[flight.FlightInfo]:
+    def list_tables(self, context: ServerCall, pattern: str) -> list[flight.FlightInfo]:
         with self._connection(None, context) as con:
             rows = con.execute(
                 "SELECT schema_name, table_name FROM duckdb_tables() "
@@ -416,14 +413,14 @@ class FlightSqlServer(FlightSqlServerBase):
     # ------------------------------------------------------------------ streaming
 
     def do_get_statement(
-        self, context: flight.ServerCallContext, ticket: StatementTicket, raw_ticket: bytes
-    ) -> flight.FlightDataStream:
+        self, context: ServerCall, ticket: StatementTicket, raw_ticket: bytes
+    ) -> BatchStream:
         if isinstance(ticket, InlineTicket):
-            return flight.RecordBatchStream(_read_ipc(ticket.ipc))
+            return BatchStream.of_table(_read_ipc(ticket.ipc))
         if isinstance(ticket, KeptTicket):
-            return flight.RecordBatchStream(self._kept.take(ticket.key))
+            return BatchStream.of_table(self._kept.take(ticket.key))
         if self._registry.is_ticket_cancelled(raw_ticket):
-            raise flight.FlightCancelledError("the query was cancelled")
+            raise cancelled("the query was cancelled")
         if isinstance(ticket, QueryTicket):
             return self._stream(context, raw_ticket, ticket.query, [None], ticket.transaction_id)
         if isinstance(ticket, PreparedTicket):
@@ -439,12 +436,12 @@ class FlightSqlServer(FlightSqlServerBase):
 
     def _stream(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         ticket: bytes,
         query: str,
         parameter_sets: list[Parameters],
         transaction_id: bytes | None,
-    ) -> flight.FlightDataStream:
+    ) -> BatchStream:
         if transaction_id:
             # A transaction's connection serves one request at a time, so its results are
             # read whole rather than holding the connection for as long as a client streams.
@@ -454,7 +451,7 @@ class FlightSqlServer(FlightSqlServerBase):
                     relation = con.sql(query, params=parameters)
                     assert relation is not None
                     tables.append(relation.to_arrow_table())
-            return flight.RecordBatchStream(pa.concat_tables(tables))
+            return BatchStream.of_table(pa.concat_tables(tables))
         con = self._new_connection()
         execution = self._registry.start(con, context=context, ticket=ticket)
         try:
@@ -468,18 +465,11 @@ class FlightSqlServer(FlightSqlServerBase):
             raise
         schema = reader.schema
         batches = self._batches(execution, con, reader, query, parameter_sets[1:])
-        # Started now, so that its cleanup runs even if pyarrow drops it unread (the client
-        # left before the first batch): an unstarted generator skips its finally block, and
-        # the execution, with its call's context, would stay registered.
+        # Started now, so that its cleanup runs even if the stream is dropped unread (the
+        # client left before the first batch): an unstarted generator skips its finally
+        # block, and the execution, with its call, would stay registered.
         next(batches)
-        # GeneratorStream sends bare record batches without the dictionaries of
-        # dictionary-encoded columns (DuckDB ENUMs), which clients then cannot read; wrapped
-        # in a reader each batch goes out with its dictionaries. Errors raised by the
-        # generator itself keep their Flight status code (e.g. CANCELLED), unlike errors
-        # raised inside a reader that pyarrow drains.
-        return flight.GeneratorStream(
-            schema, (pa.RecordBatchReader.from_batches(schema, [batch]) for batch in batches)
-        )
+        return BatchStream(schema, cast(Iterator[pa.RecordBatch], batches))
 
     def _open_reader(
         self, con: duckdb.DuckDBPyConnection, query: str, parameters: Parameters
@@ -512,7 +502,7 @@ class FlightSqlServer(FlightSqlServerBase):
             except Exception as exc:
                 # DuckDB's reader reports an interrupt as a plain OSError.
                 if execution.cancelled:
-                    raise flight.FlightCancelledError(execution.reason) from None
+                    raise cancelled(execution.reason or "the query was cancelled") from None
                 raise flight_error(exc) from None
         finally:
             reader.close()
@@ -528,7 +518,7 @@ class FlightSqlServer(FlightSqlServerBase):
     # ------------------------------------------------------------------ cancellation
 
     def cancel_flight_info(
-        self, context: flight.ServerCallContext, info: flight.FlightInfo
+        self, context: ServerCall, info: flight.FlightInfo
     ) -> Flight_pb2.CancelStatus:
         """Cancel the executions behind ``info``; returns the Flight CancelStatus."""
         status: Flight_pb2.CancelStatus = Flight_pb2.CANCEL_STATUS_NOT_CANCELLABLE
@@ -548,7 +538,7 @@ class FlightSqlServer(FlightSqlServerBase):
 
     # ------------------------------------------------------------------ metadata
 
-    def do_get_metadata(self, context: flight.ServerCallContext, command: Any) -> pa.Table:
+    def do_get_metadata(self, context: ServerCall, command: Any) -> pa.Table:
         if isinstance(command, sql.CommandGetSqlInfo):
             return sql_info_table(self._sql_info, command.info)
         if isinstance(command, sql.CommandGetTableTypes):
@@ -573,13 +563,13 @@ class FlightSqlServer(FlightSqlServerBase):
     # ------------------------------------------------------------------ schemas
 
     def get_schema_statement(
-        self, context: flight.ServerCallContext, command: sql.CommandStatementQuery
+        self, context: ServerCall, command: sql.CommandStatementQuery
     ) -> pa.Schema:
         with self._connection(_txn(command), context) as con:
             return self._query_schema(con, command.query, None)
 
     def get_schema_prepared_statement(
-        self, context: flight.ServerCallContext, command: sql.CommandPreparedStatementQuery
+        self, context: ServerCall, command: sql.CommandPreparedStatementQuery
     ) -> pa.Schema:
         statement = self._prepared.get(command.prepared_statement_handle)
         bound = statement.bound is not None and statement.bound.num_rows > 0
@@ -605,16 +595,16 @@ class FlightSqlServer(FlightSqlServerBase):
     # ------------------------------------------------------------------ uploads
 
     def do_put_command_statement_update(
-        self, context: flight.ServerCallContext, command: sql.CommandStatementUpdate
+        self, context: ServerCall, command: sql.CommandStatementUpdate
     ) -> int:
         with self._connection(_txn(command), context) as con:
             return self._execute_update(con, command.query, [None])
 
     def do_put_prepared_statement_query(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         command: sql.CommandPreparedStatementQuery,
-        reader: flight.MetadataRecordBatchReader,
+        reader: Upload,
     ) -> bytes:
         statement = self._prepared.get(command.prepared_statement_handle)
         statement.bound = reader.read_all()
@@ -622,9 +612,9 @@ class FlightSqlServer(FlightSqlServerBase):
 
     def do_put_prepared_statement_update(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         command: sql.CommandPreparedStatementUpdate,
-        reader: flight.MetadataRecordBatchReader,
+        reader: Upload,
     ) -> int:
         statement = self._prepared.get(command.prepared_statement_handle)
         bound = reader.read_all()
@@ -654,10 +644,10 @@ class FlightSqlServer(FlightSqlServerBase):
 
     def do_put_table(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         path: tuple[str, ...],
         mode: UploadMode,
-        reader: flight.MetadataRecordBatchReader,
+        reader: Upload,
     ) -> int:
         name = ".".join(path)
         hint = f": upload to path '{name}?mode=append' to append, '{name}?mode=replace' to replace"
@@ -665,17 +655,17 @@ class FlightSqlServer(FlightSqlServerBase):
 
     def do_put_command_statement_ingest(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         command: sql.CommandStatementIngest,
-        reader: flight.MetadataRecordBatchReader,
+        reader: Upload,
     ) -> int:
         return self._ingest(context, command, reader)
 
     def _ingest(
         self,
-        context: flight.ServerCallContext,
+        context: ServerCall,
         command: sql.CommandStatementIngest,
-        reader: flight.MetadataRecordBatchReader,
+        reader: Upload,
         exists_hint: str = "",
     ) -> int:
         transaction_id = _txn(command)
@@ -686,7 +676,7 @@ class FlightSqlServer(FlightSqlServerBase):
     # ------------------------------------------------------------------ actions
 
     def create_prepared_statement(
-        self, context: flight.ServerCallContext, request: sql.ActionCreatePreparedStatementRequest
+        self, context: ServerCall, request: sql.ActionCreatePreparedStatementRequest
     ) -> sql.ActionCreatePreparedStatementResult:
         transaction_id = _txn(request)
         with self._connection(transaction_id, context) as con:
@@ -712,28 +702,28 @@ class FlightSqlServer(FlightSqlServerBase):
         )
 
     def close_prepared_statement(
-        self, context: flight.ServerCallContext, request: sql.ActionClosePreparedStatementRequest
+        self, context: ServerCall, request: sql.ActionClosePreparedStatementRequest
     ) -> None:
         self._prepared.close(request.prepared_statement_handle)
 
     def begin_transaction(
-        self, context: flight.ServerCallContext, request: sql.ActionBeginTransactionRequest
+        self, context: ServerCall, request: sql.ActionBeginTransactionRequest
     ) -> bytes:
         return self._transactions.begin()
 
     def end_transaction(
-        self, context: flight.ServerCallContext, request: sql.ActionEndTransactionRequest
+        self, context: ServerCall, request: sql.ActionEndTransactionRequest
     ) -> None:
         commit = request.action == sql.ActionEndTransactionRequest.END_TRANSACTION_COMMIT
         self._transactions.end(request.transaction_id, commit=commit)
 
     def begin_savepoint(
-        self, context: flight.ServerCallContext, request: sql.ActionBeginSavepointRequest | None
+        self, context: ServerCall, request: sql.ActionBeginSavepointRequest | None
     ) -> bytes:
         raise unsupported("DuckDB has no savepoints")
 
     def end_savepoint(
-        self, context: flight.ServerCallContext, request: sql.ActionEndSavepointRequest | None
+        self, context: ServerCall, request: sql.ActionEndSavepointRequest | None
     ) -> None:
         raise unsupported("DuckDB has no savepoints")
 

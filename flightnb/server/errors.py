@@ -1,90 +1,136 @@
-"""DuckDB and request errors as Flight errors, translated in one place.
+"""Server errors as gRPC statuses, decided in one place.
 
-Every RPC handler of :class:`~flightnb.server.dispatch.FlightSqlServerBase` passes what it
-raises through :func:`flight_error`, once, at its top, and raises the result ``from None``, so
-no DuckDB or server frame is chained to it. The message is DuckDB's (or the server's) own text.
-
-pyarrow.flight decides the gRPC status from the exception's class:
+A handler raises a :class:`ServerError` (through :func:`invalid`, :func:`not_found`,
+:func:`already_exists`, :func:`unsupported`, :func:`cancelled`) or lets a DuckDB, Arrow or
+request error escape; the Flight service (:mod:`flightnb.server.service`) passes whatever
+escapes through :func:`flight_error` once and sends the status code and the one-line message
+alone: no traceback, no server paths, on every client (pyarrow.flight, ADBC, flightnb).
 
 ==========================================  =========================================
-raised                                      status (message sent)
+raised                                      status
 ==========================================  =========================================
-``flight.FlightCancelledError``             CANCELLED (``"<message>. Detail: Cancelled"``)
-``flight.FlightUnauthorizedError``          PERMISSION_DENIED
-``flight.FlightInternalError``              INTERNAL
-``flight.FlightServerError``                UNKNOWN (``"<message>. Detail: Failed"``)
-``pa.ArrowInvalid``                         INVALID_ARGUMENT
-``pa.ArrowKeyError``                        NOT_FOUND
-``pa.ArrowNotImplementedError``             UNIMPLEMENTED
+``invalid`` / bad commands, tickets, SQL     INVALID_ARGUMENT
+``not_found`` / DuckDB "does not exist"      NOT_FOUND
+``already_exists``                           ALREADY_EXISTS
+``unsupported`` / DuckDB NotSupported        UNIMPLEMENTED
+``cancelled`` / DuckDB interrupt             CANCELLED
+DuckDB permission errors                     PERMISSION_DENIED
+DuckDB internal errors, out of memory        INTERNAL
+DuckDB transaction and I/O errors            UNKNOWN
+anything else (a bug of the server)          INTERNAL, naming the exception's class
 ==========================================  =========================================
 
-A limit of pyarrow.flight (verified with pyarrow 26): only ``flight.Flight*Error`` classes
-travel without a Python traceback, and none of them maps to INVALID_ARGUMENT, NOT_FOUND,
-ALREADY_EXISTS or UNIMPLEMENTED. For those codes the server raises the Arrow exceptions above,
-and pyarrow appends ``". Detail: Python exception: Traceback ..."`` to the message; raising
-``from None`` at the handler's top keeps that to pyarrow's frame and the handler's. The clean
-message also travels alone in the ``x-arrow-status-message-bin`` trailer, and flightnb's client
-shows only it. No Python exception reaches ALREADY_EXISTS, so "already exists" is
-INVALID_ARGUMENT.
+Errors in ``pyarrow.flight``'s classes (``FlightCancelledError``, ...), Arrow's
+(``ArrowInvalid``, ...) and Python's ``KeyError``, ``ValueError`` and ``NotImplementedError``
+map to the status pyarrow.flight would send for them, so a backend written in that style keeps
+its codes.
 """
 
 from __future__ import annotations
 
 import duckdb
+import grpc
 import pyarrow as pa
 import pyarrow.flight as flight
 
+from flightnb.errors import FlightDecodeError
 from flightnb.server.tickets import TicketError
 from flightnb.sql.commands import CommandDecodeError
 
-__all__ = ["NotFound", "already_exists", "flight_error", "invalid", "not_found", "unsupported"]
+__all__ = [
+    "ServerError",
+    "already_exists",
+    "cancelled",
+    "flight_error",
+    "invalid",
+    "not_found",
+    "unsupported",
+]
+
+_Code = grpc.StatusCode
 
 
-class NotFound(pa.ArrowKeyError):  # type: ignore[misc]
-    """NOT_FOUND, with the message as given (``KeyError`` would quote it)."""
+class ServerError(Exception):
+    """An error to answer a call with: a gRPC status code and a one-line message.
+
+    Parameters
+    ----------
+    code : grpc.StatusCode
+        The status the client receives.
+    message : str
+        What went wrong, as the client shows it.
+    """
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
     def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
+        return self.message
 
 
-def invalid(message: str) -> pa.ArrowInvalid:
+def invalid(message: str) -> ServerError:
     """An INVALID_ARGUMENT error for a bad request."""
-    return pa.ArrowInvalid(message)
+    return ServerError(_Code.INVALID_ARGUMENT, message)
 
 
-def not_found(message: str) -> NotFound:
+def not_found(message: str) -> ServerError:
     """A NOT_FOUND error, e.g. for an unknown table, statement or transaction handle."""
-    return NotFound(message)
+    return ServerError(_Code.NOT_FOUND, message)
 
 
-def already_exists(message: str) -> pa.ArrowInvalid:
-    """The thing to create exists (INVALID_ARGUMENT: pyarrow.flight cannot send ALREADY_EXISTS)."""
-    return pa.ArrowInvalid(message)
+def already_exists(message: str) -> ServerError:
+    """An ALREADY_EXISTS error: the thing to create exists."""
+    return ServerError(_Code.ALREADY_EXISTS, message)
 
 
-def unsupported(message: str) -> pa.ArrowNotImplementedError:
-    """An UNIMPLEMENTED error for a command or option this server does not offer."""
-    return pa.ArrowNotImplementedError(message)
+def unsupported(message: str) -> ServerError:
+    """An UNIMPLEMENTED error for a call, command or option this server does not offer."""
+    return ServerError(_Code.UNIMPLEMENTED, message)
+
+
+def cancelled(message: str) -> ServerError:
+    """A CANCELLED error: the work was stopped before it finished."""
+    return ServerError(_Code.CANCELLED, message)
 
 
 # Most specific first: the classes overlap (e.g. InterruptException is a DatabaseError).
-_MAPPING: tuple[tuple[type[BaseException], type[Exception]], ...] = (
-    (duckdb.InterruptException, flight.FlightCancelledError),
-    (duckdb.PermissionException, flight.FlightUnauthorizedError),
-    (duckdb.NotSupportedError, pa.ArrowNotImplementedError),
-    (duckdb.InternalError, flight.FlightInternalError),
-    (duckdb.OutOfMemoryException, flight.FlightInternalError),
-    (duckdb.TransactionException, flight.FlightServerError),
-    (duckdb.IOException, flight.FlightServerError),
+_MAPPING: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (duckdb.InterruptException, _Code.CANCELLED),
+    (duckdb.PermissionException, _Code.PERMISSION_DENIED),
+    (duckdb.NotSupportedError, _Code.UNIMPLEMENTED),
+    (duckdb.InternalError, _Code.INTERNAL),
+    (duckdb.OutOfMemoryException, _Code.INTERNAL),
+    (duckdb.TransactionException, _Code.UNKNOWN),
+    (duckdb.IOException, _Code.UNKNOWN),
     # The user's SQL or data is at fault: syntax, unknown names, types, constraints.
-    (duckdb.ProgrammingError, pa.ArrowInvalid),
-    (duckdb.DataError, pa.ArrowInvalid),
-    (duckdb.IntegrityError, pa.ArrowInvalid),
-    (duckdb.DependencyException, pa.ArrowInvalid),
-    (duckdb.SequenceException, pa.ArrowInvalid),
-    (duckdb.Error, flight.FlightServerError),
-    (CommandDecodeError, pa.ArrowInvalid),
-    (TicketError, pa.ArrowInvalid),
+    (duckdb.ProgrammingError, _Code.INVALID_ARGUMENT),
+    (duckdb.DataError, _Code.INVALID_ARGUMENT),
+    (duckdb.IntegrityError, _Code.INVALID_ARGUMENT),
+    (duckdb.DependencyException, _Code.INVALID_ARGUMENT),
+    (duckdb.SequenceException, _Code.INVALID_ARGUMENT),
+    (duckdb.Error, _Code.UNKNOWN),
+    (CommandDecodeError, _Code.INVALID_ARGUMENT),
+    (TicketError, _Code.INVALID_ARGUMENT),
+    (FlightDecodeError, _Code.INVALID_ARGUMENT),
+    # pyarrow.flight's and Arrow's classes, as pyarrow.flight's server sends them.
+    (flight.FlightCancelledError, _Code.CANCELLED),
+    (flight.FlightUnauthenticatedError, _Code.UNAUTHENTICATED),
+    (flight.FlightUnauthorizedError, _Code.PERMISSION_DENIED),
+    (flight.FlightTimedOutError, _Code.DEADLINE_EXCEEDED),
+    (flight.FlightUnavailableError, _Code.UNAVAILABLE),
+    (flight.FlightInternalError, _Code.INTERNAL),
+    (flight.FlightServerError, _Code.UNKNOWN),
+    (pa.ArrowNotImplementedError, _Code.UNIMPLEMENTED),
+    (pa.ArrowKeyError, _Code.NOT_FOUND),
+    (pa.ArrowInvalid, _Code.INVALID_ARGUMENT),
+    (pa.ArrowTypeError, _Code.INVALID_ARGUMENT),
+    (pa.ArrowMemoryError, _Code.RESOURCE_EXHAUSTED),
+    # Python's own, as pyarrow.flight's server maps them.
+    (NotImplementedError, _Code.UNIMPLEMENTED),
+    (KeyError, _Code.NOT_FOUND),
+    (ValueError, _Code.INVALID_ARGUMENT),
 )
 
 
@@ -93,26 +139,19 @@ def _text(exc: BaseException) -> str:
     return text.rstrip() or type(exc).__name__
 
 
-def flight_error(exc: Exception) -> Exception:
-    """The exception to raise for ``exc``: a Flight or Arrow error with a clean message.
+def flight_error(exc: BaseException) -> ServerError:
+    """The :class:`ServerError` to answer with for ``exc``.
 
-    Flight and Arrow errors pass unchanged, stripped of their traceback. DuckDB's catalog
-    errors for a missing object ("... does not exist") become NOT_FOUND; its other errors
-    map by class. An unexpected
-    exception (a bug of the server) becomes INTERNAL with its class and message.
+    A ServerError passes unchanged. DuckDB's catalog errors for a missing object ("... does
+    not exist") become NOT_FOUND; other DuckDB, Arrow and pyarrow.flight errors map by class
+    (see the module docstring). An unexpected exception, a bug of the server, becomes
+    INTERNAL with its class and message.
     """
-    if isinstance(exc, flight.FlightError | pa.ArrowException):
-        # Raised again without the frames it came through: pyarrow formats them into the
-        # message of every non-Flight error.
-        passed: Exception = exc.with_traceback(None)
-        return passed
+    if isinstance(exc, ServerError):
+        return exc
     if isinstance(exc, duckdb.CatalogException) and "does not exist" in str(exc):
         return not_found(_text(exc))
-    for source, target in _MAPPING:
+    for source, code in _MAPPING:
         if isinstance(exc, source):
-            mapped: Exception = target(_text(exc))
-            return mapped
-    internal: Exception = flight.FlightInternalError(
-        f"internal server error: {type(exc).__name__}: {exc}"
-    )
-    return internal
+            return ServerError(code, _text(exc))
+    return ServerError(_Code.INTERNAL, f"internal server error: {type(exc).__name__}: {exc}")

@@ -106,7 +106,8 @@ def trips_table(size: int = DEFAULT_SIZE, *, stations: int = 200, seed: int = 42
     )
     tag_counts = rng.integers(0, 4, size)
     offsets = np.concatenate([[0], np.cumsum(tag_counts)]).astype(np.int32)
-    tag_values = pa.array(np.asarray(_TAGS)[rng.integers(0, len(_TAGS), int(offsets[-1]))])
+    # take() keeps one array; pa.array() of a large numpy string array returns chunks.
+    tag_values = pa.array(_TAGS).take(pa.array(rng.integers(0, len(_TAGS), int(offsets[-1]))))
     tags = pa.ListArray.from_arrays(
         pa.array(offsets), tag_values, mask=pa.array(rng.random(size) < 0.02)
     )

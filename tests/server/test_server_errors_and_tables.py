@@ -21,10 +21,13 @@ from flightnb.sql.commands import pack, unpack_as
 SAMPLE_ROWS = 5000  # as in conftest.sql_server
 
 
-def _no_traceback(exc: flightnb.FlightError) -> None:
-    text = str(exc)
+def _no_traceback_text(text: str) -> None:
     assert "Traceback" not in text and "Detail:" not in text and ".py" not in text
-    assert exc.detail is not None and exc.detail.startswith(exc.message)
+
+
+def _no_traceback(exc: flightnb.FlightError) -> None:
+    _no_traceback_text(str(exc))
+    assert exc.detail == exc.message
 
 
 def test_sql_syntax_error_is_invalid_argument(sql_server: FlightSqlServer) -> None:
@@ -45,14 +48,20 @@ def test_unknown_table_is_not_found(sql_server: FlightSqlServer) -> None:
     _no_traceback(info.value)
 
 
-def test_server_message_has_no_server_frames(flight_client: flight.FlightClient) -> None:
-    # pyarrow.flight appends a traceback to INVALID_ARGUMENT errors (see server/errors.py);
-    # the server keeps it to pyarrow's frame and the handler's, with no DuckDB chain.
+def test_other_clients_get_the_one_line_message(flight_client: flight.FlightClient) -> None:
+    # pyarrow.flight's client prefixes the status it received; the server sends the message
+    # alone, with no traceback or detail appended.
     with pytest.raises(pa.ArrowInvalid) as info:
         flight_client.get_flight_info(flight.FlightDescriptor.for_path("a", "b", "c", "d"))
     text = str(info.value)
-    assert text.startswith("a path names a table")
-    assert "duckdb_server.py" not in text and "During handling" not in text
+    assert text.endswith("with message: a path names a table: [catalog, [schema,]] table")
+    _no_traceback_text(text)
+    with pytest.raises(pa.ArrowInvalid) as info:
+        flight_client.get_flight_info(
+            flight.FlightDescriptor.for_command(pack(sql.CommandStatementQuery(query="SELEC 1")))
+        )
+    assert 'with message: Parser Error: syntax error at or near "SELEC"' in str(info.value)
+    _no_traceback_text(str(info.value))
 
 
 def test_flight_errors_from_any_pyarrow_server_are_one_line() -> None:

@@ -156,8 +156,10 @@ def test_ingest_modes(adbc_conn: Any, mode: str) -> None:
     with adbc_conn.cursor() as cur:
         assert cur.adbc_ingest(name, first, mode="create") == 2
         if mode == "create":
-            with pytest.raises(adbc.Error, match="already exists"):
+            with pytest.raises(adbc.Error, match="already exists") as info:
                 cur.adbc_ingest(name, second, mode="create")
+            assert info.value.status_code == adbc.AdbcStatusCode.ALREADY_EXISTS
+            assert "Traceback" not in str(info.value) and ".py" not in str(info.value)
             expected = [1, 2]
         else:
             assert cur.adbc_ingest(name, second, mode=mode) == 1

@@ -43,7 +43,7 @@ def test_path_upload_creates_refuses_then_appends_or_replaces(sql_server: Any) -
     summary = write_flight(sql_server.location, table, path="path_uploads", progress=False)
     assert [sql.DoPutUpdateResult.FromString(r).record_count for r in summary.results] == [3]
     assert summary.rows_written == 3
-    with pytest.raises(flightnb.FlightInvalidArgumentError, match=r"already exists.*mode=append"):
+    with pytest.raises(flightnb.FlightAlreadyExistsError, match=r"already exists.*mode=append"):
         write_flight(
             sql_server.location, _no_rows(table), path=["main", "path_uploads"], progress=False
         )

@@ -9,6 +9,7 @@ import pytest
 from sql_client_helpers import unique_name
 
 from flightnb import (
+    FlightAlreadyExistsError,
     FlightError,
     FlightInvalidArgumentError,
     FlightNotFoundError,
@@ -79,7 +80,7 @@ def test_ingest_errors(sql_client: FlightSqlClient) -> None:
     with pytest.raises(FlightNotFoundError, match="does not exist"):
         sql_client.ingest(name, NO_ROWS, mode="append")
     assert sql_client.ingest(name, pa.table({"a": [1]})) == 1
-    with pytest.raises(FlightInvalidArgumentError, match="already exists"):
+    with pytest.raises(FlightAlreadyExistsError, match="already exists"):
         sql_client.ingest(name, NO_ROWS, mode="create")
     with pytest.raises(FlightInvalidArgumentError, match="mode='upsert' is not one of"):
         sql_client.ingest(name, pa.table({"a": [1]}), mode="upsert")  # type: ignore[arg-type]
