@@ -3,12 +3,14 @@
 The kernel's high-water mark (VmHWM) cannot be reset, so the baseline is taken in this new
 process after the imports and after the client exists, right before the read; the read's
 cost is the high-water mark after it minus the resident size at that baseline. Prints one
-JSON line.
+JSON line, with glibc's ``mallinfo2()`` after the read where it exists: ``malloc_in_use``
+and ``malloc_free`` (bytes free inside malloc's arenas, held but unused).
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import resource
 import sys
@@ -21,6 +23,27 @@ def _status_kib(field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise RuntimeError(f"{field} is not in /proc/self/status")
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd",
+            "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def _malloc_figures() -> dict[str, int]:
+    """Bytes in use and free inside glibc's arenas (empty where glibc has no mallinfo2)."""
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return {}
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return {"malloc_in_use": info.uordblks + info.hblkhd, "malloc_free": info.fordblks}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_above_baseline": (hwm_after_kib - baseline_kib) * 1024,
         "nbytes": table.nbytes,  # type: ignore[attr-defined]
         "rows": table.num_rows,  # type: ignore[attr-defined]
+        **_malloc_figures(),
     }
     print(json.dumps(result), flush=True)
     client.close()

@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/floor_breakdown.py               # timings, --rounds 15
     .venv/bin/python benchmarks/floor_breakdown.py --profile 10  # cProfile of 10 reads
+    .venv/bin/python benchmarks/floor_breakdown.py --offsets     # where bodies land in bytes
 
 The timing mode reads each dataset from the benchmark server (``bench_server.py``, in its own
 process) with four contenders, in rotating order, ``gc.collect()`` before each read, results
@@ -18,6 +19,10 @@ dropped at once (the warm case of ``run.py``):
 Both the floor and flightnb run on flightnb's loop thread (see ``bench_floor.py``); the
 codec runs on the calling thread. If ``flightnb ~ floor + decode only``, the time over the
 floor is the codec's, and the client adds nothing of note.
+
+The offsets mode reads each dataset once with a bare blocking gRPC DoGet and prints where
+each message's body starts inside the ``bytes`` object grpcio hands over: its offset, and
+its address modulo 8 and 64. Buffers can only be used in place, aligned, when those are 0.
 
 The profile mode runs ``AsyncFlightClient`` reads under cProfile on an event loop in the main
 thread (the only grpc.aio loop of that process, so the profile sees the loop's work) and
@@ -137,17 +142,51 @@ def profile_reads(uri: str, reads: int, top: int) -> None:
     print(out.getvalue())
 
 
+def body_offsets(uri: str) -> None:
+    import ctypes
+    from collections import Counter
+
+    import grpc
+
+    from flightnb._proto import Flight_pb2
+    from flightnb.codec.wire import parse_flight_data
+
+    target = uri.removeprefix("grpc://")
+    options = [("grpc.max_receive_message_length", -1)]
+    with grpc.insecure_channel(target, options=options) as channel:
+        do_get = channel.unary_stream("/arrow.flight.protocol.FlightService/DoGet")
+        for dataset in DATASETS:
+            seen: Counter[tuple[int, int, int, int]] = Counter()
+            request = Flight_pb2.Ticket(ticket=dataset.encode()).SerializeToString()
+            for message in do_get(request, timeout=READ_TIMEOUT_SECONDS):
+                body = parse_flight_data(message).data_body
+                if not len(body):
+                    continue
+                offset = len(message) - len(body)
+                address = ctypes.cast(ctypes.c_char_p(message), ctypes.c_void_p).value or 0
+                header = len(parse_flight_data(message).data_header)
+                seen[(offset, header, (address + offset) % 8, (address + offset) % 64)] += 1
+            for (offset, header, mod8, mod64), count in sorted(seen.items()):
+                print(
+                    f"{dataset:8} {count:3} bodies at offset {offset} (header {header} bytes): "
+                    f"address mod 8 = {mod8}, mod 64 = {mod64}"
+                )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15, help="timed rounds (15)")
     parser.add_argument("--profile", type=int, metavar="READS", help="cProfile READS reads")
     parser.add_argument("--top", type=int, default=25, help="profile lines to print (25)")
     parser.add_argument("--quick", action="store_true", help="the small datasets")
+    parser.add_argument("--offsets", action="store_true", help="where bodies land in bytes")
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= MAX_ROUNDS or not 1 <= (args.profile or 1) <= MAX_ROUNDS:
         parser.error(f"--rounds and --profile must be between 1 and {MAX_ROUNDS}")
     with running_server("quick" if args.quick else "full", SERVER_SECONDS) as server:
-        if args.profile:
+        if args.offsets:
+            body_offsets(server.uri)
+        elif args.profile:
             profile_reads(server.uri, args.profile, args.top)
         else:
             time_contenders(server.uri, args.rounds)
