@@ -14,7 +14,8 @@ dropped at once (the warm case of ``run.py``):
 * ``floor + copy``: the same, plus one ``bytes`` copy of each message, dropped;
 * ``decode only``: flightnb's sans-IO codec over messages recorded beforehand, no network:
   ``FlightDataDecoder.receive`` for each, then ``pa.Table.from_batches``;
-* ``flightnb``: ``FlightClient.do_get(ticket).read_all()``.
+* ``flightnb``: ``FlightClient.do_get(ticket).read_all()``;
+* ``flightnb in place``: the same with ``align_buffers=False`` (no copy of the bodies).
 
 Both the floor and flightnb run on flightnb's loop thread (see ``bench_floor.py``); the
 codec runs on the calling thread. If ``flightnb ~ floor + decode only``, the time over the
@@ -69,7 +70,11 @@ def decode(messages: list[bytes]) -> pa.Table:
 
 
 def time_dataset(
-    floor: GrpcFloor, client: flightnb.FlightClient, dataset: str, rounds: int
+    floor: GrpcFloor,
+    client: flightnb.FlightClient,
+    in_place: flightnb.FlightClient,
+    dataset: str,
+    rounds: int,
 ) -> None:
     ticket = dataset.encode()
     recorded = floor.receive_kept(ticket)
@@ -78,9 +83,14 @@ def time_dataset(
         "floor + copy": lambda: floor.receive_copied(ticket),
         "decode only": lambda: decode(recorded),
         "flightnb": lambda: client.do_get(ticket).read_all(),
+        "flightnb in place": lambda: in_place.do_get(ticket).read_all(),
     }
-    if not decode(recorded).equals(client.do_get(ticket).read_all()):
+    expected = decode(recorded)
+    if not expected.equals(client.do_get(ticket).read_all()):
         raise AssertionError(f"{dataset}: the codec and the client disagree")
+    if not expected.equals(in_place.do_get(ticket).read_all()):
+        raise AssertionError(f"{dataset}: the in-place client disagrees")
+    del expected
     for read in reads.values():  # untimed, once each
         read()
     times: dict[str, list[float]] = {name: [] for name in reads}
@@ -97,7 +107,7 @@ def time_dataset(
     for name, samples in times.items():
         median = statistics.median(samples)
         print(
-            f"{dataset:8} {name:13} {median * 1000:6.1f} ms {min(samples) * 1000:6.1f} ms "
+            f"{dataset:8} {name:17} {median * 1000:6.1f} ms {min(samples) * 1000:6.1f} ms "
             f"{max(samples) * 1000:6.1f} ms  {median / floor_median:5.2f}x"
         )
     over = statistics.median(times["flightnb"]) - floor_median
@@ -109,13 +119,15 @@ def time_dataset(
 
 def time_contenders(uri: str, rounds: int) -> None:
     client = flightnb.FlightClient(uri, timeout=READ_TIMEOUT_SECONDS)
+    in_place = flightnb.FlightClient(uri, timeout=READ_TIMEOUT_SECONDS, align_buffers=False)
     floor = GrpcFloor(uri.removeprefix("grpc://"), READ_TIMEOUT_SECONDS, shared_loop_thread().loop)
     try:
-        print(f"{'dataset':8} {'contender':13} {'median':>9} {'min':>9} {'max':>9}  vs floor")
+        print(f"{'dataset':8} {'contender':17} {'median':>9} {'min':>9} {'max':>9}  vs floor")
         for dataset in DATASETS:
-            time_dataset(floor, client, dataset, rounds)
+            time_dataset(floor, client, in_place, dataset, rounds)
     finally:
         floor.close()
+        in_place.close()
         client.close()
 
 

@@ -97,6 +97,11 @@ class AsyncFlightClient:
         Largest message accepted / sent; -1 (default) is unlimited.
     validate : bool
         Fully validate every received batch (costs a pass over the data).
+    align_buffers : bool
+        True (default): every received buffer starts at a 64-byte boundary, at the cost of
+        one copy of the data. False: buffers point into the received messages, unaligned, as
+        pyarrow.flight's do; no copy, so a read whose result is used briefly is faster, but
+        polars copies such buffers before use and every batch keeps its message alive.
 
     Examples
     --------
@@ -120,10 +125,12 @@ class AsyncFlightClient:
         max_receive_message_size: int = -1,
         max_send_message_size: int = -1,
         validate: bool = False,
+        align_buffers: bool = True,
     ) -> None:
         self.location = as_location(location)
         self._target = parse_location(self.location)
         self._validate = validate
+        self._align_buffers = align_buffers
         self._state = ClientState.UNOPENED
         self._calls = CallSeam(
             self._target,
@@ -398,7 +405,9 @@ class AsyncFlightClient:
         stream = self._calls.server_stream(
             "DoGet", request, target=self._target_of(location), timeout=timeout, headers=headers
         )
-        return FlightStreamReader(stream, schema=schema, validate=self._validate)
+        return FlightStreamReader(
+            stream, schema=schema, validate=self._validate, align_buffers=self._align_buffers
+        )
 
     async def do_put(
         self,
@@ -439,6 +448,7 @@ class AsyncFlightClient:
             call,
             descriptor_to_proto(as_descriptor(descriptor)).SerializeToString(),
             validate=self._validate,
+            align_buffers=self._align_buffers,
         )
 
     # --- actions -------------------------------------------------------------------------

@@ -76,11 +76,12 @@ class FlightStreamReader:
         *,
         schema: pa.Schema | None = None,
         validate: bool = False,
+        align_buffers: bool = True,
         on_progress: Callable[[TransferStats], None] | None = None,
     ) -> None:
         self._source = source
         self._opened = False
-        self._decoder = FlightDataDecoder(validate=validate)
+        self._decoder = FlightDataDecoder(validate=validate, align_buffers=align_buffers)
         self._fallback_schema = schema
         self._pending: deque[FlightStreamChunk] = deque()
         self._done = False
@@ -311,10 +312,17 @@ class FlightPutWriter(_Uploader):
 class FlightExchange(_Uploader):
     """Both halves of DoExchange: write with the ``write_*`` methods, read as a stream."""
 
-    def __init__(self, call: BidiStream, descriptor: bytes, *, validate: bool = False) -> None:
+    def __init__(
+        self,
+        call: BidiStream,
+        descriptor: bytes,
+        *,
+        validate: bool = False,
+        align_buffers: bool = True,
+    ) -> None:
         super().__init__(call)
         self._descriptor = descriptor
-        self.reader = FlightStreamReader(call, validate=validate)
+        self.reader = FlightStreamReader(call, validate=validate, align_buffers=align_buffers)
 
     async def read_chunk(self) -> FlightStreamChunk | None:
         """The server's next chunk, or None once it has finished."""

@@ -12,6 +12,8 @@ How a message becomes Arrow data:
    (:mod:`flightnb.codec.ipc_header`), and the body is copied once, buffer by buffer, into a
    fresh allocation where every buffer starts at a 64-byte boundary. This is the only copy of
    the data; it is what lets polars, numpy and SIMD kernels use the result without copying.
+   With ``align_buffers=False`` the body is used where it is, in the received message: no
+   copy, but the buffers are as unaligned as the message puts them (as pyarrow.flight's are).
 3. pyarrow's own IPC stream reader assembles the arrays from that memory, zero-copy, so every
    Arrow type, dictionary deltas and replacements, compression and byte order are handled by
    the reference implementation.
@@ -34,7 +36,12 @@ from flightnb.codec.events import (
     SchemaReceived,
     StreamEnded,
 )
-from flightnb.codec.ipc_header import MessageKind, plan_aligned_body, read_ipc_header
+from flightnb.codec.ipc_header import (
+    MessageKind,
+    check_body_buffers,
+    plan_aligned_body,
+    read_ipc_header,
+)
 from flightnb.codec.wire import parse_flight_data
 from flightnb.errors import FlightDecodeError
 
@@ -158,6 +165,11 @@ class FlightDataDecoder:
     memory_pool : pyarrow.MemoryPool, optional
         Where the received bodies are copied to. Default: the system allocator, see
         :func:`default_receive_pool`.
+    align_buffers : bool, default True
+        Copy each body into memory where every buffer starts at a 64-byte boundary. False
+        uses the body in place: no copy (faster when results are dropped soon), but buffers
+        are unaligned, polars copies them before use, and each batch keeps its whole
+        received message alive.
 
     Examples
     --------
@@ -167,8 +179,15 @@ class FlightDataDecoder:
     ...         print(event)
     """
 
-    def __init__(self, *, validate: bool = False, memory_pool: pa.MemoryPool | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        validate: bool = False,
+        memory_pool: pa.MemoryPool | None = None,
+        align_buffers: bool = True,
+    ) -> None:
         self._validate = validate
+        self._align = align_buffers
         self._pool = memory_pool if memory_pool is not None else default_receive_pool()
         self._feed = _MessageFeed()
         self._reader: pa.RecordBatchStreamReader | None = None
@@ -225,14 +244,18 @@ class FlightDataDecoder:
                 f"header declares a {info.body_length}-byte body but {len(body)} bytes came",
                 where="data_body",
             )
-        patched, copies, size = plan_aligned_body(header, info)
-        aligned = pa.allocate_buffer(size, memory_pool=self._pool)
-        target = memoryview(aligned).cast("B")
-        for source_offset, target_offset, length in copies:
-            target[target_offset : target_offset + length] = body[
-                source_offset : source_offset + length
-            ]
-        self._push_message(memoryview(patched), memoryview(aligned))
+        if self._align:
+            patched, copies, size = plan_aligned_body(header, info)
+            aligned = pa.allocate_buffer(size, memory_pool=self._pool)
+            target = memoryview(aligned).cast("B")
+            for source_offset, target_offset, length in copies:
+                target[target_offset : target_offset + length] = body[
+                    source_offset : source_offset + length
+                ]
+            self._push_message(memoryview(patched), memoryview(aligned))
+        else:
+            check_body_buffers(header, info)
+            self._push_message(header, body[: info.body_length])
         if info.kind is MessageKind.DICTIONARY_BATCH:
             # pyarrow applies it when it reads the next record batch.
             return [DictionaryReceived(info.dictionary_id, info.is_delta, metadata)]

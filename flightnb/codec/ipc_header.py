@@ -184,6 +184,23 @@ def _aligned(n: int) -> int:
     return (n + _ALIGNMENT - 1) & ~(_ALIGNMENT - 1)
 
 
+def _buffer(header: memoryview, info: IpcHeader, index: int) -> tuple[int, int]:
+    """``(offset, length)`` of buffer ``index``, refused unless it lies inside the body."""
+    offset, length = struct.unpack_from("<qq", header, info.buffers_position + 16 * index)
+    if offset < 0 or length < 0 or offset + length > info.body_length:
+        raise FlightDecodeError(
+            f"buffer {index} at {offset}+{length} lies outside the {info.body_length}-byte body",
+            where="data_header",
+        )
+    return offset, length
+
+
+def check_body_buffers(header: memoryview, info: IpcHeader) -> None:
+    """Refuse a header whose buffers do not all lie inside its body (for in-place use)."""
+    for i in range(info.buffer_count):
+        _buffer(header, info, i)
+
+
 def plan_aligned_body(
     header: memoryview, info: IpcHeader
 ) -> tuple[bytearray, list[tuple[int, int, int]], int]:
@@ -197,12 +214,7 @@ def plan_aligned_body(
     destination = 0
     for i in range(info.buffer_count):
         at = info.buffers_position + 16 * i
-        offset, length = struct.unpack_from("<qq", header, at)
-        if offset < 0 or length < 0 or offset + length > info.body_length:
-            raise FlightDecodeError(
-                f"buffer {i} at {offset}+{length} lies outside the {info.body_length}-byte body",
-                where="data_header",
-            )
+        offset, length = _buffer(header, info, i)
         struct.pack_into("<q", patched, at, destination)
         if length:
             copies.append((offset, destination, length))
