@@ -126,8 +126,9 @@ class FlightServer:
         scheme, address, tls = parse_listen_location(location)
         if tls and not tls_certificates:
             raise ValueError("grpc+tls needs tls_certificates=[(cert_pem, key_pem)]")
+        self._workers = ThreadPoolExecutor(_MAX_WORKERS, thread_name_prefix="flightnb-server")
         self._server = grpc.server(
-            ThreadPoolExecutor(_MAX_WORKERS, thread_name_prefix="flightnb-server"),
+            self._workers,
             handlers=[_Servicer(self).handler()],
             options=_OPTIONS,
         )
@@ -163,6 +164,7 @@ class FlightServer:
             return
         self._stopped = True
         self._server.stop(_SHUTDOWN_GRACE_SECONDS).wait()
+        self._workers.shutdown(wait=False)
         if self._socket_path is not None and os.path.exists(self._socket_path):
             os.unlink(self._socket_path)
 
