@@ -66,9 +66,13 @@ class BatchStream:
     batches: Iterable[pa.RecordBatch]
 
     @classmethod
-    def of_table(cls, table: pa.Table) -> BatchStream:
-        """The batches of a table, as they are chunked."""
-        return cls(table.schema, table.to_batches())
+    def of_table(cls, table: pa.Table, *, max_rows: int | None = None) -> BatchStream:
+        """The batches of a table, as chunked, each cut to at most ``max_rows`` rows.
+
+        A table built elsewhere may hold chunks of a million rows or more; cut, each FlightData
+        message stays within what clients accept by default (often 4 to 16 MiB).
+        """
+        return cls(table.schema, table.to_batches(max_chunksize=max_rows))
 
 
 class Upload:

@@ -416,9 +416,9 @@ class FlightSqlServer(FlightSqlServerBase):
         self, context: ServerCall, ticket: StatementTicket, raw_ticket: bytes
     ) -> BatchStream:
         if isinstance(ticket, InlineTicket):
-            return BatchStream.of_table(_read_ipc(ticket.ipc))
+            return BatchStream.of_table(_read_ipc(ticket.ipc), max_rows=self._batch_size)
         if isinstance(ticket, KeptTicket):
-            return BatchStream.of_table(self._kept.take(ticket.key))
+            return BatchStream.of_table(self._kept.take(ticket.key), max_rows=self._batch_size)
         if self._registry.is_ticket_cancelled(raw_ticket):
             raise cancelled("the query was cancelled")
         if isinstance(ticket, QueryTicket):
@@ -451,7 +451,7 @@ class FlightSqlServer(FlightSqlServerBase):
                     relation = con.sql(query, params=parameters)
                     assert relation is not None
                     tables.append(relation.to_arrow_table())
-            return BatchStream.of_table(pa.concat_tables(tables))
+            return BatchStream.of_table(pa.concat_tables(tables), max_rows=self._batch_size)
         con = self._new_connection()
         execution = self._registry.start(con, context=context, ticket=ticket)
         try:

@@ -247,3 +247,16 @@ def test_cancel_a_planned_query(sql_client: FlightSqlClient) -> None:
     # A statement that already ran while planning cannot be cancelled.
     done = sql_client.execute("SELECT 1 WHERE false UNION ALL SELECT 2; SELECT 3")
     assert sql_client.cancel(done) is CancelStatus.NOT_CANCELLABLE
+
+
+def test_results_read_whole_still_stream_in_batches(
+    sql_client: FlightSqlClient, sql_server: Any
+) -> None:
+    # A transaction's results are read whole by DuckDB (chunks of up to a million rows);
+    # the server still sends them in batches of its batch size.
+    rows = 5 * sql_server.batch_size + 7
+    with sql_client.begin_transaction() as txn:
+        result = sql_client.query(f"SELECT range AS x FROM range({rows})", transaction=txn)
+    assert result.num_rows == rows
+    sizes = [len(chunk) for chunk in result.column("x").chunks]
+    assert max(sizes) <= sql_server.batch_size and len(sizes) >= 6
