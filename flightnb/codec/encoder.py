@@ -7,7 +7,9 @@ implementation; this module only cuts its output into FlightData frames.
 
 from __future__ import annotations
 
+import collections
 import struct
+from typing import Any
 
 import pyarrow as pa
 
@@ -18,20 +20,26 @@ __all__ = ["FlightDataEncoder"]
 
 
 class _CollectingSink:
-    """A write-only file that keeps what pyarrow's writer writes until it is taken."""
+    """A write-only file that keeps what pyarrow's writer writes, as written, until taken.
+
+    pyarrow hands body buffers over as ``pyarrow.Buffer`` objects; keeping them as views
+    (not appending them to one bytearray) saves a copy of every body.
+    """
 
     closed = False
 
     def __init__(self) -> None:
-        self._data = bytearray()
+        self._pieces: collections.deque[memoryview] = collections.deque()
 
-    def write(self, data: bytes) -> int:
-        self._data += data
-        return len(data)
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        if len(view):
+            self._pieces.append(view)
+        return len(view)
 
-    def take(self) -> memoryview:
-        data, self._data = self._data, bytearray()
-        return memoryview(data)
+    def take(self) -> _Pieces:
+        pieces, self._pieces = self._pieces, collections.deque()
+        return _Pieces(pieces)
 
     def flush(self) -> None:
         pass
@@ -49,20 +57,43 @@ class _CollectingSink:
         self.closed = True
 
 
-def _split_messages(stream: memoryview) -> list[tuple[MessageKind, memoryview, memoryview]]:
-    """Cut IPC stream bytes into (kind, header, body) triples."""
+class _Pieces:
+    """A byte stream held as the pieces it was written in, read front to back without copies."""
+
+    def __init__(self, pieces: collections.deque[memoryview]) -> None:
+        self._pieces = pieces
+
+    def __bool__(self) -> bool:
+        return bool(self._pieces)
+
+    def read(self, size: int) -> list[memoryview]:
+        """The next ``size`` bytes as views of the pieces; fewer at the end of the stream."""
+        out: list[memoryview] = []
+        while size > 0 and self._pieces:
+            first = self._pieces[0]
+            if len(first) <= size:
+                out.append(self._pieces.popleft())
+                size -= len(first)
+            else:
+                out.append(first[:size])
+                self._pieces[0] = first[size:]
+                size = 0
+        return out
+
+
+def _split_messages(stream: _Pieces) -> list[tuple[MessageKind, bytes, list[memoryview]]]:
+    """Cut IPC stream bytes into (kind, header, body pieces) triples."""
     messages = []
-    pos = 0
-    while pos < len(stream):
-        marker, length = struct.unpack_from("<Ii", stream, pos)
-        pos += 8
+    while stream:
+        prefix = b"".join(stream.read(8))
+        if len(prefix) < 8:
+            break
+        marker, length = struct.unpack("<Ii", prefix)
         if marker != 0xFFFFFFFF or length == 0:
             break  # end-of-stream marker
-        header = stream[pos : pos + length]
-        info = read_ipc_header(header)
-        pos += length
-        messages.append((info.kind, header, stream[pos : pos + info.body_length]))
-        pos += info.body_length
+        header = b"".join(stream.read(length))
+        info = read_ipc_header(memoryview(header))
+        messages.append((info.kind, header, stream.read(info.body_length)))
     return messages
 
 
@@ -102,7 +133,7 @@ class FlightDataEncoder:
     ) -> bytes:
         """The first message of the stream; ``descriptor`` is a serialized FlightDescriptor."""
         serialized = memoryview(self.schema.serialize()).cast("B")
-        ((_, header, _),) = _split_messages(serialized)
+        ((_, header, _),) = _split_messages(_Pieces(collections.deque([serialized])))
         return encode_flight_data(
             descriptor=descriptor, data_header=header, app_metadata=app_metadata
         )

@@ -6,6 +6,7 @@ the network: a generated protobuf class would copy it into a new ``bytes`` objec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flightnb.errors import FlightDecodeError
@@ -118,17 +119,26 @@ def encode_flight_data(
     descriptor: bytes | None = None,
     data_header: bytes | memoryview | None = None,
     app_metadata: bytes | memoryview | None = None,
-    data_body: bytes | memoryview | None = None,
+    data_body: bytes | memoryview | Sequence[bytes | memoryview] | None = None,
 ) -> bytes:
-    """Serialize FlightData from its parts (``descriptor`` is a serialized FlightDescriptor)."""
+    """Serialize FlightData from its parts (``descriptor`` is a serialized FlightDescriptor).
+
+    ``data_body`` may be a sequence of pieces, which are joined in the one copy that builds
+    the message.
+    """
     parts: list[bytes | memoryview] = []
     for number, value in (
         (DESCRIPTOR_FIELD, descriptor),
         (HEADER_FIELD, data_header),
         (APP_METADATA_FIELD, app_metadata),
-        (BODY_FIELD, data_body),
     ):
         if value is not None and len(value):
             parts.append(_field_prefix(number, memoryview(value).nbytes))
             parts.append(value)
+    if data_body is not None:
+        pieces = [data_body] if isinstance(data_body, bytes | memoryview) else list(data_body)
+        size = sum(memoryview(piece).nbytes for piece in pieces)
+        if size:
+            parts.append(_field_prefix(BODY_FIELD, size))
+            parts.extend(pieces)
     return b"".join(parts)
