@@ -125,11 +125,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
                 location, sample_size=args.sample_size or None, endpoints=args.endpoints
             )
     except OSError as exc:
-        print(
-            f"cannot listen on {args.host}:{args.port} ({exc}); is the port in use? "
-            "--port 0 picks a free one",
-            file=sys.stderr,
-        )
+        print(f"{exc}; --port 0 picks a free one", file=sys.stderr)
         return 1
     print(f"Flight SQL server listening on {server.location}", flush=True)
     try:

@@ -346,6 +346,19 @@ def test_cli_serves_until_interrupted() -> None:
             process.stdout.close()
 
 
+def test_cli_refuses_a_port_in_use_in_one_line(
+    sql_server: FlightSqlServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flightnb.server.cli import serve_main
+
+    assert serve_main(["--sample-size", "0", "--port", str(sql_server.port)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (
+        f"cannot listen on grpc://127.0.0.1:{sql_server.port}: the address is in use or not "
+        "available; --port 0 picks a free one"
+    )
+
+
 def test_unpack_of_metadata_ticket(flight_client: flight.FlightClient) -> None:
     info = flight_client.get_flight_info(_descriptor(sql.CommandGetTableTypes()))
     assert isinstance(unpack(info.endpoints[0].ticket.ticket), sql.CommandGetTableTypes)
