@@ -16,8 +16,7 @@ from flightnb.convert import check_target, convert_table
 from flightnb.errors import FlightInvalidArgumentError
 from flightnb.requests import SqlQuery, bounded, observer_for, read_request
 from flightnb.sql.client import AsyncFlightSqlClient
-from flightnb.sql.sync import FlightSqlClient
-from flightnb.streaming import open_flight, open_flight_async
+from flightnb.streaming import client_for, open_flight, open_flight_async, resolve_source
 from flightnb.types import FlightDescriptor, Ticket
 
 __all__ = ["read_flight", "read_flight_async"]
@@ -74,34 +73,19 @@ async def read_flight_async(
         return reader.to_reader()
     check_target(to)
     request = read_request(ticket, path, command, descriptor, sql, parameters)
-    if isinstance(source, (FlightSqlClient, AsyncFlightSqlClient)):
-        source = source.flight_client
     observer = observer_for(progress, timeout=timeout)
-    if client_options and isinstance(source, (FlightClient, AsyncFlightClient)):
-        raise FlightInvalidArgumentError(
-            f"client options ({', '.join(sorted(client_options))}) only apply when source is a "
-            "location; set them on the client instead"
-        )
-    if isinstance(source, FlightClient):
-        # Its channels live on flightnb's loop thread: run there (or right here, if this is
-        # that thread already).
-        table = await shared_loop_thread().run_async(
-            bounded(_read(source.async_client, request, observer), timeout)
-        )
-        return convert_table(table, to)
-    if isinstance(source, AsyncFlightClient):
-        table = await bounded(_read(source, request, observer), timeout)
-        return convert_table(table, to)
-    # A location: the read gets a client of its own on flightnb's loop thread, like every
-    # blocking call. One process then polls gRPC from one event loop, not two (a second
-    # grpc.aio loop makes reads on both pay a hand-over; see docs/performance.md).
-    location = source
+    client, thread, location = resolve_source(source, client_options)
 
     async def read_once() -> pa.Table:
-        async with AsyncFlightClient(location, **client_options) as client:
-            return await bounded(_read(client, request, observer), timeout)
+        async with client_for(client, location, client_options) as active:
+            return await bounded(_read(active, request, observer), timeout)
 
-    return convert_table(await shared_loop_thread().run_async(read_once()), to)
+    # A URI or a FlightClient reads on flightnb's loop thread, where the FlightClient's
+    # channels live and where a URI gets a client of its own: one process then polls gRPC
+    # from one event loop, not two (a second grpc.aio loop makes reads on both pay a
+    # hand-over; see docs/performance.md). An AsyncFlightClient reads on the caller's loop.
+    table = await (read_once() if thread is None else thread.run_async(read_once()))
+    return convert_table(table, to)
 
 
 def read_flight(

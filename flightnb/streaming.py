@@ -10,7 +10,8 @@ a ``FlightClient`` run on flightnb's loop thread, so their blocking Arrow views
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from flightnb.client.aio import AsyncFlightClient
@@ -94,8 +95,8 @@ async def plan_and_stream(
 
 def resolve_source(
     source: Any, client_options: dict[str, Any]
-) -> tuple[AsyncFlightClient | None, bool, LoopThread | None, Any]:
-    """(client or None to create one, owns it, the loop thread or None, the location).
+) -> tuple[AsyncFlightClient | None, LoopThread | None, Any]:
+    """(client, or None to create one for the location; the loop thread or None; location).
 
     A URI or a FlightClient runs on flightnb's loop thread; an AsyncFlightClient on the
     caller's loop (thread None).
@@ -108,10 +109,22 @@ def resolve_source(
             "location; set them on the client instead"
         )
     if isinstance(source, AsyncFlightClient):
-        return source, False, None, None
+        return source, None, None
     if isinstance(source, FlightClient):
-        return source.async_client, False, shared_loop_thread(), None
-    return None, True, shared_loop_thread(), source
+        return source.async_client, shared_loop_thread(), None
+    return None, shared_loop_thread(), source
+
+
+@contextlib.asynccontextmanager
+async def client_for(
+    client: AsyncFlightClient | None, location: Any, client_options: dict[str, Any]
+) -> AsyncIterator[AsyncFlightClient]:
+    """``client``, or a client of its own for ``location``, closed on leaving (on its loop)."""
+    if client is not None:
+        yield client
+        return
+    async with AsyncFlightClient(location, **client_options) as own:
+        yield own
 
 
 async def _open_on_loop(
@@ -158,7 +171,7 @@ async def open_flight_async(
     ...         ...
     """
     request = read_request(ticket, path, command, descriptor, sql, parameters)
-    client, _, thread, location = resolve_source(source, client_options)
+    client, thread, location = resolve_source(source, client_options)
     options = stream_options(
         max_concurrency, preserve_order, max_buffer_bytes, stall_timeout, timeout, progress
     )
@@ -247,7 +260,7 @@ def open_reader(
     choose: Chooser | None = None,
 ) -> FlightBatchReader:
     """:func:`open_flight` after its arguments are checked (the sinks build on it)."""
-    client, _, thread, location = resolve_source(source, client_options)
+    client, thread, location = resolve_source(source, client_options)
     if thread is None:
         raise FlightInvalidArgumentError(
             "a blocking read needs a URI or a FlightClient, not an AsyncFlightClient"

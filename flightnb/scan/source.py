@@ -38,7 +38,7 @@ from flightnb.requests import SqlQuery, read_request
 from flightnb.scan.predicate import GENERIC, Dialect, dialect_for, translate_predicate
 from flightnb.scan.query import NarrowedQuery, narrow_query
 from flightnb.sql.client import AsyncFlightSqlClient
-from flightnb.streaming import open_flight, plan_and_stream, resolve_source
+from flightnb.streaming import client_for, open_flight, plan_and_stream, resolve_source
 from flightnb.types import FlightDescriptor, Ticket
 
 __all__ = ["POLARS_1", "FlightScan", "map_source_errors"]
@@ -75,7 +75,7 @@ class FlightScan:
         self.max_concurrency = max_concurrency
         self.progress = progress
         self.client_options = dict(client_options or {})
-        _, _, thread, _ = resolve_source(source, self.client_options)
+        _, thread, _ = resolve_source(source, self.client_options)
         if thread is None:
             raise FlightInvalidArgumentError(
                 "scan_flight needs a URI, a FlightClient or a FlightSqlClient; polars reads "
@@ -89,16 +89,12 @@ class FlightScan:
     # --- planning (on flightnb's loop thread) --------------------------------------------
 
     def _on_loop(self, work: Any) -> Any:
-        client, _, thread, location = resolve_source(self.source, self.client_options)
+        client, thread, location = resolve_source(self.source, self.client_options)
         assert thread is not None
 
         async def run() -> Any:
-            active = client or AsyncFlightClient(location, **self.client_options)
-            try:
+            async with client_for(client, location, self.client_options) as active:
                 return await work(active)
-            finally:
-                if client is None:
-                    await active.close()
 
         return thread.run(run())
 
