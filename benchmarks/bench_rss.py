@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import json
 import resource
 import sys
+from typing import Any
 
 
-def _status_kib(field: str) -> int:
-    """A ``kB`` field of /proc/self/status (Linux)."""
+def status_kib(field: str) -> int:
+    """A ``kB`` field of /proc/self/status (Linux); the other memory benchmarks use it too."""
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
             if line.startswith(field + ":"):
@@ -35,13 +37,21 @@ class _MallInfo2(ctypes.Structure):
     ]  # fmt: skip
 
 
-def _malloc_figures() -> dict[str, int]:
-    """Bytes in use and free inside glibc's arenas (empty where glibc has no mallinfo2)."""
+@functools.cache
+def _mallinfo2() -> Any:
     try:
-        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+        function = ctypes.CDLL("libc.so.6").mallinfo2
     except (OSError, AttributeError):
+        return None
+    function.restype = _MallInfo2
+    return function
+
+
+def malloc_figures() -> dict[str, int]:
+    """Bytes in use and free inside glibc's arenas (empty where glibc has no mallinfo2)."""
+    mallinfo2 = _mallinfo2()
+    if mallinfo2 is None:
         return {}
-    mallinfo2.restype = _MallInfo2
     info = mallinfo2()
     return {"malloc_in_use": info.uordblks + info.hblkhd, "malloc_free": info.fordblks}
 
@@ -70,10 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         def read(ticket: bytes) -> object:
             return client.do_get(ticket).read_all()
 
-    baseline_kib = _status_kib("VmRSS")
-    hwm_before_kib = _status_kib("VmHWM")
+    baseline_kib = status_kib("VmRSS")
+    hwm_before_kib = status_kib("VmHWM")
     table = read(args.ticket.encode())
-    hwm_after_kib = _status_kib("VmHWM")
+    hwm_after_kib = status_kib("VmHWM")
     maxrss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
     result = {
         "client": args.client,
@@ -84,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_above_baseline": (hwm_after_kib - baseline_kib) * 1024,
         "nbytes": table.nbytes,  # type: ignore[attr-defined]
         "rows": table.num_rows,  # type: ignore[attr-defined]
-        **_malloc_figures(),
+        **malloc_figures(),
     }
     print(json.dumps(result), flush=True)
     client.close()

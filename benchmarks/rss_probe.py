@@ -19,7 +19,6 @@ received bodies (only apart from them with ``--pool jemalloc``).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import subprocess
 import sys
@@ -28,27 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_rss import malloc_figures, status_kib
+
 HERE = Path(__file__).resolve().parent
 MIB = 1 << 20
 SAMPLE_SECONDS = 0.001
-
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in (
-            "arena", "ordblks", "smblks", "hblks", "hblkhd",
-            "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
-        )
-    ]  # fmt: skip
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} is not in /proc/self/status")
 
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
@@ -59,7 +42,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     import flightnb.transport.channels as channels
 
     if args.pool == "jemalloc":
-        decoder.default_receive_pool = pa.jemalloc_memory_pool  # type: ignore[assignment]
+        decoder.default_receive_pool = pa.jemalloc_memory_pool
     if args.window:
         channels.STREAM_WINDOW_BYTES = args.window
     extra = [_option(text) for text in args.grpc_option]
@@ -68,24 +51,21 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         channels._grpc_options = lambda config, host: built(config, host) + extra  # type: ignore[assignment]
     from flightnb import FlightClient
 
-    mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
-    mallinfo2.restype = _MallInfo2
     pool = decoder.default_receive_pool()
     client = FlightClient(args.uri, timeout=120)
-    start = mallinfo2()
-    start_in_use = start.uordblks + start.hblkhd
-    baseline_kib = _status_kib("VmRSS")
+    start_in_use = malloc_figures()["malloc_in_use"]
+    baseline_kib = status_kib("VmRSS")
     peaks = {"glibc_in_use": 0, "glibc_free": 0}
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            info = mallinfo2()
-            in_use = info.uordblks + info.hblkhd - start_in_use
+            figures = malloc_figures()
+            in_use = figures["malloc_in_use"] - start_in_use
             if args.pool == "system":
                 in_use -= pool.bytes_allocated()  # the bodies are glibc's here
             peaks["glibc_in_use"] = max(peaks["glibc_in_use"], in_use)
-            peaks["glibc_free"] = max(peaks["glibc_free"], info.fordblks)
+            peaks["glibc_free"] = max(peaks["glibc_free"], figures["malloc_free"])
             time.sleep(SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -95,7 +75,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
-    peak = (_status_kib("VmHWM") - baseline_kib) * 1024
+    peak = (status_kib("VmHWM") - baseline_kib) * 1024
     client.close()
     return {
         "factor": peak / table.nbytes,

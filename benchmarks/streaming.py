@@ -272,17 +272,10 @@ def bench_endpoints(args: argparse.Namespace) -> dict[str, Any]:
 # --- parquet, in fresh processes -----------------------------------------------------------
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} is not in /proc/self/status")
-
-
 def parquet_child(args: argparse.Namespace) -> int:
     """One write in this fresh process; prints seconds and peak RSS above the baseline."""
     import pyarrow.parquet as pq
+    from bench_rss import status_kib
 
     import flightnb
 
@@ -327,11 +320,11 @@ def parquet_child(args: argparse.Namespace) -> int:
             )
             return summary.rows
 
-    baseline = _status_kib("VmRSS")
+    baseline = status_kib("VmRSS")
     started = time.perf_counter()
     rows = write()
     seconds = time.perf_counter() - started
-    peak = _status_kib("VmHWM")
+    peak = status_kib("VmHWM")
     size = os.path.getsize(args.out)
     print(
         json.dumps(
@@ -354,6 +347,8 @@ def probe_child(args: argparse.Namespace) -> int:
     ``--grpc-option K=V`` adds a channel option by patching flightnb's channel setup (an
     experiment: the client has no public channel-options argument).
     """
+    from bench_rss import status_kib
+
     import flightnb
     from flightnb.sinks import _File, _FormatOptions
 
@@ -368,7 +363,7 @@ def probe_child(args: argparse.Namespace) -> int:
 
         channels._grpc_options = patched  # type: ignore[assignment]
     client = flightnb.FlightClient(args.uri)
-    baseline = _status_kib("VmRSS")
+    baseline = status_kib("VmRSS")
     started = time.perf_counter()
     reader = flightnb.open_flight(client, ticket="big", progress=False)
     out = _File(Path(args.out), reader.schema, _FormatOptions("parquet", "zstd"))
@@ -377,7 +372,7 @@ def probe_child(args: argparse.Namespace) -> int:
 
     def sample() -> None:
         while not done.wait(0.5):
-            rss = (_status_kib("VmRSS") - baseline) // 1024
+            rss = (status_kib("VmRSS") - baseline) // 1024
             samples.append((rss, reader.stats.buffered_bytes // MIB, out.pending_bytes // MIB))
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -391,7 +386,7 @@ def probe_child(args: argparse.Namespace) -> int:
     sampler.join()
     result = {
         "seconds": time.perf_counter() - started,
-        "peak_above_baseline_mib": (_status_kib("VmHWM") - baseline) // 1024,
+        "peak_above_baseline_mib": (status_kib("VmHWM") - baseline) // 1024,
         "peak_buffered_mib": reader.stats.peak_buffered_bytes // MIB,
         "samples_rss_buffered_rowgroup_mib": samples,
         "grpc_options": args.grpc_option,
