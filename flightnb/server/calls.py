@@ -12,7 +12,7 @@ The Flight service (:mod:`flightnb.server.service`) builds these around each gRP
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -48,10 +48,6 @@ class ServerCall:
     def headers(self) -> dict[str, str | bytes]:
         """The call's request headers (metadata), lower-case names; the last value wins."""
         return {key: value for key, value in self._context.invocation_metadata() or ()}
-
-    def on_done(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` when the call ends, however it ends (cancellation included)."""
-        self._context.add_callback(callback)
 
 
 @dataclass

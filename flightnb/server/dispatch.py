@@ -378,7 +378,7 @@ class FlightSqlServerBase(FlightServer):
             elif isinstance(command, sql.CommandPreparedStatementQuery):
                 handle = self.do_put_prepared_statement_query(call, command, upload)
                 result = sql.DoPutPreparedStatementResult(prepared_statement_handle=handle)
-                return bytes(result.SerializeToString())
+                return result.SerializeToString()
             elif isinstance(command, sql.CommandPreparedStatementUpdate):
                 count = self.do_put_prepared_statement_update(call, command, upload)
             elif isinstance(command, sql.CommandStatementIngest):
@@ -387,7 +387,7 @@ class FlightSqlServerBase(FlightServer):
                 raise unsupported("Substrait plans are not supported by this server")
             else:
                 raise unsupported(f"DoPut with {command.DESCRIPTOR.name} is not supported")
-        return bytes(sql.DoPutUpdateResult(record_count=count).SerializeToString())
+        return sql.DoPutUpdateResult(record_count=count).SerializeToString()
 
     def do_action(self, call: ServerCall, kind: str, body: bytes) -> Iterable[bytes]:
         """Prepared statements, transactions and cancellation."""

@@ -229,7 +229,7 @@ class _Servicer:
                 "GetSchema": unary(self._get_schema),
                 "DoGet": stream(self._do_get),
                 "DoPut": bidi(self._do_put),
-                "DoExchange": bidi(self._unimplemented_stream("DoExchange")),
+                "DoExchange": bidi(self._unimplemented("DoExchange")),
                 "DoAction": stream(self._do_action),
                 "ListActions": stream(self._list_actions),
             },
@@ -261,19 +261,12 @@ class _Servicer:
     ) -> Iterator[bytes]:
         return iter(())
 
-    def _unimplemented(self, name: str) -> Callable[[bytes, grpc.ServicerContext], bytes]:
-        def answer(request: bytes, context: grpc.ServicerContext) -> bytes:
-            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not supported by this server")
-            raise AssertionError("unreachable")
+    @staticmethod
+    def _unimplemented(name: str) -> Callable[[Any, grpc.ServicerContext], Any]:
+        """A handler of any kind (unary or streaming) that answers UNIMPLEMENTED."""
 
-        return answer
-
-    def _unimplemented_stream(
-        self, name: str
-    ) -> Callable[[Iterator[bytes], grpc.ServicerContext], Iterator[bytes]]:
-        def answer(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
+        def answer(request: Any, context: grpc.ServicerContext) -> Any:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not supported by this server")
-            raise AssertionError("unreachable")
 
         return answer
 

@@ -29,9 +29,11 @@ class _Store(FlightServer):
 
     def __init__(self, location: str = "grpc://127.0.0.1:0") -> None:
         self.tables: dict[str, pa.Table] = {}
+        self.callers: list[tuple[str, str | bytes | None]] = []
         super().__init__(location)
 
     def do_get(self, call: ServerCall, ticket: bytes) -> BatchStream:
+        self.callers.append((call.peer(), call.headers.get("x-caller")))
         return BatchStream.of_table(self.tables[ticket.decode()])
 
     def do_put(
@@ -198,3 +200,11 @@ def test_a_bug_of_a_backend_is_internal_with_its_class(store: _Store) -> None:
         assert info.value.message == "internal server error: ZeroDivisionError: division by zero"
     finally:
         server.shutdown()
+
+
+def test_a_handler_sees_who_calls_and_their_headers(store: _Store) -> None:
+    store.tables["t"] = pa.table({"x": [1]})
+    with flightnb.FlightClient(store_location(store), headers={"x-caller": "notebook"}) as client:
+        client.do_get(b"t").read_all()
+    ((peer, caller),) = store.callers
+    assert peer.startswith("ipv4:127.0.0.1:") and caller == "notebook"
