@@ -50,7 +50,7 @@ from run import DATASETS, READ_TIMEOUT_SECONDS, running_server
 
 import flightnb
 from flightnb.client.loop_thread import shared_loop_thread
-from flightnb.codec import BatchReceived, FlightDataDecoder
+from flightnb.codec import read_table
 
 MAX_ROUNDS = 100
 SERVER_SECONDS = 900.0
@@ -58,15 +58,7 @@ SERVER_SECONDS = 900.0
 
 def decode(messages: list[bytes]) -> pa.Table:
     """What flightnb's reader does with the messages, without the network."""
-    decoder = FlightDataDecoder()
-    batches = [
-        event.batch
-        for message in messages
-        for event in decoder.receive(message)
-        if isinstance(event, BatchReceived)
-    ]
-    assert decoder.schema is not None
-    return pa.Table.from_batches(batches, schema=decoder.schema)
+    return read_table(messages)
 
 
 def time_dataset(

@@ -306,19 +306,28 @@ def _batches_from_events(events: list[Event]) -> Iterable[pa.RecordBatch]:
 
 
 def iter_batches(
-    messages: Iterable[bytes | memoryview | FlightDataLike], *, validate: bool = False
+    messages: Iterable[bytes | memoryview | FlightDataLike],
+    *,
+    validate: bool = False,
+    align_buffers: bool = True,
 ) -> Iterable[pa.RecordBatch]:
-    """Yield the record batches of an iterable of FlightData messages (e.g. ``stub.DoGet``)."""
-    decoder = FlightDataDecoder(validate=validate)
+    """Yield the record batches of an iterable of FlightData messages (e.g. ``stub.DoGet``).
+
+    ``validate`` and ``align_buffers`` are :class:`FlightDataDecoder`'s.
+    """
+    decoder = FlightDataDecoder(validate=validate, align_buffers=align_buffers)
     for message in messages:
         yield from _batches_from_events(decoder.receive(message))
 
 
 async def aiter_batches(
-    messages: AsyncIterable[bytes | memoryview | FlightDataLike], *, validate: bool = False
+    messages: AsyncIterable[bytes | memoryview | FlightDataLike],
+    *,
+    validate: bool = False,
+    align_buffers: bool = True,
 ) -> AsyncIterable[pa.RecordBatch]:
     """Async twin of :func:`iter_batches`, e.g. for a ``grpc.aio`` DoGet call."""
-    decoder = FlightDataDecoder(validate=validate)
+    decoder = FlightDataDecoder(validate=validate, align_buffers=align_buffers)
     async for message in messages:
         for batch in _batches_from_events(decoder.receive(message)):
             yield batch
@@ -340,13 +349,15 @@ def read_table(
     *,
     schema: pa.Schema | None = None,
     validate: bool = False,
+    align_buffers: bool = True,
 ) -> pa.Table:
     """Read a whole FlightData stream into a Table.
 
     ``schema`` is used when the stream has no schema message (some servers send nothing for
-    an empty result); the stream's own schema wins when it has one.
+    an empty result); the stream's own schema wins when it has one. ``validate`` and
+    ``align_buffers`` are :class:`FlightDataDecoder`'s.
     """
-    decoder = FlightDataDecoder(validate=validate)
+    decoder = FlightDataDecoder(validate=validate, align_buffers=align_buffers)
     batches = [
         batch for message in messages for batch in _batches_from_events(decoder.receive(message))
     ]
@@ -358,9 +369,10 @@ async def read_table_async(
     *,
     schema: pa.Schema | None = None,
     validate: bool = False,
+    align_buffers: bool = True,
 ) -> pa.Table:
     """Async twin of :func:`read_table`."""
-    decoder = FlightDataDecoder(validate=validate)
+    decoder = FlightDataDecoder(validate=validate, align_buffers=align_buffers)
     batches: list[pa.RecordBatch] = []
     async for message in messages:
         batches.extend(_batches_from_events(decoder.receive(message)))

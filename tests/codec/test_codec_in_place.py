@@ -11,7 +11,7 @@ from corpus import CASES, multi_batch
 from ipc_streams import all_buffers, flightnb_messages
 
 import flightnb
-from flightnb.codec import BatchReceived, FlightDataDecoder
+from flightnb.codec import FlightDataDecoder, read_table
 from flightnb.codec.ipc_header import read_ipc_header
 from flightnb.codec.wire import encode_flight_data, parse_flight_data
 from flightnb.errors import FlightDecodeError
@@ -20,15 +20,7 @@ CASE_IDS = [name for name, _ in CASES]
 
 
 def _decode(messages: list[bytes], **options: bool) -> pa.Table:
-    decoder = FlightDataDecoder(validate=True, **options)
-    batches = [
-        event.batch
-        for message in messages
-        for event in decoder.receive(message)
-        if isinstance(event, BatchReceived)
-    ]
-    assert decoder.schema is not None
-    return pa.Table.from_batches(batches, schema=decoder.schema)
+    return read_table(messages, validate=True, **options)
 
 
 def _inside(buffer: pa.Buffer, messages: list[bytes]) -> bool:
