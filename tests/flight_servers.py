@@ -554,6 +554,8 @@ class SessionCall:
     session: str
     #: How the call authenticated: "login", "latest" (the newest token) or "older".
     presented: str
+    #: The names of the headers the call came with.
+    headers: frozenset[str] = frozenset()
 
 
 class _SessionToken(flight.ServerMiddleware):
@@ -607,7 +609,7 @@ class RotatingSessions(flight.ServerMiddlewareFactory):
             fresh = secrets.token_hex(8)
             self._sessions[fresh] = session
             self._latest[session] = fresh
-            self.calls.append(SessionCall(method, session, presented))
+            self.calls.append(SessionCall(method, session, presented, frozenset(headers)))
         return _SessionToken(session, fresh)
 
 
