@@ -327,7 +327,7 @@ def dask_client(server: DeephavenServer) -> Iterator[Any]:
 
     os.environ[TOKEN_ENV] = server.token  # the worker processes inherit it
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     client = Client(cluster, timeout=60)
     try:
