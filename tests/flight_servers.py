@@ -651,8 +651,12 @@ class SessionFlightServer(FlightTestServer):
     ) -> flight.FlightInfo:
         info = super().get_flight_info(context, descriptor)
         session = self._session(context).encode()
+        here = self.location.encode()
         endpoints = [
-            flight.FlightEndpoint(session + b":" + e.ticket.ticket, [self.location])
+            # Tickets of other servers are theirs: left alone.
+            e
+            if any(location.uri != here for location in e.locations)
+            else flight.FlightEndpoint(session + b":" + e.ticket.ticket, [self.location])
             for e in info.endpoints
         ]
         return flight.FlightInfo(

@@ -9,10 +9,10 @@ unary, server-streaming and bidirectional calls:
   :class:`~flightnb.errors.FlightError` (with the TLS hints of the channel's target);
 - cookies: ``set-cookie`` in headers and trailers of every call, failed ones too, goes to
   the client's jar;
-- issued credentials: an ``authorization`` header or trailer the server returns on any call
-  becomes the client's credential for the next calls (see
+- issued credentials: an ``authorization`` header or trailer the client's server returns on
+  any call becomes the client's credential for the next calls (see
   :class:`~flightnb.transport.auth.Credentials`), unless the call carried an
-  ``authorization`` header of its own;
+  ``authorization`` header of its own; endpoints on other servers issue nothing to it;
 - one retry on UNAUTHENTICATED with a refreshed token wherever nothing can be duplicated:
   a unary call; a server stream that delivered nothing; an upload that the server rejected
   before answering anything, while all it wrote is still held for a replay (at most
@@ -274,7 +274,8 @@ class ServerStream:
         self._target = target
         self._timeout = timeout
         self._headers = headers
-        self._adopt = seam.adopts(headers)
+        # A credential another server issues (an endpoint elsewhere) is not this server's.
+        self._adopt = seam.adopts(headers) and (target is None or target == seam.target)
         self._call: Any = None
         self._rejected: Any = None
         self._received = False

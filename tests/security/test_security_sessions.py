@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.flight as paflight
 import pytest
-from flight_servers import SessionCall, SessionFlightServer
+from flight_servers import Endpoint, FlightTestServer, SessionCall, SessionFlightServer
 from raw_server import RawFlightServer
 
 import flightnb
@@ -174,6 +175,32 @@ def test_a_token_callable_logs_in_again_when_the_issued_token_expires(
     first, second = calls[0].session, calls[-1].session
     assert first != second
     assert [c.presented for c in calls if c.session == second] == ["login", "latest"]
+
+
+class _IssueAlways(paflight.ServerMiddlewareFactory):
+    """Answers every call with a token of its own, and checks none."""
+
+    def start_call(self, info: Any, headers: dict[str, list[Any]]) -> paflight.ServerMiddleware:
+        return _Issued()
+
+
+class _Issued(paflight.ServerMiddleware):
+    def sending_headers(self) -> dict[str, str]:
+        return {"authorization": "Bearer from-the-other-server"}
+
+
+def test_a_token_from_an_endpoint_on_another_server_is_not_adopted(
+    server: SessionFlightServer, calls: list[SessionCall]
+) -> None:
+    with FlightTestServer(middleware={"issue": _IssueAlways()}) as other:
+        other.add_table("remote", TABLE)
+        server.add_flight(
+            "elsewhere", [Endpoint(b"remote", (other.location,))], schema=TABLE.schema
+        )
+        with FlightClient(server.location, token="Anonymous") as client:
+            assert client.read_flight(FlightDescriptor.for_path("elsewhere")).equals(TABLE)
+            _info_then_get(client)
+    _one_session(calls)
 
 
 # --- a raw server: trailers, handshakes, what goes on the wire -----------------------------
