@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as paflight
 import pytest
+import test_security_auth as auth
 from flight_servers import Endpoint, FlightTestServer, SessionCall, SessionFlightServer
 from raw_server import RawFlightServer
 
@@ -47,27 +48,9 @@ def _info_then_get(client: FlightClient) -> None:
     assert client.do_get(info.endpoints[0].ticket).read_all().equals(TABLE)
 
 
-def _put(client: FlightClient) -> None:
-    with client.do_put(FlightDescriptor.for_path("up"), TABLE.schema) as writer:
-        writer.write_table(TABLE)
-
-
-def _exchange(client: FlightClient) -> None:
-    with client.do_exchange(FlightDescriptor.for_path("x")) as exchange:
-        exchange.write_table(TABLE)
-        exchange.done_writing()
-        assert exchange.read_all().equals(TABLE)
-
-
 CALLS = {
-    "GetFlightInfo": lambda c: c.get_flight_info(FlightDescriptor.for_path("t")),
-    "GetSchema": lambda c: c.get_schema(FlightDescriptor.for_path("t")),
-    "ListFlights": lambda c: list(c.list_flights()),
-    "DoAction": lambda c: list(c.do_action("echo", b"hi")),
-    "ListActions": lambda c: c.list_actions(),
-    "DoGet": lambda c: c.do_get(b"t").read_all(),
-    "DoPut": _put,
-    "DoExchange": _exchange,
+    **auth.CALLS,  # every call type: unary, server streams, uploads and exchanges
+    **auth.UPLOADS,
     "GetFlightInfo+DoGet": _info_then_get,
 }
 
@@ -154,7 +137,7 @@ def test_sql_client_shares_the_flight_clients_session(
     with FlightSqlClient(server.location, token="Anonymous") as sql_client:
         flight_client = sql_client.flight_client
         _info_then_get(flight_client)
-        _put(flight_client)
+        auth.UPLOADS["DoPut"](flight_client)
     _one_session(calls)
 
 

@@ -387,9 +387,12 @@ def test_magic_in_a_kernel(
         "%flight get scope numbers --no-progress -o numbers",
         f"%flight sql --no-progress -o counts {query}",
         "%flight tables",
+        "handle = %flight get scope zones --bg --no-progress",
+        "zones = await handle",  # a background read: a client of its own, the same login
         "import pyarrow.feather as feather\n"
         "feather.write_feather(numbers, 'numbers.arrow')\n"
-        "feather.write_feather(counts, 'counts.arrow')",
+        "feather.write_feather(counts, 'counts.arrow')\n"
+        "feather.write_feather(zones, 'zones.arrow')",
     ]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nbclient.NotebookClient(
@@ -413,3 +416,5 @@ def test_magic_in_a_kernel(
     assert numbers.equals(_pyarrow_read(pyarrow_client, server.ticket("numbers")))
     counts = pa.ipc.open_file(str(tmp_path / "counts.arrow")).read_all()
     assert counts.equals(server.adbc_query(query))
+    zones = pa.ipc.open_file(str(tmp_path / "zones.arrow")).read_all()
+    assert zones.equals(_pyarrow_read(pyarrow_client, server.ticket("zones")))
