@@ -12,8 +12,10 @@ What is written, and what is refused (None):
 * integers of the signed 64-bit range, except its minimum (``-9223372036854775808`` is the
   negation of a number that overflows on several parsers); negative numbers in parentheses;
 * booleans as ``TRUE`` / ``FALSE``;
-* finite floats by their shortest round-trip text (``1.5``, ``1e+300``), which every parser
-  reads back to the same double; NaN and infinities are refused;
+* finite floats as ``CAST('<text>' AS DOUBLE PRECISION)`` (``REAL`` for 32-bit floats), the
+  text being Python's shortest round-trip form: a bare ``0.1`` is a DECIMAL on DuckDB and
+  PostgreSQL, whose conversion to a double may round differently, while a string cast to a
+  float is parsed once, correctly rounded; NaN and infinities are refused;
 * decimals as ``CAST('<digits>' AS DECIMAL(p, s))`` with the column's own precision and scale
   (a bare ``1.5`` is a float on some servers, which would compare inexactly);
 * dates, times and time-zone-naive timestamps as ``DATE '...'``, ``TIME '...'``,
@@ -80,7 +82,7 @@ def render_literal(value: pa.Scalar, rules: LiteralRules = LiteralRules()) -> st
     if pa.types.is_integer(type_):
         return _integer(int(value.as_py()))
     if pa.types.is_floating(type_):
-        return _float(float(value.as_py()))
+        return _float(float(value.as_py()), "REAL" if type_.bit_width < 64 else "DOUBLE PRECISION")
     if pa.types.is_decimal(type_):
         return _decimal(value)
     if pa.types.is_string(type_) or pa.types.is_large_string(type_) or _is_string_view(type_):
@@ -107,11 +109,10 @@ def _integer(number: int) -> str | None:
     return _signed(str(number), number < 0)
 
 
-def _float(number: float) -> str | None:
+def _float(number: float, sql_type: str) -> str | None:
     if not math.isfinite(number):
         return None
-    text = repr(number)
-    return _signed(text, text.startswith("-"))
+    return f"CAST('{number!r}' AS {sql_type})"
 
 
 def _decimal(value: pa.Scalar) -> str | None:
