@@ -21,7 +21,8 @@ What is written, and what is refused (None):
 * dates, times and time-zone-naive timestamps as ``DATE '...'``, ``TIME '...'``,
   ``TIMESTAMP '...'`` in dialects that read typed literals, to microseconds (a value with a
   sub-microsecond part is refused: some servers would truncate it); years 1 to 9999 only;
-  zoned timestamps are refused (each server spells them differently);
+  zoned timestamps as the UTC instant, ``TIMESTAMPTZ '... +00:00'``, only in dialects known
+  to read that (DuckDB, PostgreSQL), else refused;
 * strings in single quotes, a quote doubled. Refused: a NUL character; a backslash, unless
   the dialect is known to read it as an ordinary character (MySQL reads ``\\'`` as a quote,
   so ``'a\\'`` would run on past the literal); a quote, in dialects that do not double
@@ -58,6 +59,8 @@ class LiteralRules:
     backslash_is_literal: bool = False
     #: ``DATE '2024-01-01'``, ``TIME '...'``, ``TIMESTAMP '...'`` are understood.
     typed_literals: bool = True
+    #: ``TIMESTAMPTZ '2024-01-01 00:00:00+00:00'`` is understood.
+    zoned_timestamps: bool = False
 
 
 def render_literal(value: pa.Scalar, rules: LiteralRules = LiteralRules()) -> str | None:
@@ -92,7 +95,7 @@ def render_literal(value: pa.Scalar, rules: LiteralRules = LiteralRules()) -> st
     if pa.types.is_date(type_):
         return _date(value)
     if pa.types.is_timestamp(type_):
-        return _timestamp(value)
+        return _timestamp(value, rules)
     if pa.types.is_time(type_):
         return _time(value)
     return None
@@ -169,8 +172,9 @@ def _date(value: pa.Scalar) -> str | None:
     return f"DATE '{day.year:04d}-{day.month:02d}-{day.day:02d}'"
 
 
-def _timestamp(value: pa.Scalar) -> str | None:
-    if value.type.tz is not None:
+def _timestamp(value: pa.Scalar, rules: LiteralRules) -> str | None:
+    zoned = value.type.tz is not None
+    if zoned and not rules.zoned_timestamps:
         return None
     micros = _microseconds(_ticks(value), value.type.unit)
     if micros is None:
@@ -180,6 +184,8 @@ def _timestamp(value: pa.Scalar) -> str | None:
     except OverflowError:
         return None
     day = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    if zoned:  # the stored value is the UTC instant, whatever the zone shown
+        return f"TIMESTAMPTZ '{day} {_clock(moment)}+00:00'"
     return f"TIMESTAMP '{day} {_clock(moment)}'"
 
 

@@ -65,10 +65,12 @@ class Dialect:
 
 GENERIC = Dialect("generic")
 _PLAIN_BACKSLASH = LiteralRules(backslash_is_literal=True)
+_DUCKDB_LITERALS = LiteralRules(backslash_is_literal=True, zoned_timestamps=True)
+_POSTGRES_LITERALS = LiteralRules(zoned_timestamps=True)
 _DIALECTS = (
-    ("duckdb", Dialect("duckdb", nan_like_polars=True, literals=_PLAIN_BACKSLASH)),
+    ("duckdb", Dialect("duckdb", nan_like_polars=True, literals=_DUCKDB_LITERALS)),
     # standard_conforming_strings may be off on a PostgreSQL server: backslashes stay local.
-    ("postgres", Dialect("postgres", nan_like_polars=True)),
+    ("postgres", Dialect("postgres", nan_like_polars=True, literals=_POSTGRES_LITERALS)),
     ("mysql", Dialect("mysql", quote="`")),
     ("mariadb", Dialect("mysql", quote="`")),
     ("spark", Dialect("spark", quote="`", literals=LiteralRules(doubles_quotes=False))),

@@ -56,6 +56,7 @@ from flightnb.sql.capabilities import (
     BINDING,
     SqlCapabilities,
     capabilities_of,
+    is_placeholder_schema,
     refuses_capability,
 )
 from flightnb.sql.client import AsyncFlightSqlClient
@@ -68,23 +69,6 @@ POLARS_1 = int(pl.__version__.split(".", 1)[0]) < 2
 
 #: Memory bound of a read that stops after ``n_rows``: a few batches, not 256 MiB of them.
 LIMITED_BUFFER_BYTES = 8 << 20
-
-#: The column Deephaven announces as a prepared statement's dataset schema before it has run
-#: the query (its Flight SQL server plans lazily); the real schema comes from GetSchema.
-PLACEHOLDER_COLUMNS = (["DO_NOT_USE"],)
-
-
-def is_placeholder_schema(schema: pa.Schema | None) -> bool:
-    """Whether a prepared statement's dataset schema says nothing about the result.
-
-    Examples
-    --------
-    >>> is_placeholder_schema(pa.schema([("DO_NOT_USE", pa.string())]))
-    True
-    >>> is_placeholder_schema(pa.schema([("n", pa.int64())]))
-    False
-    """
-    return schema is None or len(schema) == 0 or schema.names in PLACEHOLDER_COLUMNS
 
 
 class FlightScan:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from flightnb.errors import FlightError, FlightNotImplementedError
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "BINDING_FALLBACK",
     "SqlCapabilities",
     "capabilities_of",
+    "is_placeholder_schema",
     "refuses_capability",
 ]
 
@@ -30,6 +33,24 @@ BINDING_FALLBACK = (
     "write the values into the SQL text; scan_flight filters do that by themselves "
     "(typed, escaped literals) or keep the filter on the client"
 )
+
+
+#: The column Deephaven announces as a prepared statement's dataset schema before it has run
+#: the query (its Flight SQL server plans lazily); GetSchema of the query gives the real one.
+PLACEHOLDER_COLUMNS = (["DO_NOT_USE"],)
+
+
+def is_placeholder_schema(schema: pa.Schema | None) -> bool:
+    """Whether a schema announced ahead of a query says nothing about its result.
+
+    Examples
+    --------
+    >>> is_placeholder_schema(pa.schema([("DO_NOT_USE", pa.string())]))
+    True
+    >>> is_placeholder_schema(pa.schema([("n", pa.int64())]))
+    False
+    """
+    return schema is None or len(schema) == 0 or schema.names in PLACEHOLDER_COLUMNS
 
 
 @dataclass

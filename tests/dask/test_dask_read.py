@@ -143,3 +143,52 @@ def test_from_adbc_partition(split_server):
     assert table.num_rows == 99
     with pytest.raises(flightnb.FlightDecodeError):
         FlightEndpoint.from_adbc_partition(b"\xff\xffnot a flight info")
+
+
+class _NoBindingServer(FlightSqlServer):
+    """Answers UNIMPLEMENTED to every binding of parameters, as roapi does."""
+
+    def do_put_prepared_statement_query(self, context, command, reader):
+        from flightnb.server.errors import unsupported
+
+        raise unsupported("do_put_prepared_statement_query not implemented")
+
+
+@pytest.fixture(scope="module")
+def no_binding_server() -> Iterator[FlightSqlServer]:
+    server = _NoBindingServer(sample_size=3000, batch_size=500)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("column", ["trip_id", "started_at", "fare", "distance_km"])
+def test_partition_on_writes_bounds_as_literals_without_binding(
+    dask_client, no_binding_server, column
+):
+    query = "SELECT * FROM trips"
+    frame = fd.read_flight(
+        no_binding_server.location, sql=query, partition_on=column, npartitions=3
+    )
+    assert frame.npartitions == 3
+    got = _sorted(frame.compute(), "trip_id")
+    sent = no_binding_server.recent_queries[-3:]
+    assert all("?" not in q and parameters == [None] for q, parameters in sent)
+    expected = flightnb.read_flight(no_binding_server.location, sql=query, progress=False)
+    expected = expected.to_pandas(types_mapper=pd.ArrowDtype)
+    pd.testing.assert_frame_equal(got, _sorted(expected, "trip_id"))
+
+
+def test_the_querys_own_parameters_need_binding(no_binding_server):
+    from flightnb.errors import FlightCapabilityError
+
+    refused = r"^this server does not support parameter binding"
+    with pytest.raises(FlightCapabilityError, match=refused):
+        fd.read_flight(
+            no_binding_server.location,
+            sql="SELECT * FROM trips WHERE fare > ?",
+            parameters=[3.0],
+            partition_on="trip_id",
+            npartitions=2,
+        ).compute()

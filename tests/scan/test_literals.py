@@ -97,13 +97,22 @@ REFUSED = {
     "nul character": pa.scalar("a\x00b"),
     "too long": pa.scalar("x" * (MAX_STRING_CHARS + 1)),
     "sub-microsecond timestamp": pa.scalar(1_001, pa.timestamp("ns")),
-    "zoned timestamp": pa.scalar(dt.datetime(2024, 1, 1), pa.timestamp("us", tz="UTC")),
     "sub-microsecond time": pa.scalar(1, pa.time64("ns")),
     "date64 with a time of day": pa.array([1], pa.date64())[0],
     "binary": pa.scalar(b"x"),
     "list": pa.scalar([1]),
     "timestamp past 9999": pa.scalar(10**15 * 300, pa.timestamp("us")),
 }
+
+
+def test_zoned_timestamps_as_the_utc_instant_where_understood():
+    moment = dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc)
+    value = pa.scalar(moment, pa.timestamp("us", tz="Europe/Oslo"))
+    literal = render_literal(value, DUCKDB)
+    assert literal == "TIMESTAMPTZ '2024-01-01 12:00:00+00:00'"
+    assert read_back(f"{literal} = TIMESTAMPTZ '2024-01-01 13:00:00+01:00'") is True
+    assert render_literal(value, GENERIC) is None
+    assert render_literal(value, DATAFUSION) is None
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
