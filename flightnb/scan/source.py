@@ -25,6 +25,10 @@ Fallbacks, decided from the server's answers and shown by ``explain()``:
 * a prepared statement without a dataset schema, or with a placeholder (Deephaven answers a
   single ``DO_NOT_USE`` column), is replaced by GetSchema of the query, else by the schema of
   the first batch.
+* a server that refuses the narrowed query (its SQL lacks subqueries, an operator, a
+  ``LIKE ... ESCAPE``) gets the query as written, once more, and the scan filters on the
+  client from then on; a warning (logger ``flightnb.scan``) says so. A lazy scan thus never
+  fails a query the eager read answers.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import inspect
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -46,8 +51,11 @@ from flightnb.convert import to_polars
 from flightnb.errors import (
     FlightCapabilityError,
     FlightError,
+    FlightInternalError,
     FlightInvalidArgumentError,
+    FlightNotFoundError,
     FlightNotImplementedError,
+    FlightServerError,
 )
 from flightnb.requests import SqlQuery, read_request
 from flightnb.scan.predicate import GENERIC, Dialect, dialect_for, translate_predicate
@@ -69,6 +77,17 @@ POLARS_1 = int(pl.__version__.split(".", 1)[0]) < 2
 
 #: Memory bound of a read that stops after ``n_rows``: a few batches, not 256 MiB of them.
 LIMITED_BUFFER_BYTES = 8 << 20
+
+#: Answers about the SQL a server was sent (not about the connection, credentials or time).
+_REFUSALS = (
+    FlightInvalidArgumentError,
+    FlightNotImplementedError,
+    FlightNotFoundError,
+    FlightInternalError,
+    FlightServerError,
+)
+
+_log = logging.getLogger("flightnb.scan")
 
 
 class FlightScan:
@@ -111,6 +130,8 @@ class FlightScan:
         #: Where the schema came from: "prepared statement", "GetSchema", "GetFlightInfo",
         #: or "first batch".
         self.schema_source = "GetSchema"
+        #: The server's answer to a narrowed query it refused (pushdown is off from then on).
+        self.narrowing_refused: str | None = None
         self.arrow_schema: pa.Schema = self._on_loop(self._fetch_schema)
         self.schema: pl.Schema = pl.Schema(to_polars(self.arrow_schema.empty_table()).schema)
 
@@ -225,7 +246,7 @@ class FlightScan:
         request = self.request
         if not isinstance(request, SqlQuery):
             return None
-        if not self.pushdown:
+        if not self.pushdown or self.narrowing_refused is not None:
             return NarrowedQuery(request.query, request.parameters)
         condition = None
         if predicate is not None:
@@ -336,6 +357,18 @@ class FlightScan:
                 if exc.capability != BINDING or condition is None or not condition.parameters:
                     raise  # the query's own parameters, or a read with nothing to write out
                 self.capabilities.lacks_binding(exc)
+            except _REFUSALS as exc:
+                request = self.request
+                if not isinstance(request, SqlQuery) or narrowed is None:
+                    raise
+                if narrowed.query == request.query:
+                    raise  # nothing was pushed: the eager read fails the same way
+                self.narrowing_refused = str(exc)
+                _log.warning(
+                    "the server refused the narrowed query (%s); reading the query as written "
+                    "and filtering on the client",
+                    exc,
+                )
 
     def schema_frame(self, columns: list[str] | None) -> pl.DataFrame:
         frame = pl.DataFrame(schema=self.schema)

@@ -4,6 +4,8 @@
   parameters, as roapi does (``do_put_prepared_statement_query not implemented``);
   ``refuse_empty=False`` accepts the empty binding the scan tries first, so the refusal only
   comes with the first real values.
+* :class:`NoSubqueryServer` refuses every query that reads a subquery (as a server with a
+  smaller SQL might), so the scan's narrowed queries fail where the query as written works.
 * :class:`PlaceholderSchemaServer` announces a placeholder dataset schema for every prepared
   statement, as Deephaven does (one ``DO_NOT_USE`` column); ``answers_get_schema=False`` refuses
   GetSchema of a query, so only the first batch tells the schema.
@@ -19,9 +21,9 @@ import pyarrow as pa
 
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.server import FlightSqlServer
-from flightnb.server.errors import ServerError, unsupported
+from flightnb.server.errors import ServerError, invalid, unsupported
 
-__all__ = ["NoBindingServer", "PlaceholderSchemaServer"]
+__all__ = ["NoBindingServer", "NoSubqueryServer", "PlaceholderSchemaServer"]
 
 
 class NoBindingServer(FlightSqlServer):
@@ -51,6 +53,24 @@ class NoBindingServer(FlightSqlServer):
         if self.code == grpc.StatusCode.UNIMPLEMENTED:
             raise unsupported("do_put_prepared_statement_query not implemented")
         raise ServerError(self.code, "parameters cannot be bound here")
+
+
+class NoSubqueryServer(FlightSqlServer):
+    """Answers INVALID_ARGUMENT to queries with a subquery in FROM."""
+
+    def get_flight_info_statement(
+        self, context: Any, command: sql.CommandStatementQuery, descriptor: Any
+    ) -> Any:
+        if "FROM (" in command.query:
+            raise invalid('syntax error at or near "("')
+        return super().get_flight_info_statement(context, command, descriptor)
+
+    def create_prepared_statement(
+        self, context: Any, request: sql.ActionCreatePreparedStatementRequest
+    ) -> sql.ActionCreatePreparedStatementResult:
+        if "FROM (" in request.query:
+            raise invalid('syntax error at or near "("')
+        return super().create_prepared_statement(context, request)
 
 
 class PlaceholderSchemaServer(FlightSqlServer):

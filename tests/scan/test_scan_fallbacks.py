@@ -13,7 +13,7 @@ import decimal
 import grpc
 import polars as pl
 import pytest
-from fallback_servers import NoBindingServer, PlaceholderSchemaServer
+from fallback_servers import NoBindingServer, NoSubqueryServer, PlaceholderSchemaServer
 
 import flightnb
 import flightnb.polars as fp
@@ -150,3 +150,30 @@ def test_without_get_schema_the_first_batch_gives_the_schema(make_shapes_server)
     assert "schema from first batch" in scan.explain()
     got = scan.filter(pl.col("i") > 10).select("id").collect().sort("id")
     assert got.equals(eager(server, pl.col("i") > 10).select("id"))
+
+
+def test_a_refused_narrowed_query_is_sent_as_written(make_shapes_server, caplog):
+    server = make_shapes_server(NoSubqueryServer, batch_size=50)
+    scan = fp.scan_flight(server.location, sql=SQL)
+    predicate = (pl.col("i") > 10) & (pl.col("s") == "apple")
+    with caplog.at_level("WARNING", logger="flightnb.scan"):
+        got = scan.filter(predicate).select("id", "s").collect().sort("id")
+    assert server.recent_queries[-1][0] == SQL
+    assert got.equals(eager(server, predicate).select("id", "s"))
+    (record,) = [r for r in caplog.records if r.name == "flightnb.scan"]
+    assert "refused the narrowed query" in record.getMessage()
+    assert 'syntax error at or near "("' in record.getMessage()
+    # Learnt: the next collect sends the query as written at once, without a warning.
+    caplog.clear()
+    before = len(server.recent_queries)
+    assert scan.filter(predicate).head(2).collect().height == 2
+    assert [q for q, _ in server.recent_queries[before:]] == [SQL]
+    assert not [r for r in caplog.records if r.name == "flightnb.scan"]
+
+
+def test_a_query_the_server_refuses_fails_as_the_eager_read_does(no_binding_server):
+    query = "SELECT no_such_column FROM shapes"
+    with pytest.raises(flightnb.FlightError) as eager_error:
+        flightnb.read_flight(no_binding_server.location, sql=query)
+    with pytest.raises(type(eager_error.value)):
+        fp.scan_flight(no_binding_server.location, sql=query)
