@@ -95,9 +95,18 @@ _CLIENTS: dict[tuple[str, tuple[tuple[str, Any], ...]], FlightClient] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
+def _hashable(value: Any) -> Any:
+    """``value`` as a cache key part (``headers=`` is a dict, a list of pairs, ...)."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _hashable(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
 def _client(location: str, options: tuple[tuple[str, Any], ...]) -> FlightClient:
     """This process's client for ``location`` and ``options`` (created on first use)."""
-    key = (location, options)
+    key = (location, tuple((name, _hashable(value)) for name, value in options))
     with _CLIENTS_LOCK:
         client = _CLIENTS.get(key)
         if client is None:

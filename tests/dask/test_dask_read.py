@@ -192,3 +192,11 @@ def test_the_querys_own_parameters_need_binding(no_binding_server):
             partition_on="trip_id",
             npartitions=2,
         ).compute()
+
+
+def test_headers_given_as_a_dict_reach_the_workers(dask_client, split_server):
+    # Deephaven users pass headers={...}; the workers' client cache must take a dict.
+    frame = fd.read_flight(
+        split_server.location, path="trips", headers={"x-flightnb-test": "1"}, columns=["trip_id"]
+    )
+    assert len(frame.compute()) == 3000
