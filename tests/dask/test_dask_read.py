@@ -29,7 +29,7 @@ def dask_client() -> Iterator[Client]:
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # not 8787, which another cluster may hold
         death_timeout=60,
     )
     client = Client(cluster, timeout=60)
