@@ -386,7 +386,11 @@ class FlightScan:
             options["explain_detail"] = self.explain_detail()
         frame = register_io_source(self, schema=self.schema, **options)
         if POLARS_1:
-            return _FlightLazyFrame._from_pyldf(frame._ldf)
+            # A class of this scan's own, so that frames derived from it keep its detail.
+            own: type[_FlightLazyFrame] = type(
+                "_FlightLazyFrame", (_FlightLazyFrame,), {"detail": self.explain_detail()}
+            )
+            return own._from_pyldf(frame._ldf)
         return frame
 
 
@@ -448,8 +452,16 @@ class _FlightLazyFrame(pl.LazyFrame):
     whose message names the flightnb error.
     """
 
+    #: The scan's line for ``explain()`` (polars 1.x has no ``explain_detail``).
+    detail = ""
+
     collect = _mapped(pl.LazyFrame.collect)
     sink_parquet = _mapped(pl.LazyFrame.sink_parquet)
     sink_ipc = _mapped(pl.LazyFrame.sink_ipc)
     sink_csv = _mapped(pl.LazyFrame.sink_csv)
     sink_ndjson = _mapped(pl.LazyFrame.sink_ndjson)
+
+    def explain(self, *args: Any, **kwargs: Any) -> str:
+        """polars' plan, then the scan's pushdown and fallbacks (as polars 2 shows them)."""
+        plan: str = pl.LazyFrame.explain(self, *args, **kwargs)
+        return f"{plan}\nINFO: {self.detail}" if self.detail else plan
