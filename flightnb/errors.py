@@ -27,6 +27,8 @@ gRPC status codes are translated to these classes in exactly one place,
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "FlightAlreadyExistsError",
     "FlightCancelledError",
@@ -183,6 +185,19 @@ class FlightCapabilityError(FlightNotImplementedError):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as what it says (a Dask worker's error travels to the client this way).
+        return (_capability_error, (self.capability, self.fallback, self.message, self.code))
+
+
+def _capability_error(
+    capability: str, fallback: str, message: str, code: str | None
+) -> FlightCapabilityError:
+    error = FlightCapabilityError(capability, fallback)
+    error.message, error.code = message, code
+    error.args = (message,)
+    return error
 
 
 class FlightResourceExhaustedError(FlightError):

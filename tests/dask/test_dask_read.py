@@ -180,17 +180,19 @@ def test_partition_on_writes_bounds_as_literals_without_binding(
     pd.testing.assert_frame_equal(got, _sorted(expected, "trip_id"))
 
 
-def test_the_querys_own_parameters_need_binding(no_binding_server):
+@pytest.mark.parametrize("split", [True, False])
+def test_the_querys_own_parameters_need_binding(dask_client, no_binding_server, split):
+    # Split, the client fails while planning; whole, a worker fails and its error travels.
     from flightnb.errors import FlightCapabilityError
 
+    options = {"partition_on": "trip_id", "npartitions": 2} if split else {}
     refused = r"^this server does not support parameter binding"
     with pytest.raises(FlightCapabilityError, match=refused):
         fd.read_flight(
             no_binding_server.location,
             sql="SELECT * FROM trips WHERE fare > ?",
             parameters=[3.0],
-            partition_on="trip_id",
-            npartitions=2,
+            **options,
         ).compute()
 
 

@@ -177,3 +177,18 @@ def test_a_query_the_server_refuses_fails_as_the_eager_read_does(no_binding_serv
         flightnb.read_flight(no_binding_server.location, sql=query)
     with pytest.raises(type(eager_error.value)):
         fp.scan_flight(no_binding_server.location, sql=query)
+
+
+def test_the_capability_error_pickles_as_what_it_says(no_binding_server):
+    import pickle
+
+    with pytest.raises(FlightCapabilityError) as raised:
+        flightnb.read_flight(no_binding_server.location, sql=SQL, parameters=[1])
+    copy = pickle.loads(pickle.dumps(raised.value))
+    assert type(copy) is FlightCapabilityError
+    assert str(copy) == str(raised.value)
+    assert (copy.capability, copy.fallback, copy.code) == (
+        raised.value.capability,
+        raised.value.fallback,
+        "UNIMPLEMENTED",
+    )
