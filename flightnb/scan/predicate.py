@@ -47,6 +47,10 @@ __all__ = ["Dialect", "SqlCondition", "dialect_for", "quote_identifier", "transl
 #: ``is_in`` lists longer than this stay local (each value is one bound parameter).
 MAX_IN_VALUES = 1000
 
+#: Literals written for one node (an ``is_in`` list) longer than this stay local: the SQL text
+#: must stay well below the request size servers accept (often 4 MiB).
+MAX_LITERAL_CHARS = 64 * 1024
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -176,6 +180,8 @@ class _Translator:
             return ["?" for _ in values], values
         texts = [render_literal(v, self.dialect.literals) for v in values]
         if any(t is None for t in texts):
+            return None
+        if sum(len(t) for t in texts if t is not None) > MAX_LITERAL_CHARS:
             return None
         return [t for t in texts if t is not None], ()
 

@@ -238,3 +238,12 @@ def test_like_patterns_use_the_dialects_escape():
         f"SELECT s FROM (VALUES ('a_%\\x'), ('ab%\\x'), ('a_%')) t(s) WHERE {condition.text}"
     ).fetchall()
     assert rows == [("a_%\\x",)]
+
+
+def test_a_long_is_in_list_of_literals_stays_local():
+    many = [f"{'x' * 100}{k}" for k in range(900)]  # about 90 KiB of literals
+    assert translate_predicate(pl.col("s").is_in(many), SCHEMA, GENERIC_DIALECT, bind=False) is None
+    bound = translate_predicate(pl.col("s").is_in(many), SCHEMA, GENERIC_DIALECT)
+    assert bound is not None and len(bound.parameters) == 900
+    few = translate_predicate(pl.col("s").is_in(many[:50]), SCHEMA, GENERIC_DIALECT, bind=False)
+    assert few is not None and few.text.count("'") == 100
