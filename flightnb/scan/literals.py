@@ -15,9 +15,11 @@ What is written, and what is refused (None):
 * finite floats as ``CAST('<text>' AS DOUBLE PRECISION)`` (``REAL`` for 32-bit floats), the
   text being Python's shortest round-trip form: a bare ``0.1`` is a DECIMAL on DuckDB and
   PostgreSQL, whose conversion to a double may round differently, while a string cast to a
-  float is parsed once, correctly rounded; NaN and infinities are refused;
+  float is parsed once, correctly rounded; NaN and infinities are refused. Dialects without
+  ``CAST`` of a string get the text with an exponent (``2.5e0``), a double in SQL's grammar;
 * decimals as ``CAST('<digits>' AS DECIMAL(p, s))`` with the column's own precision and scale
-  (a bare ``1.5`` is a float on some servers, which would compare inexactly);
+  (a bare ``1.5`` is a float on some servers, which would compare inexactly); refused where
+  ``CAST`` is not understood;
 * dates, times and time-zone-naive timestamps as ``DATE '...'``, ``TIME '...'``,
   ``TIMESTAMP '...'`` in dialects that read typed literals, to microseconds (a value with a
   sub-microsecond part is refused: some servers would truncate it); years 1 to 9999 only;
@@ -59,6 +61,9 @@ class LiteralRules:
     backslash_is_literal: bool = False
     #: ``DATE '2024-01-01'``, ``TIME '...'``, ``TIMESTAMP '...'`` are understood.
     typed_literals: bool = True
+    #: ``CAST('2.5' AS DOUBLE PRECISION)`` and ``CAST('1.50' AS DECIMAL(10, 2))`` are understood
+    #: (not by Deephaven's SQL).
+    casts: bool = True
     #: ``TIMESTAMPTZ '2024-01-01 00:00:00+00:00'`` is understood.
     zoned_timestamps: bool = False
 
@@ -85,9 +90,10 @@ def render_literal(value: pa.Scalar, rules: LiteralRules = LiteralRules()) -> st
     if pa.types.is_integer(type_):
         return _integer(int(value.as_py()))
     if pa.types.is_floating(type_):
-        return _float(float(value.as_py()), "REAL" if type_.bit_width < 64 else "DOUBLE PRECISION")
+        sql_type = "REAL" if type_.bit_width < 64 else "DOUBLE PRECISION"
+        return _float(float(value.as_py()), sql_type if rules.casts else None)
     if pa.types.is_decimal(type_):
-        return _decimal(value)
+        return _decimal(value) if rules.casts else None
     if pa.types.is_string(type_) or pa.types.is_large_string(type_) or _is_string_view(type_):
         return _string(str(value.as_py()), rules)
     if not rules.typed_literals:
@@ -112,10 +118,15 @@ def _integer(number: int) -> str | None:
     return _signed(str(number), number < 0)
 
 
-def _float(number: float, sql_type: str) -> str | None:
+def _float(number: float, sql_type: str | None) -> str | None:
     if not math.isfinite(number):
         return None
-    return f"CAST('{number!r}' AS {sql_type})"
+    if sql_type is not None:
+        return f"CAST('{number!r}' AS {sql_type})"
+    text = repr(number)
+    if "e" not in text:
+        text += "e0"  # a double, not a decimal, in SQL's grammar
+    return _signed(text, text.startswith("-"))
 
 
 def _decimal(value: pa.Scalar) -> str | None:

@@ -65,6 +65,8 @@ class Dialect:
     literals: LiteralRules = field(default_factory=LiteralRules)
     #: The ``ESCAPE`` character of ``LIKE`` patterns (DataFusion takes only a backslash).
     like_escape: str = "!"
+    #: ``LIKE`` is understood (``str.starts_with`` stays local where not: Deephaven).
+    like: bool = True
 
 
 GENERIC = Dialect("generic")
@@ -84,6 +86,15 @@ _DIALECTS = (
     # DataFusion orders floats by IEEE totalOrder (-0.0 < 0.0): floats stay local.
     ("roapi", Dialect("datafusion", literals=_PLAIN_BACKSLASH, like_escape="\\")),
     ("datafusion", Dialect("datafusion", literals=_PLAIN_BACKSLASH, like_escape="\\")),
+    # Deephaven's SQL has no LIKE, CAST, decimal or typed date and time literals.
+    (
+        "deephaven",
+        Dialect(
+            "deephaven",
+            literals=LiteralRules(backslash_is_literal=True, typed_literals=False, casts=False),
+            like=False,
+        ),
+    ),
 )
 
 
@@ -408,6 +419,8 @@ class _Translator:
         column = self.column(target)
         array = self.literal(prefix)
         if column is None or array is None or self.kind(column[1]) != "string":
+            return None
+        if not self.dialect.like:
             return None
         value = self.value(array, pa.string())
         if value is None:

@@ -247,3 +247,26 @@ def test_a_long_is_in_list_of_literals_stays_local():
     assert bound is not None and len(bound.parameters) == 900
     few = translate_predicate(pl.col("s").is_in(many[:50]), SCHEMA, GENERIC_DIALECT, bind=False)
     assert few is not None and few.text.count("'") == 100
+
+
+DEEPHAVEN = dialect_for("Deephaven").literals
+
+
+def test_dialects_without_casts_get_doubles_with_an_exponent():
+    # Deephaven's SQL reads 2.5 as a decimal it cannot compare, and has no CAST.
+    assert render_literal(pa.scalar(2.5), DEEPHAVEN) == "2.5e0"
+    assert render_literal(pa.scalar(-0.1), DEEPHAVEN) == "(-0.1e0)"
+    assert render_literal(pa.scalar(1e300), DEEPHAVEN) == "1e+300"
+    assert render_literal(pa.scalar(decimal.Decimal("1.5")), DEEPHAVEN) is None
+    assert render_literal(pa.scalar(dt.date(2024, 1, 1)), DEEPHAVEN) is None
+    assert render_literal(pa.scalar("a\\b"), DEEPHAVEN) == "'a\\b'"
+    starts = pl.col("s").str.starts_with("x")
+    assert translate_predicate(starts, SCHEMA, dialect_for("Deephaven"), bind=False) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False, width=64))
+def test_any_double_with_an_exponent_reads_back(number):
+    literal = render_literal(pa.scalar(number), DEEPHAVEN)
+    assert literal is not None and "e" in literal
+    assert read_back(literal) == number
