@@ -134,3 +134,14 @@ def test_deephaven_adbc_and_pyarrow_sql_agree(deephaven_server: DeephavenServer)
         info = client.get_flight_info(descriptor)
         got = pa.concat_tables([client.do_get(e.ticket).read_all() for e in info.endpoints])
     assert got.equals(deephaven_server.adbc_query(query))
+
+
+def test_deephaven_flight_sql_needs_the_session(deephaven_server: DeephavenServer) -> None:
+    # What flight_client()'s SessionHeaders is for: a statement's ticket read in a new session
+    # (the bare credential again) is refused.
+    options = flight.FlightCallOptions(headers=[(b"authorization", b"Anonymous")])
+    descriptor = flight.FlightDescriptor.for_command(statement_command("SELECT * FROM zones"))
+    with flight.connect(deephaven_server.location) as client:
+        info = client.get_flight_info(descriptor, options)
+        with pytest.raises(flight.FlightUnauthorizedError, match="original session"):
+            client.do_get(info.endpoints[0].ticket, options).read_all()

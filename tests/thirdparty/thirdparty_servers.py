@@ -10,53 +10,71 @@ the process also gets SIGTERM when the test process dies (``PR_SET_PDEATHSIG``).
 
 roapi 0.12.7
 ------------
-Speaks Flight SQL only, without authentication (``handshake`` answers UNAUTHENTICATED "no
-basic auth cred configured"; no header is needed on any call). What it answers:
+Speaks Flight SQL only, without authentication: no header is needed on any call (a Basic
+``handshake`` answers UNAUTHENTICATED "no basic auth cred configured"). Tables are named as
+given on its command line (``--table trips=.../trips.parquet``) and queried in DataFusion's SQL,
+in catalog ``roapi``, schema ``public``. What it answers:
 
-* ``CommandStatementQuery`` (``read_flight(uri, sql=...)``, ADBC queries): one endpoint
-  whose ticket is a ``TicketStatementQuery`` in a ``google.protobuf.Any``; that ticket, read
-  with a plain DoGet, gives the result. Tables are named as given on its command line
-  (``-t trips=.../trips.parquet``) and queried with DataFusion's SQL.
-* ``CreatePreparedStatement`` and reads of a prepared statement without parameters, and
-  ``GetDbSchemas``/``GetTables`` data (ADBC's ``adbc_get_table_schema`` works).
-* ``ListActions`` lists the Flight SQL actions.
+* ``CommandStatementQuery`` (``read_flight(uri, sql=...)``, ADBC queries): one endpoint whose
+  ticket (a ``TicketStatementQuery``) names a result kept for one DoGet: a second DoGet of
+  the same ticket fails with INTERNAL "Request handle not found". Rows come in the order of
+  DataFusion's parallel scan: use ORDER BY to compare.
+* ``CreatePreparedStatement`` (its ``dataset_schema`` is the real schema) and reads of a
+  prepared statement without parameters.
+* ``GetSqlInfo`` (only server name "RoAPI Flight SQL Server", version "1", Arrow version
+  "1.3": no read-only, SQL, transaction or cancel flags), ``GetCatalogs``, ``GetDbSchemas``,
+  ``GetTables`` (with schemas too), ``ListActions``.
 
-What it does not answer: plain Flight (``ListFlights`` and ``GetSchema`` UNIMPLEMENTED,
-``GetFlightInfo`` of a path UNIMPLEMENTED, DoGet of a made-up ticket INVALID_ARGUMENT),
+What it does not answer: plain Flight (``ListFlights``, ``GetSchema`` of anything, and
+``GetFlightInfo`` of a path are UNIMPLEMENTED; DoGet of a made-up ticket is INVALID_ARGUMENT),
 parameter binding (DoPut of ``CommandPreparedStatementQuery``: UNIMPLEMENTED
-"do_put_prepared_statement_query not implemented"), ``GetTableTypes`` (UNIMPLEMENTED), and
-ADBC's ``adbc_get_objects`` fails on its side (roapi's ``GetCatalogs`` schema marks
-``catalog_name`` not nullable, which ADBC's Go driver refuses). roapi is started read-only
-(no DoPut of any kind).
+"do_put_prepared_statement_query not implemented"), ``GetTableTypes``, ``GetPrimaryKeys``,
+``GetXdbcTypeInfo``, bulk ingestion (UNIMPLEMENTED). ``CommandStatementUpdate`` answers a
+record count of 1 and changes nothing (a ``CREATE TABLE`` creates no table).
+ADBC's ``adbc_get_objects`` fails in the driver (roapi's ``GetCatalogs`` schema marks
+``catalog_name`` not nullable), ``adbc_get_table_schema`` works.
 
 Deephaven Community Core 42.7
 -----------------------------
 Embedded (``deephaven_server.Server``) in a Python process of its own running
-:mod:`deephaven_main`, with ``io.deephaven.auth.AnonymousAuthenticationHandler``. Plain Flight:
-DoGet of tickets ``s/<name>``, GetFlightInfo/GetSchema of paths ``["scope", "<name>"]``,
-ListFlights (one flight per scope table), DoPut to ``["scope", "<name>"]`` (the schema needs
-Deephaven's types: a ``large_string`` column is refused). Flight SQL: queries, ``GetTables``,
-``GetTableTypes``, ``GetSqlInfo`` (vendor name "Deephaven").
+:mod:`deephaven_main`, with ``io.deephaven.auth.AnonymousAuthenticationHandler``.
+
+Plain Flight: DoGet of tickets ``s/<name>``; GetFlightInfo and GetSchema of paths
+``["scope", "<name>"]``; ListFlights (one flight per scope table). DoPut to
+``["export", "<n>"]`` stores the upload as the export ticket ``b"e" + <n as int32 LE>``; DoPut
+to ``["scope", "<name>"]`` is accepted but publishes nothing (``s/<name>`` stays NOT_FOUND).
+An upload's schema needs types Deephaven knows: ``large_string`` is refused
+(INVALID_ARGUMENT "Schema did not include `deephaven:type` metadata for field of type
+LargeUtf8").
+
+Flight SQL: statement queries (the scope's tables by name), GetSchema of a statement (the real
+schema), ``GetTables``, ``GetTableTypes`` ("TABLE"), ``GetSqlInfo`` (name "Deephaven",
+read-only, SQL yes, Substrait no, transactions none, cancel no, bulk ingestion no), prepared
+statements without parameters. Results send ``LocalDate`` columns as ``date64[ms]`` where a
+DoGet of ``s/<name>`` sends ``date32``.
 
 Authentication: every call must carry ``authorization: Anonymous`` (``Bearer Anonymous`` is
 taken as well, which is what flightnb's ``token="Anonymous"`` sends), or a session's bearer
-token. Each answer carries ``authorization: Bearer <session token>``, a new token on every
-call. Plain Flight calls accept ``Anonymous`` again each time, but Flight SQL keeps a query's
-state in the session that created it: a statement's DoGet or a prepared statement's
-GetFlightInfo sent with ``Anonymous`` (a new session) fails with PERMISSION_DENIED "Flight SQL:
-Must use the original session"; it must carry the bearer token the previous answer returned.
-ADBC does this by itself once given ``adbc.flight.sql.authorization_header``
+token; a call without either is UNAUTHENTICATED. Each answer carries
+``authorization: Bearer <session token>``, a new token on every call. Plain Flight calls
+accept ``Anonymous`` again each time, but Flight SQL keeps a query's state in the session
+that created it: a statement's DoGet or a prepared statement's GetFlightInfo sent with
+``Anonymous`` (so in a new session) fails with PERMISSION_DENIED "Flight SQL: Must use the
+original session"; it must carry the bearer token the previous answer returned. ADBC does
+this by itself once given ``adbc.flight.sql.authorization_header``
 (:meth:`DeephavenServer.adbc_connect`); for pyarrow.flight, :class:`SessionHeaders` does it
-(:meth:`DeephavenServer.flight_client`). A Basic handshake is refused ("Authentication details
-invalid"); ``handshake`` is not needed.
+(:meth:`DeephavenServer.flight_client`). A Handshake with Basic credentials is refused
+("Authentication details invalid"); one that carries ``authorization: Anonymous`` answers a
+bearer token. No handshake is needed.
 
-Not supported by Deephaven, as observed: parameter binding (DoPut of a prepared statement's
-parameters: FAILED_PRECONDITION "Flight SQL descriptors cannot be published to"); a prepared
-statement's ``dataset_schema`` is a placeholder (one column ``DO_NOT_USE: string``);
-``adbc_get_objects`` fails in ADBC (Deephaven's field metadata on the ``GetCatalogs`` schema).
-Every field it sends carries ``deephaven:type`` metadata (and the schema ``deephaven:``
-attributes), so compare with ``Table.equals`` (metadata ignored), not ``==`` on schemas with
-metadata.
+Not supported by Deephaven, as observed: parameter binding and ``CommandStatementUpdate``
+(FAILED_PRECONDITION "Flight SQL descriptors cannot be published to"); a prepared statement's
+``dataset_schema`` is a placeholder (one column ``DO_NOT_USE: string``; the FlightInfo of the
+prepared statement has the real one); ``GetCatalogs`` and ``GetDbSchemas`` are empty,
+``GetPrimaryKeys`` NOT_FOUND, ``GetXdbcTypeInfo`` UNIMPLEMENTED; ADBC's ``adbc_get_objects``
+fails in the driver (Deephaven's field metadata on the ``GetCatalogs`` schema). Every field
+it sends carries ``deephaven:`` metadata (and the schema some attributes), so compare with
+``Table.equals`` (which ignores metadata).
 """
 
 from __future__ import annotations
