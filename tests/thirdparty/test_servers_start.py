@@ -3,10 +3,14 @@ flightnb's plain reads, all agreeing with the tables the fixtures wrote."""
 
 from __future__ import annotations
 
+import re
+import sys
+from pathlib import Path
+
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
-from thirdparty_servers import DeephavenServer, RoapiServer, statement_command
+from thirdparty_servers import DeephavenServer, RoapiServer, ServerProcess, statement_command
 
 import flightnb
 
@@ -19,6 +23,38 @@ ROAPI_QUERIES = [
     "SELECT vendor, count(*) AS n, sum(fare) AS total FROM trips GROUP BY vendor ORDER BY vendor",
     "SELECT * FROM zones ORDER BY zone_id",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# Starting and stopping
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_server_that_exits_fails_the_run_with_its_log(tmp_path: Path) -> None:
+    code = "print('no such table: trips'); raise SystemExit(3)"
+    server = ServerProcess(
+        "server",
+        [sys.executable, "-c", code],
+        ready=re.compile("^READY"),
+        log_path=tmp_path / "server.log",
+    )
+    with pytest.raises(pytest.fail.Exception, match=r"exited with code 3(.|\n)*no such table"):
+        server.wait_ready()
+
+
+def test_a_server_never_ready_is_stopped(tmp_path: Path) -> None:
+    # Waits for its input to end, printing nothing: never ready, however long the wait.
+    code = "import sys; print('starting', flush=True); sys.stdin.read()"
+    server = ServerProcess(
+        "server",
+        [sys.executable, "-c", code],
+        ready=re.compile("^READY"),
+        log_path=tmp_path / "server.log",
+        keep_stdin=True,
+    )
+    with pytest.raises(pytest.fail.Exception, match=r"not ready in 0 s(.|\n)*starting"):
+        server.wait_ready(timeout=0.2)
+    assert server.process.poll() is not None
 
 
 # --------------------------------------------------------------------------------------------

@@ -174,6 +174,7 @@ class ServerProcess:
         self.ready = ready
         self.log_path = log_path
         self.match: re.Match[str] | None = None
+        self._output_ended = False
         self._event = threading.Event()
         self._log = log_path.open("w", encoding="utf-8", errors="replace")
         self.process = subprocess.Popen(
@@ -203,6 +204,7 @@ class ServerProcess:
                     self._event.set()
         finally:
             self._log.close()
+            self._output_ended = True
             self._event.set()  # end of output: the process has exited or closed it
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> re.Match[str]:
@@ -210,9 +212,10 @@ class ServerProcess:
         self._event.wait(timeout)
         if self.match is not None:
             return self.match
-        code = self.process.poll()
+        ended = self._output_ended
         self.stop()
-        what = f"exited with code {code}" if code is not None else f"not ready in {timeout:.0f} s"
+        code = self.process.returncode
+        what = f"exited with code {code}" if ended else f"not ready in {timeout:.0f} s"
         pytest.fail(f"{self.name} {what}; its log ({self.log_path}):\n{self.log_text()}")
 
     def log_text(self, tail: int = 200) -> str:
