@@ -12,5 +12,10 @@ if command -v java >/dev/null 2>&1 && [ "$(java_major)" -ge 17 ] 2>/dev/null; th
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless >/dev/null
+# Debian 12 has JDK 17; a release without it has a newer default JDK, which Deephaven takes too.
+package=openjdk-17-jdk-headless
+if ! apt-cache show "$package" >/dev/null 2>&1; then
+    package=default-jdk-headless
+fi
+apt-get install -y -qq --no-install-recommends "$package" >/dev/null
 test "$(java_major)" -ge 17

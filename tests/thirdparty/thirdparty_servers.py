@@ -368,13 +368,15 @@ def start_roapi(directory: Path) -> RoapiServer:
         "--table",
         f"zones={directory / 'zones.csv'}",
     ]
+    rust_log = os.environ.get("RUST_LOG", "info")
     server = ServerProcess(
         "roapi",
         command,
         ready=re.compile(r"Listening on 127\.0\.0\.1:(\d+) for FlightSQL traffic"),
         log_path=directory / "roapi.log",
         cwd=directory,
-        env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "info")},
+        # The ready line is an info message of roapi::startup, whatever else RUST_LOG asks.
+        env={**os.environ, "RUST_LOG": ",".join(filter(None, [rust_log, "roapi::startup=info"]))},
     )
     port = int(server.wait_ready().group(1))
     return RoapiServer(
