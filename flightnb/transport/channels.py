@@ -17,6 +17,7 @@ from flightnb.errors import (
     FlightUnavailableError,
 )
 from flightnb.transport.errors import connection_hint
+from flightnb.transport.grpc_options import GrpcOptionValue, merge_grpc_options
 from flightnb.transport.locations import ChannelTarget
 
 MAX_METADATA_BYTES = 1 << 20
@@ -42,7 +43,8 @@ class ChannelConfig:
     #: -1 means unlimited; grpcio's own default is 4 MiB, smaller than many servers' batches.
     max_receive_message_size: int = -1
     max_send_message_size: int = -1
-    extra_options: tuple[tuple[str, str | int], ...] = ()
+    #: The user's gRPC channel arguments (``grpc_options=``), checked; they win over ours.
+    extra_options: tuple[tuple[str, GrpcOptionValue], ...] = ()
 
     def __post_init__(self) -> None:
         if (self.cert_chain is None) != (self.private_key is None):
@@ -51,8 +53,8 @@ class ChannelConfig:
 
 def _grpc_options(
     config: ChannelConfig, override_hostname: str | None
-) -> list[tuple[str, str | int]]:
-    options: list[tuple[str, str | int]] = [
+) -> list[tuple[str, GrpcOptionValue]]:
+    options: list[tuple[str, GrpcOptionValue]] = [
         ("grpc.max_receive_message_length", config.max_receive_message_size),
         ("grpc.max_send_message_length", config.max_send_message_size),
         # grpc's default (8 KiB soft, 16 KiB hard) refuses the large trailers some servers
@@ -75,8 +77,7 @@ def _grpc_options(
     ]
     if override_hostname:
         options.append(("grpc.ssl_target_name_override", override_hostname))
-    options.extend(config.extra_options)
-    return options
+    return merge_grpc_options(options, config.extra_options)
 
 
 def _der_bytes(certificate: object) -> bytes:
