@@ -9,7 +9,8 @@ Usage::
 
 There is no netem here, so the link is a TCP proxy in user space (its own process, asyncio):
 every chunk it reads waits half the round trip before it is written on, in each direction,
-and leaves no faster than ``--rate-mbit`` (a token bucket of one chunk). Bytes waiting in
+and leaves no faster than ``--rate-mbit`` (a token bucket of one chunk); a new connection
+forwards nothing for one round trip, as TCP's handshake would. Bytes waiting in
 the proxy are bounded by what the link holds (rate times the one-way delay) plus 4 MiB, so a
 sender that outruns the link is pushed back by TCP, as by a router's queue.
 
@@ -36,7 +37,6 @@ import contextlib
 import datetime as dt
 import ipaddress
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -122,7 +122,6 @@ class _Link:
 
 async def _proxy(upstreams: list[str], rtt: float, rate: float) -> None:
     counters = {"connections": 0, "bytes_up": 0, "bytes_down": 0}
-    tasks: set[asyncio.Task[Any]] = set()
 
     def handler(upstream: str) -> Any:
         host, _, port = upstream.rpartition(":")
@@ -134,6 +133,9 @@ async def _proxy(upstreams: list[str], rtt: float, rate: float) -> None:
             except OSError:
                 c_writer.close()
                 return
+            # The proxy accepts on loopback at once; over a real link TCP's handshake takes
+            # a round trip before the client's first bytes can leave.
+            await asyncio.sleep(rtt)
             up = _Link(rtt / 2, rate, counters, "bytes_up")
             down = _Link(rtt / 2, rate, counters, "bytes_down")
             parts = [
@@ -163,7 +165,6 @@ async def _proxy(upstreams: list[str], rtt: float, rate: float) -> None:
             counters[key] = 0
     for server in servers:
         server.close()
-    del tasks
 
 
 # --- the server ----------------------------------------------------------------------------
@@ -270,7 +271,7 @@ def child(args: argparse.Namespace) -> int:
     descriptor = paflight.FlightDescriptor.for_command(args.command)
     extra = [_option(text) for text in args.grpc_option]
     baseline = status_kib("VmRSS")
-    started = time.perf_counter()
+    started = first_at = time.perf_counter()
     batches: list[pa.RecordBatch] = []
     if args.client == "pyarrow":
         from concurrent.futures import ThreadPoolExecutor
@@ -339,6 +340,53 @@ def _option(text: str) -> tuple[str, int | str]:
     return (name, int(value)) if value.lstrip("-").isdigit() else (name, value)
 
 
+# --- the loopback check: does the window cost a whole-table read anything? -------------------
+
+
+def loopback(args: argparse.Namespace) -> int:
+    """Alternate whole-table reads on loopback: the grpc.aio floor and flightnb per window."""
+    from bench_floor import GrpcFloor
+    from run import running_server
+
+    import flightnb
+
+    windows = [int(value) << 20 for value in args.windows.split(",")]
+    with running_server("full", 3600) as server:
+        floor = GrpcFloor(server.uri.removeprefix("grpc://"), timeout=300)
+        clients = {
+            f"flightnb, {w >> 20} MiB window": flightnb.FlightClient(
+                server.uri, grpc_options={"grpc.http2.lookahead_bytes": w}
+            )
+            for w in windows
+        }
+        contenders: dict[str, Any] = {"grpc.aio floor": lambda: floor.receive(b"int64")}
+        for name, client in clients.items():
+            contenders[name] = lambda c=client: c.do_get(b"int64").read_all()
+        for run in contenders.values():  # warm-up
+            run()
+        times: dict[str, list[float]] = {name: [] for name in contenders}
+        names = list(contenders)
+        for r in range(args.rounds):
+            load = _loadavg()
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                started = time.perf_counter()
+                contenders[name]()
+                times[name].append(time.perf_counter() - started)
+            print(f"round {r + 1}: load {load}", flush=True)
+        for client in clients.values():
+            client.close()
+        floor.close()
+    floor_median = statistics.median(times["grpc.aio floor"])
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(
+            f"{name:<28} median {median:.3f} s [{min(values):.3f}-{max(values):.3f}] "
+            f"floor/this {floor_median / median:.2f}x",
+            flush=True,
+        )
+    return 0
+
+
 # --- the runner ----------------------------------------------------------------------------
 
 
@@ -405,9 +453,7 @@ def run_child(client: str, uri: str, command: str, args: argparse.Namespace) -> 
         argv += ["--roots", args.roots]
     for option in args.grpc_option:
         argv += ["--grpc-option", option]
-    done = subprocess.run(
-        argv, capture_output=True, text=True, timeout=CHILD_SECONDS, check=False
-    )
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=CHILD_SECONDS, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{client} read failed: {done.stderr.strip().splitlines()[-1:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -431,7 +477,8 @@ def measure(
         for name in order:
             proxy.ask("stats")  # reset
             load.append(_loadavg())
-            result = run_child("pyarrow" if name == "pyarrow.flight" else "flightnb", uri, command, args)
+            client = "pyarrow" if name == "pyarrow.flight" else "flightnb"
+            result = run_child(client, uri, command, args)
             result.update(proxy.ask("stats"))
             runs[name].append(result)
     checks = {tuple(run["checksum"]) for results in runs.values() for run in results}
@@ -457,7 +504,8 @@ def measure(
         }
     summary["ratio"] = summary["pyarrow.flight"]["median_s"] / summary["flightnb"]["median_s"]
     per_round = [
-        a["seconds"] / b["seconds"] for a, b in zip(runs["pyarrow.flight"], runs["flightnb"])
+        a["seconds"] / b["seconds"]
+        for a, b in zip(runs["pyarrow.flight"], runs["flightnb"], strict=True)
     ]
     summary["ratio_per_round"] = sorted(per_round)
     return summary
@@ -483,6 +531,10 @@ def _print(summary: dict[str, Any]) -> None:
     )
 
 
+def _proxy_args(rtt: float, args: argparse.Namespace) -> list[str]:
+    return ["proxy", "--rtt-ms", str(rtt * 1000), "--rate-mbit", str(args.rate_mbit)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode")
@@ -494,6 +546,9 @@ def main(argv: list[str] | None = None) -> int:
     p_proxy.add_argument("--rtt-ms", type=float, required=True)
     p_proxy.add_argument("--rate-mbit", type=float, required=True)
     p_proxy.add_argument("upstreams", nargs="+")
+    p_loop = sub.add_parser("loopback", help="whole-table reads on loopback, per window")
+    p_loop.add_argument("--windows", default="4,16", help="stream windows in MiB")
+    p_loop.add_argument("--rounds", type=int, default=7)
     p_child = sub.add_parser("child")
     p_child.add_argument("client", choices=["pyarrow", "flightnb"])
     p_child.add_argument("uri")
@@ -516,19 +571,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.mode == "child":
         return child(args)
+    if args.mode == "loopback":
+        return loopback(args)
 
     rows = int(args.mib * MIB) // (8 * COLUMNS)
     rows -= rows % 8
     rtts = [float(value) / 1000 for value in args.rtts.split(",")]
     what = set(args.what.split(","))
     results: list[dict[str, Any]] = []
-    print(f"{args.mib:.0f} MiB flight, {args.rate_mbit:.0f} Mbit/s, {args.rounds} rounds", flush=True)
+    print(f"{args.mib:.0f} MiB, {args.rate_mbit:.0f} Mbit/s, {args.rounds} rounds", flush=True)
     args.roots = None
     with helpers(*[["serve", "--rows", str(rows)]] * 4) as servers:
         upstreams = [f"127.0.0.1:{server.ready['port']}" for server in servers]
         for rtt in rtts:
-            proxy_args = ["proxy", "--rtt-ms", str(rtt * 1000), "--rate-mbit", str(args.rate_mbit)]
-            with helpers([*proxy_args, *upstreams]) as (proxy,):
+            with helpers([*_proxy_args(rtt, args), *upstreams]) as (proxy,):
                 ports = proxy.ready["ports"]
                 uris = [f"grpc://127.0.0.1:{port}" for port in ports]
                 cases = []
@@ -536,7 +592,8 @@ def main(argv: list[str] | None = None) -> int:
                     small = json.dumps({"peers": [], "rows": FIRST_BATCH_ROWS})
                     cases.append(("first batch, plain", uris[0], small))
                 if "single" in what:
-                    cases.append(("single endpoint", uris[0], json.dumps({"peers": [], "rows": rows})))
+                    whole = json.dumps({"peers": [], "rows": rows})
+                    cases.append(("single endpoint", uris[0], whole))
                 if "eight" in what:
                     plan = json.dumps({"peers": uris, "rows": rows})
                     cases.append(("8 endpoints on 4 servers", uris[0], plan))
@@ -548,12 +605,12 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as directory:
             cert, key = _certificates(Path(directory))
             args.roots = str(cert)
-            tls_server = ["serve", "--rows", str(BATCH_ROWS), "--cert", str(cert), "--key", str(key)]
+            rows_arg = ["--rows", str(FIRST_BATCH_ROWS)]
+            tls_server = ["serve", *rows_arg, "--cert", str(cert), "--key", str(key)]
             with helpers(tls_server) as (server,):
                 upstream = f"127.0.0.1:{server.ready['port']}"
                 for rtt in rtts:
-                    proxy_args = ["proxy", "--rtt-ms", str(rtt * 1000), "--rate-mbit", str(args.rate_mbit)]
-                    with helpers([*proxy_args, upstream]) as (proxy,):
+                    with helpers([*_proxy_args(rtt, args), upstream]) as (proxy,):
                         uri = f"grpc+tls://127.0.0.1:{proxy.ready['ports'][0]}"
                         small = json.dumps({"peers": [], "rows": FIRST_BATCH_ROWS})
                         summary = measure("first batch, TLS", uri, small, proxy, rtt, args)
