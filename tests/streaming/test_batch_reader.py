@@ -106,7 +106,8 @@ def test_memory_is_bounded_and_the_server_is_held_back(parts_server: PartsServer
         held_back = parts_server.parts["big"].sent
         rows = first.num_rows + sum(b.num_rows for b in reader)
     assert rows == table.num_rows
-    assert held_back < 40, held_back  # gRPC windows hold a few MiB, not the whole stream
+    # The 16 MiB stream window and the sockets hold some 20 MiB (25 to 28 sent), not all 64.
+    assert held_back < 40, held_back
     one_message = 1 << 20
     assert reader.stats.peak_buffered_bytes <= budget + 2 * one_message
 
