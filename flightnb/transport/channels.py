@@ -45,7 +45,8 @@ class ChannelConfig:
     max_receive_message_size: int = -1
     max_send_message_size: int = -1
     #: The user's gRPC channel arguments (``grpc_options=``), checked; they win over ours.
-    extra_options: tuple[tuple[str, GrpcOptionValue], ...] = ()
+    #: Not shown: a proxy URL (``grpc.http_proxy``) may carry a password.
+    extra_options: tuple[tuple[str, GrpcOptionValue], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if (self.cert_chain is None) != (self.private_key is None):

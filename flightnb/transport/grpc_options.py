@@ -58,7 +58,9 @@ def check_grpc_options(options: object) -> tuple[tuple[str, GrpcOptionValue], ..
     checked: dict[str, GrpcOptionValue] = {}
     for pair in pairs:
         if not isinstance(pair, tuple) or len(pair) != 2:
-            raise TypeError(f"grpc_options: each item must be a (name, value) pair, not {pair!r}")
+            # Say what it is, not its value: a proxy URL may carry a password.
+            shape = f"a tuple of {len(pair)}" if isinstance(pair, tuple) else type(pair).__name__
+            raise TypeError(f"grpc_options: each item must be a (name, value) pair, not {shape}")
         name, value = pair
         if not isinstance(name, str) or not name:
             raise TypeError(f"grpc_options: a name must be a non-empty str, not {name!r}")

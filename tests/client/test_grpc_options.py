@@ -149,3 +149,48 @@ def test_keepalive_pings_reach_the_server() -> None:
                         await call
 
     asyncio.run(main())
+
+
+# --- secrets and the notebook's connections file -------------------------------------------
+
+_PROXY = "http://alice:hunter2@proxy.example:3128"
+
+
+def test_a_proxy_password_shows_in_no_repr_or_error() -> None:
+    from flightnb.transport.channels import ChannelConfig
+
+    config = ChannelConfig(extra_options=check_grpc_options({"grpc.http_proxy": _PROXY}))
+    assert "hunter2" not in repr(config)
+    with pytest.raises(TypeError) as caught:
+        check_grpc_options([("grpc.http_proxy", _PROXY, 1)])
+    assert "hunter2" not in str(caught.value)
+
+
+def test_the_connections_file_takes_grpc_options(tmp_path: Any) -> None:
+    pytest.importorskip("IPython")
+    from IPython.core.error import UsageError
+
+    from flightnb.notebook.connections import read_connections_file
+
+    path = tmp_path / "connections.toml"
+    path.write_text(
+        "[connections.far]\n"
+        'uri = "grpc://127.0.0.1:1"\n'
+        'grpc_options = {"grpc.keepalive_time_ms" = 60000, "grpc.http_proxy" = "' + _PROXY + '"}\n',
+        encoding="utf-8",
+    )
+    specs, _ = read_connections_file(path)
+    options = specs["far"].client_options("test")
+    assert options["grpc_options"] == (
+        ("grpc.keepalive_time_ms", 60000),
+        ("grpc.http_proxy", _PROXY),
+    )
+    assert "hunter2" not in repr(specs["far"])
+    with FlightClient(specs["far"].uri, **options) as client:
+        assert not client.closed
+    path.write_text(
+        '[connections.far]\nuri = "grpc://127.0.0.1:1"\ngrpc_options = {"grpc.a" = 1.5}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(UsageError, match=r"connection 'far': grpc_options: the value of 'grpc.a'"):
+        read_connections_file(path)
