@@ -387,6 +387,62 @@ def loopback(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- what a stalled stream lets the server send, per window ---------------------------------
+
+
+def held(args: argparse.Namespace) -> int:
+    """A reader that takes one batch and stops: how far does the server get, per window?"""
+    import pyarrow as pa
+    import pyarrow.flight as paflight
+
+    import flightnb
+
+    batch = _table(BATCH_ROWS // 4).to_batches()[0]  # 1 MiB
+    sent = [0]
+
+    class Server(paflight.FlightServerBase):  # type: ignore[misc]
+        def do_get(self, context: Any, ticket: Any) -> Any:
+            def batches() -> Iterator[pa.RecordBatch]:
+                for _ in range(args.batches):
+                    sent[0] += 1
+                    yield batch
+
+            return paflight.GeneratorStream(batch.schema, batches())
+
+    server = Server("grpc://127.0.0.1:0")
+    uri = f"grpc://127.0.0.1:{server.port}"
+    settings: list[tuple[str, list[tuple[str, int | str]]]] = [
+        (f"{w} MiB window", [("grpc.http2.lookahead_bytes", w << 20)])
+        for w in (int(v) for v in args.windows.split(","))
+    ]
+    settings.append(("grpc's BDP probing", [("grpc.http2.bdp_probe", 1)]))
+    for label, options in settings:
+        sent[0] = 0
+        with flightnb.open_flight(
+            uri,
+            ticket="x",
+            max_buffer_bytes=args.buffer_mib << 20,
+            progress=False,
+            grpc_options=options,
+        ) as reader:
+            next(reader)
+            last, stable_since = -1, time.monotonic()
+            while time.monotonic() - stable_since < args.settle:
+                if sent[0] != last:
+                    last, stable_since = sent[0], time.monotonic()
+                time.sleep(0.05)
+            count = sent[0]
+            for _ in reader:
+                pass
+        print(
+            f"{label:<22} buffer {args.buffer_mib} MiB: the server sent {count} MiB "
+            f"before the stalled reader stopped it (load {_loadavg()})",
+            flush=True,
+        )
+    server.shutdown()
+    return 0
+
+
 # --- the runner ----------------------------------------------------------------------------
 
 
@@ -549,6 +605,11 @@ def main(argv: list[str] | None = None) -> int:
     p_loop = sub.add_parser("loopback", help="whole-table reads on loopback, per window")
     p_loop.add_argument("--windows", default="4,16", help="stream windows in MiB")
     p_loop.add_argument("--rounds", type=int, default=7)
+    p_held = sub.add_parser("held", help="what a stalled stream lets a server send")
+    p_held.add_argument("--windows", default="4,16,64", help="stream windows in MiB")
+    p_held.add_argument("--buffer-mib", type=int, default=4)
+    p_held.add_argument("--batches", type=int, default=512, help="1 MiB batches in the stream")
+    p_held.add_argument("--settle", type=float, default=1.0, help="s without progress")
     p_child = sub.add_parser("child")
     p_child.add_argument("client", choices=["pyarrow", "flightnb"])
     p_child.add_argument("uri")
@@ -573,6 +634,8 @@ def main(argv: list[str] | None = None) -> int:
         return child(args)
     if args.mode == "loopback":
         return loopback(args)
+    if args.mode == "held":
+        return held(args)
 
     rows = int(args.mib * MIB) // (8 * COLUMNS)
     rows -= rows % 8
