@@ -66,8 +66,9 @@ def test_every_endpoint_is_read_at_once(parts_server: PartsServer, second_parts_
 
 def test_default_concurrency_adapts() -> None:
     assert default_concurrency(3, 256 << 20) == 3
-    assert default_concurrency(100, 256 << 20) == 16
-    assert default_concurrency(100, 32 << 20) == 2  # two 16 MiB stream windows
+    assert default_concurrency(100, 512 << 20) == 16
+    assert default_concurrency(100, 256 << 20) == 8  # 32 MiB per stream: twice its window
+    assert default_concurrency(100, 64 << 20) == 2
     assert default_concurrency(100, 8 << 20) == 1
     assert default_concurrency(5, 1) == 1
 
