@@ -271,6 +271,7 @@ def child(args: argparse.Namespace) -> int:
     descriptor = paflight.FlightDescriptor.for_command(args.command)
     extra = [_option(text) for text in args.grpc_option]
     baseline = status_kib("VmRSS")
+    cpu_before = _cpu_seconds()
     started = first_at = time.perf_counter()
     batches: list[pa.RecordBatch] = []
     if args.client == "pyarrow":
@@ -317,6 +318,7 @@ def child(args: argparse.Namespace) -> int:
                     first_at = time.perf_counter()
                 batches.append(batch)
     elapsed = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu_before
     peak = status_kib("VmHWM") - baseline
     table = pa.Table.from_batches(batches)
     checksum = [int(pc.sum(table[name]).as_py() % (1 << 61)) for name in table.column_names]
@@ -328,11 +330,19 @@ def child(args: argparse.Namespace) -> int:
                 "rows": table.num_rows,
                 "checksum": checksum,
                 "peak_mib": peak / 1024,
+                "cpu_seconds": cpu,
             }
         ),
         flush=True,
     )
     return 0
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _option(text: str) -> tuple[str, int | str]:
@@ -557,6 +567,7 @@ def measure(
             "first_batch_rtts": statistics.median(first) / rtt if rtt else None,
             "connections": statistics.median(run["connections"] for run in results),
             "peak_mib": max(run["peak_mib"] for run in results),
+            "cpu_s": statistics.median(run["cpu_seconds"] for run in results),
         }
     summary["ratio"] = summary["pyarrow.flight"]["median_s"] / summary["flightnb"]["median_s"]
     per_round = [
@@ -575,7 +586,8 @@ def _print(summary: dict[str, Any]) -> None:
         first = f"{rtts:.1f} RTT" if rtts is not None else f"{side['first_batch_s'] * 1000:.0f} ms"
         return (
             f"{side['median_s']:.2f} s [{side['min_s']:.2f}-{side['max_s']:.2f}], first batch "
-            f"{first}, {side['connections']:.0f} conn, peak {side['peak_mib']:.0f} MiB"
+            f"{first}, {side['connections']:.0f} conn, peak {side['peak_mib']:.0f} MiB, "
+            f"CPU {side['cpu_s']:.2f} s"
         )
 
     spread = " / ".join(f"{value:.2f}" for value in summary["ratio_per_round"])
