@@ -112,8 +112,8 @@ class AsyncFlightClient:
         "grpc.keepalive_permit_without_calls": 1, "grpc.http2.max_pings_without_data": 0}``),
         an HTTP CONNECT proxy (``"grpc.http_proxy": "http://proxy:3128"``, or
         ``"grpc.enable_http_proxy": 0`` to ignore ``https_proxy`` in the environment), the
-        per-stream receive window (``"grpc.http2.lookahead_bytes"``). See
-        docs/performance.md, "gRPC channel options".
+        per-stream receive window (``"grpc.http2.lookahead_bytes"``). The client page of
+        the docs lists them with flightnb's values.
 
     Examples
     --------
