@@ -72,10 +72,11 @@ def _grpc_options(
         # A fixed window per stream instead of grpc's bandwidth probing, which grows the
         # window with measured throughput until a server may push hundreds of MiB the client
         # has not asked for: a streaming read's memory bound (max_buffer_bytes plus about
-        # two windows per stream, see client/batch_stream.py) would not hold. The window is what one stream may have in
-        # flight per round trip: 16 MiB is 168 MB/s at 100 ms (1.3 Gbit/s), full from the
-        # first round trip where probing starts at 64 KiB and ramps up; 4 MiB (40 MB/s at
-        # 100 ms) read at half pyarrow.flight's speed over an 800 Mbit/s, 100 ms link.
+        # two windows per stream, see client/batch_stream.py) would not hold. The window is
+        # what one stream may have in flight per round trip: 16 MiB is 168 MB/s at 100 ms
+        # (1.3 Gbit/s), full from the first round trip where probing starts at 64 KiB and
+        # ramps up; 4 MiB (40 MB/s at 100 ms) read at half pyarrow.flight's speed over an
+        # 800 Mbit/s, 100 ms link.
         # grpc_options= may set another ("grpc.http2.lookahead_bytes"); the default
         # concurrency counts this one (STREAM_WINDOW_BYTES) against the budget.
         ("grpc.http2.bdp_probe", 0),
