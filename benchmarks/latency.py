@@ -6,12 +6,14 @@ Usage::
     .venv/bin/python benchmarks/latency.py --rtts 100 --rounds 3 --json latency.json
     .venv/bin/python benchmarks/latency.py --rtts 100 --what single \\
         --grpc-option grpc.http2.lookahead_bytes=16777216     # try a channel argument
+    .venv/bin/python benchmarks/latency.py loopback --windows 4,16  # no proxy: floor, windows
+    .venv/bin/python benchmarks/latency.py held --windows 4,16,64   # a stalled reader's backlog
 
 There is no netem here, so the link is a TCP proxy in user space (its own process, asyncio):
 every chunk it reads waits half the round trip before it is written on, in each direction,
 and leaves no faster than ``--rate-mbit`` (a token bucket of one chunk); a new connection
-forwards nothing for one round trip, as TCP's handshake would. Bytes waiting in
-the proxy are bounded by what the link holds (rate times the one-way delay) plus 4 MiB, so a
+forwards nothing for one round trip, as TCP's handshake would. Bytes waiting in the proxy
+are bounded by what the link holds (rate times the one-way delay) plus 4 MiB, so a
 sender that outruns the link is pushed back by TCP, as by a router's queue.
 
 Servers are ``pyarrow.flight`` processes. ``single``: one server holds a table of
@@ -21,8 +23,9 @@ endpoints, two on each (each an eighth of the table). Each read is a fresh proce
 connects, calls GetFlightInfo and reads every endpoint: pyarrow.flight (one endpoint, or an
 8-thread pool with a client per location) against ``flightnb.open_flight``. The contenders
 alternate, each round starting with the other. Each child reports its time, the time to its
-first batch (in round trips), the peak RSS above its post-import resident size, and a
-checksum of its table (results must agree); the proxy reports the connections it accepted.
+first batch (in round trips), the peak RSS above its post-import resident size, its CPU
+time, and a checksum of its table (results must agree); the proxy reports the connections it
+accepted. ``first`` reads a flight of one 32 KiB batch, for the time to the first batch.
 
 ``--tls`` runs the time-to-first-batch probe over TLS too (a small flight, certificates made
 on the fly). Load (``/proc/loadavg``) is printed with every figure: on a loaded machine,
