@@ -210,8 +210,13 @@ async def _literal_dialect(client: AsyncFlightClient, query: str) -> Dialect | N
     found = capabilities_of(client)
     async with AsyncFlightSqlClient(client) as sql_client:
         if found.parameter_binding is None:
-            async with sql_client.prepare(query) as statement:
-                await statement.probe_binding()
+            try:
+                async with sql_client.prepare(query) as statement:
+                    await statement.probe_binding()
+            except FlightError as exc:
+                if not refuses_capability(exc):
+                    raise
+                found.lacks_binding(exc)  # no prepared statements, so nothing to bind to
         if found.parameter_binding is not False:
             return None
         try:

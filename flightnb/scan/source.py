@@ -178,13 +178,20 @@ class FlightScan:
         """
         found = self.capabilities
         async with AsyncFlightSqlClient(client) as sql_client:
-            async with sql_client.prepare(request.query) as statement:
-                if self.pushdown and found.parameter_binding is None:
-                    await statement.probe_binding()
-                    learnt = capabilities_of(client)  # where the statement recorded it
-                    found.parameter_binding = learnt.parameter_binding
-                    found.binding_answer = learnt.binding_answer
-                schema = statement.dataset_schema
+            try:
+                async with sql_client.prepare(request.query) as statement:
+                    if self.pushdown and found.parameter_binding is None:
+                        await statement.probe_binding()
+                        learnt = capabilities_of(client)  # where the statement recorded it
+                        found.parameter_binding = learnt.parameter_binding
+                        found.binding_answer = learnt.binding_answer
+                    schema = statement.dataset_schema
+            except FlightError as exc:
+                if not refuses_capability(exc):
+                    raise
+                # No prepared statements: no binding either; the schema comes another way.
+                found.lacks_binding(exc)
+                schema = None
             if not is_placeholder_schema(schema):
                 found.dataset_schema = True
                 self.schema_source = "prepared statement"

@@ -202,3 +202,27 @@ def test_headers_given_as_a_dict_reach_the_workers(dask_client, split_server):
         split_server.location, path="trips", headers={"x-flightnb-test": "1"}, columns=["trip_id"]
     )
     assert len(frame.compute()) == 3000
+
+
+class _NoPreparedStatementServer(FlightSqlServer):
+    """Has no prepared statements, so nothing to bind parameters to."""
+
+    def create_prepared_statement(self, context, request):
+        from flightnb.server.errors import unsupported
+
+        raise unsupported("CreatePreparedStatement is not implemented")
+
+
+def test_partition_on_without_prepared_statements(dask_client):
+    server = _NoPreparedStatementServer(sample_size=500, batch_size=100)
+    try:
+        frame = fd.read_flight(
+            server.location, sql="SELECT * FROM trips", partition_on="trip_id", npartitions=2
+        )
+        got = _sorted(frame.compute(), "trip_id")
+        assert all("?" not in q for q, _ in server.recent_queries[-2:])
+        expected = flightnb.read_flight(server.location, sql="SELECT * FROM trips", progress=False)
+        expected = expected.to_pandas(types_mapper=pd.ArrowDtype)
+        pd.testing.assert_frame_equal(got, _sorted(expected, "trip_id"))
+    finally:
+        server.shutdown()

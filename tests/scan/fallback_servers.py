@@ -4,6 +4,8 @@
   parameters, as roapi does (``do_put_prepared_statement_query not implemented``);
   ``refuse_empty=False`` accepts the empty binding the scan tries first, so the refusal only
   comes with the first real values.
+* :class:`NoPreparedStatementServer` answers UNIMPLEMENTED to CreatePreparedStatement: only
+  statement queries, GetSchema of them, and their reads work.
 * :class:`NoSubqueryServer` refuses every query that reads a subquery (as a server with a
   smaller SQL might), so the scan's narrowed queries fail where the query as written works.
 * :class:`PlaceholderSchemaServer` announces a placeholder dataset schema for every prepared
@@ -23,7 +25,12 @@ from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.server import FlightSqlServer
 from flightnb.server.errors import ServerError, invalid, unsupported
 
-__all__ = ["NoBindingServer", "NoSubqueryServer", "PlaceholderSchemaServer"]
+__all__ = [
+    "NoBindingServer",
+    "NoPreparedStatementServer",
+    "NoSubqueryServer",
+    "PlaceholderSchemaServer",
+]
 
 
 class NoBindingServer(FlightSqlServer):
@@ -53,6 +60,15 @@ class NoBindingServer(FlightSqlServer):
         if self.code == grpc.StatusCode.UNIMPLEMENTED:
             raise unsupported("do_put_prepared_statement_query not implemented")
         raise ServerError(self.code, "parameters cannot be bound here")
+
+
+class NoPreparedStatementServer(FlightSqlServer):
+    """Has no prepared statements (so no parameter binding either)."""
+
+    def create_prepared_statement(
+        self, context: Any, request: sql.ActionCreatePreparedStatementRequest
+    ) -> sql.ActionCreatePreparedStatementResult:
+        raise unsupported("CreatePreparedStatement is not implemented")
 
 
 class NoSubqueryServer(FlightSqlServer):

@@ -13,7 +13,12 @@ import decimal
 import grpc
 import polars as pl
 import pytest
-from fallback_servers import NoBindingServer, NoSubqueryServer, PlaceholderSchemaServer
+from fallback_servers import (
+    NoBindingServer,
+    NoPreparedStatementServer,
+    NoSubqueryServer,
+    PlaceholderSchemaServer,
+)
 
 import flightnb
 import flightnb.polars as fp
@@ -192,3 +197,16 @@ def test_the_capability_error_pickles_as_what_it_says(no_binding_server):
         raised.value.fallback,
         "UNIMPLEMENTED",
     )
+
+
+def test_a_server_without_prepared_statements(make_shapes_server):
+    server = make_shapes_server(NoPreparedStatementServer, batch_size=50)
+    scan = fp.scan_flight(server.location, sql=SQL)
+    plan = scan.filter(pl.col("i") > 1).explain()
+    assert "filter values written as SQL literals" in plan
+    assert "schema from GetSchema" in plan
+    predicate = (pl.col("i") > 10) & (pl.col("s") == "apple")
+    got = scan.filter(predicate).select("id", "s").collect().sort("id")
+    sent, parameter_sets = server.recent_queries[-1]
+    assert "WHERE" in sent and "'apple'" in sent and parameter_sets == [None]
+    assert got.equals(eager(server, predicate).select("id", "s"))
