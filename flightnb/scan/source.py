@@ -130,6 +130,8 @@ class FlightScan:
         #: Where the schema came from: "prepared statement", "GetSchema", "GetFlightInfo",
         #: or "first batch".
         self.schema_source = "GetSchema"
+        #: Why a SQL query's schema did not come from its prepared statement.
+        self.schema_reason = "the prepared statement announced none or a placeholder"
         #: The server's answer to a narrowed query it refused (pushdown is off from then on).
         self.narrowing_refused: str | None = None
         self.arrow_schema: pa.Schema = self._on_loop(self._fetch_schema)
@@ -191,6 +193,7 @@ class FlightScan:
                     raise
                 # No prepared statements: no binding either; the schema comes another way.
                 found.lacks_binding(exc)
+                self.schema_reason = "the server has no prepared statements"
                 schema = None
             if not is_placeholder_schema(schema):
                 found.dataset_schema = True
@@ -225,10 +228,7 @@ class FlightScan:
         else:
             parts = ["pushdown: columns, filters, head; filter values bound as parameters"]
         if isinstance(request, SqlQuery) and self.schema_source != "prepared statement":
-            parts.append(
-                f"schema from {self.schema_source} (the prepared statement announced "
-                "none or a placeholder)"
-            )
+            parts.append(f"schema from {self.schema_source} ({self.schema_reason})")
         return "flightnb " + "; ".join(parts)
 
     async def _fetch_dialect(self, client: AsyncFlightClient) -> Dialect:

@@ -204,7 +204,7 @@ def test_a_server_without_prepared_statements(make_shapes_server):
     scan = fp.scan_flight(server.location, sql=SQL)
     plan = scan.filter(pl.col("i") > 1).explain()
     assert "filter values written as SQL literals" in plan
-    assert "schema from GetSchema" in plan
+    assert "schema from GetSchema (the server has no prepared statements)" in plan
     predicate = (pl.col("i") > 10) & (pl.col("s") == "apple")
     got = scan.filter(predicate).select("id", "s").collect().sort("id")
     sent, parameter_sets = server.recent_queries[-1]
