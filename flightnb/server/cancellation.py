@@ -32,6 +32,7 @@ True
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -43,6 +44,8 @@ from typing import Any, Protocol
 from flightnb.server.errors import cancelled, too_slow
 
 __all__ = ["CallContext", "CancellationRegistry", "Execution"]
+
+_log = logging.getLogger(__name__)
 
 # How long a timed-out call may stay after its interrupt before the call itself is cancelled.
 _CALL_GRACE_SECONDS = 1.0
@@ -75,6 +78,8 @@ class Execution:
     #: ``time.monotonic()`` past which the work is stopped; None: no limit.
     deadline: float | None = None
     timed_out: bool = False
+    #: The call itself was ended (its client stopped reading after the time limit).
+    let_go: bool = False
 
     def check(self) -> None:
         """Raise CANCELLED if the work was cancelled, DEADLINE_EXCEEDED if it ran too long."""
@@ -238,8 +243,13 @@ class CancellationRegistry:
             # Still registered after the interrupt: the handler is not in DuckDB but blocked
             # sending to a client that does not read. Ending the call frees its thread.
             cancel = getattr(execution.context, "cancel", None)
-            if cancel is not None:
+            if cancel is not None and not execution.let_go:
+                execution.let_go = True
                 cancel()
+                _log.warning(
+                    "ended a call past the %g s time limit: its client stopped reading",
+                    self._time_limit,
+                )
 
     def _watch(self) -> None:
         with self._lock:

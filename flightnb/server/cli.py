@@ -19,7 +19,7 @@ import duckdb
 
 from flightnb.server.duckdb_server import FlightSqlServer
 from flightnb.server.sample_data import DEFAULT_SIZE
-from flightnb.server.service import DEFAULT_MAX_CALLS_PER_CLIENT
+from flightnb.server.service import DEFAULT_MAX_CALLS_PER_CLIENT, DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["DEFAULT_PORT", "build_parser", "serve", "serve_main"]
 
@@ -189,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-result-bytes", type=int, metavar="BYTES", help="refuse results larger than this"
     )
     security.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        metavar="BYTES",
+        help="refuse client messages (e.g. uploaded batches) larger than this "
+        f"(default: {DEFAULT_MAX_MESSAGE_BYTES >> 20} MiB)",
+    )
+    security.add_argument(
         "--max-calls-per-client",
         type=int,
         default=DEFAULT_MAX_CALLS_PER_CLIENT,
@@ -268,6 +276,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         "query_timeout": args.query_timeout,
         "max_result_bytes": args.max_result_bytes,
         "max_calls_per_client": args.max_calls_per_client,
+        "max_message_bytes": args.max_message_bytes,
     }
     try:
         if args.db is not None:

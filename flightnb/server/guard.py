@@ -33,7 +33,7 @@ class CallSlots:
             raise ValueError(f"max_calls_per_client must be at least 1, got {limit}")
         self.limit = limit
         self._running: collections.Counter[str] = collections.Counter()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
 
     def take(self, identity: str) -> Callable[[], None]:
         """Take a slot of ``identity``; returns what gives it back (once)."""
@@ -54,13 +54,22 @@ class CallSlots:
                 self._running[identity] -= 1
                 if self._running[identity] <= 0:
                     del self._running[identity]
+                self._lock.notify_all()
 
         return release
 
-    def running(self, identity: str) -> int:
-        """Calls of ``identity`` running now."""
+    def running(self, identity: str | None = None) -> int:
+        """Calls of ``identity`` (default: everyone) running now."""
         with self._lock:
-            return self._running[identity]
+            return self._count(identity)
+
+    def wait_until_at_most(self, calls: int, *, timeout: float) -> bool:
+        """Wait until at most ``calls`` calls run in all; False if ``timeout`` passed first."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._count(None) <= calls, timeout)
+
+    def _count(self, identity: str | None) -> int:
+        return sum(self._running.values()) if identity is None else self._running[identity]
 
 
 class CallGuard(grpc.ServerInterceptor):  # type: ignore[misc]

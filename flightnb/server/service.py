@@ -155,9 +155,10 @@ class FlightServer:
             self._workers,
             handlers=[_Servicer(self).handler()],
             interceptors=[CallGuard(self.auth, self.call_slots)],
+            # No maximum_concurrent_rpcs: gRPC's refusal reaches clients as a bare CANCELLED.
+            # The per-client limit bounds each caller; refusals are quick, so a flood waits
+            # briefly for a worker thread rather than holding one.
             options=(*_OPTIONS, ("grpc.max_receive_message_length", max_message_bytes)),
-            # Beyond the worker threads a call is refused at once, not queued.
-            maximum_concurrent_rpcs=_MAX_WORKERS,
         )
         try:
             if tls:
