@@ -97,6 +97,7 @@ def write_entry(*, kind: str, host: str = "", port: int = 0, path: str = "", tok
             f"the runtime directory {directory} is not private to this user (want mode 0700, "
             "owned by this user); fix it or set FLIGHTNB_RUNTIME_DIR"
         )
+    _clear_dead(directory)
     name = f"{_PREFIX}{os.getpid()}-{secrets.token_hex(4)}.json"
     body = json.dumps(
         {"pid": os.getpid(), "kind": kind, "host": host, "port": port, "path": path, "token": token}
@@ -113,6 +114,24 @@ def write_entry(*, kind: str, host: str = "", port: int = 0, path: str = "", tok
     final = directory / name
     os.replace(temporary, final)
     return final
+
+
+def _clear_dead(directory: Path) -> None:
+    """Remove the files of servers whose process is gone (killed before their shutdown)."""
+    try:
+        names = sorted(os.listdir(directory))[:_MAX_ENTRIES]
+    except OSError:
+        return
+    for name in names:
+        pid = name.removeprefix(_PREFIX).split("-", 1)[0]
+        if not name.startswith(_PREFIX) or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            remove_entry(directory / name)
+        except OSError:
+            pass  # alive, or not ours to judge
 
 
 def remove_entry(path: Path) -> None:

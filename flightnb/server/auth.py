@@ -167,8 +167,10 @@ def _basic_header(headers: Mapping[str, str | bytes]) -> tuple[str, str] | None:
     value = _header(headers, "authorization")
     if value is None or value[:6].lower() != "basic ":
         return None
+    encoded = value[6:].strip()
+    encoded += "=" * (-len(encoded) % 4)  # Go clients (ADBC) leave the padding out
     try:
-        user, colon, password = base64.b64decode(value[6:].strip()).decode().partition(":")
+        user, colon, password = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise unauthenticated("the Basic credentials are not valid base64 text") from None
     return (user, password) if colon else None

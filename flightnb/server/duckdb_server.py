@@ -134,7 +134,9 @@ class FlightSqlServer(FlightSqlServerBase):
         Where to listen: ``grpc://host:port`` (port 0 picks a free port, see :attr:`port`),
         ``grpc+tls://host:port`` (with ``tls_certificates``) or ``grpc+unix:///socket/path``.
     database : str or duckdb.DuckDBPyConnection, default ":memory:"
-        A DuckDB database file, ``":memory:"``, or an open connection to serve.
+        A DuckDB database file, ``":memory:"``, or an open connection to serve. A connection
+        given is sandboxed like the server's own (external access off, configuration
+        locked): load what it needs from files before handing it over.
     sample_size : int, optional
         Create the sample ``trips`` (with this many rows) and ``stations`` tables at start.
     read_only : bool, default False

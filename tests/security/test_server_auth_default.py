@@ -28,7 +28,7 @@ from certificates import issue, make_ca
 import flightnb
 from flightnb import FlightClient, FlightSqlClient
 from flightnb.errors import FlightUnauthenticatedError
-from flightnb.runtime_files import read_entries, write_entry
+from flightnb.runtime_files import read_entries, runtime_dir, write_entry
 from flightnb.server import FlightSqlServer, serve
 from flightnb.transport.locations import parse_location
 from flightnb.transport.runtime_tokens import runtime_token_source
@@ -121,6 +121,23 @@ def test_the_runtime_file_is_private_and_goes_with_the_server() -> None:
     finally:
         server.shutdown()
     assert not path.exists()
+
+
+def test_files_of_dead_servers_are_cleared_by_the_next_server() -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    stale = runtime_dir() / f"flightnb-server-{int(dead.stdout)}-0000.json"
+    fd = os.open(stale, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    server = FlightSqlServer()
+    try:
+        assert not stale.exists()
+    finally:
+        server.shutdown()
 
 
 def test_a_file_for_a_dead_server_is_not_believed(tmp_path: Path) -> None:
@@ -258,6 +275,12 @@ def test_basic_logins_earn_a_bearer_token(monkeypatch: pytest.MonkeyPatch) -> No
             assert len(bearer.list_actions()) > 0
         finally:
             bearer.close()
+        adbc = pytest.importorskip("adbc_driver_flightsql.dbapi")
+        login = {"username": "alice", "password": password}  # Basic without base64 padding
+        with adbc.connect(server.location, db_kwargs=login, autocommit=True) as conn:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM trips")
+                assert cursor.fetchone() == (10,)
     finally:
         server.shutdown()
 
