@@ -9,6 +9,7 @@ without TLS and credentials.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -410,3 +411,71 @@ def test_reprs_show_no_token(server: FlightSqlServer) -> None:
         assert server.token not in repr(client)
     entry = next(e for e in read_entries() if e.port == server.port)
     assert server.token not in repr(entry)
+
+
+_ATTACKER = """
+import json, os, sys
+import flightnb  # imported as root: the interpreter's own files are root's alone here
+from flightnb.errors import FlightError
+from flightnb.transport.locations import parse_location
+from flightnb.transport.runtime_tokens import runtime_token_source
+
+location, runtime_file, server_pid = sys.argv[1:4]
+try:  # every module a call needs, loaded while the interpreter's files are readable
+    flightnb.read_flight(location, sql="SELECT 1", token="warm-up", progress=False)
+except FlightError:
+    pass
+os.setgid(65534)
+os.setuid(65534)
+seen = {}
+try:
+    open(runtime_file).read()
+    seen["runtime file"] = "read"
+except OSError as exc:
+    seen["runtime file"] = type(exc).__name__
+try:
+    open(f"/proc/{server_pid}/environ").read()
+    seen["environ"] = "read"
+except OSError as exc:
+    seen["environ"] = type(exc).__name__
+seen["discovered"] = runtime_token_source(parse_location(location)) is not None
+for name, query in {
+    "no token": None,
+    "passwd": "SELECT * FROM read_text('/etc/passwd')",
+}.items():
+    try:
+        flightnb.read_flight(location, sql=query or "SELECT 1", progress=False)
+        seen[name] = "served"
+    except FlightError as exc:
+        seen[name] = exc.code
+try:
+    flightnb.read_flight(location, sql="SELECT 1", token="guess", progress=False)
+    seen["guess"] = "served"
+except FlightError as exc:
+    seen["guess"] = exc.code
+print(json.dumps(seen))
+"""
+
+
+@needs_root
+def test_another_user_of_the_host_gets_nothing(server: FlightSqlServer) -> None:
+    """An attacker on the same host (uid 65534) tries the runtime file, discovery and calls."""
+    assert server.runtime_file is not None
+    result = subprocess.run(
+        [sys.executable, "-c", _ATTACKER, server.location, str(server.runtime_file),
+         str(os.getpid())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "FLIGHTNB_RUNTIME_DIR": str(server.runtime_file.parent)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout)
+    assert seen == {
+        "runtime file": "PermissionError",
+        "environ": "PermissionError",
+        "discovered": False,
+        "no token": "UNAUTHENTICATED",
+        "passwd": "UNAUTHENTICATED",
+        "guess": "UNAUTHENTICATED",
+    }
