@@ -47,10 +47,10 @@ def is_local_target(target: ChannelTarget) -> bool:
 def runtime_token_source(target: ChannelTarget) -> Callable[[], str] | None:
     """A token callable for ``target`` when one of this user's servers runs there, else None.
 
-    Only for plaintext loopback and unix locations; the caller asks only when it was given
-    no credential of its own.
+    Only for loopback and unix locations; the caller asks only when it was given no
+    credential of its own.
     """
-    if target.tls or not is_local_target(target):
+    if not is_local_target(target):
         return None
     if _find_token(target) is None:
         return None

@@ -479,3 +479,19 @@ def test_another_user_of_the_host_gets_nothing(server: FlightSqlServer) -> None:
         "passwd": "UNAUTHENTICATED",
         "guess": "UNAUTHENTICATED",
     }
+
+
+def test_a_local_tls_server_is_found_too() -> None:
+    ca, ca_cert, ca_key = make_ca()
+    pair = issue(ca_cert, ca_key, "localhost", dns=("localhost",), ips=("127.0.0.1",))
+    server = FlightSqlServer(
+        "grpc+tls://127.0.0.1:0",
+        sample_size=6,
+        tls_certificates=[(pair.certificate, pair.private_key)],
+    )
+    try:
+        location = f"grpc+tls://localhost:{server.port}"
+        with FlightClient(location, tls_root_certs=ca.certificate) as client:
+            assert client.do_get(b"trips").read_all().num_rows == 6
+    finally:
+        server.shutdown()
