@@ -61,6 +61,11 @@ _OPTIONS = (
     ("grpc.so_reuseport", 0),
     # Request headers beyond 16 KiB are refused by gRPC before any handler sees them.
     ("grpc.max_metadata_size", 16 * 1024),
+    # gRPC cancels calls at random, any client's, once more than 1000 wait for the server to
+    # take them (the defaults); a flood of one client's calls would cancel another's. Let
+    # them wait: each is answered in turn, a flood's by its client's call limit.
+    ("grpc.server.max_pending_requests", 10_000),
+    ("grpc.server.max_pending_requests_hard_limit", 20_000),
 )
 #: The largest message a client may send (one FlightData of an upload, one request).
 DEFAULT_MAX_MESSAGE_BYTES = 256 << 20
