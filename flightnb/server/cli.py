@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -279,18 +280,25 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         "max_message_bytes": args.max_message_bytes,
     }
     try:
-        if args.db is not None:
-            server = FlightSqlServer(
-                location, database=args.db, read_only=args.read_only, **options
-            )
-        else:
-            server = FlightSqlServer(location, sample_size=args.sample_size or None, **options)
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            if args.db is not None:
+                server = FlightSqlServer(
+                    location, database=args.db, read_only=args.read_only, **options
+                )
+            else:
+                server = FlightSqlServer(location, sample_size=args.sample_size or None, **options)
+    except PermissionError as exc:  # the runtime directory is not private
+        print(f"flightnb serve: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"{exc}; --port 0 picks a free one", file=sys.stderr)
         return 1
     except (ValueError, duckdb.Error) as exc:
         print(f"flightnb serve: {exc}", file=sys.stderr)
         return 2
+    for warning in warned:  # one line each, without the source line Python would add
+        print(f"flightnb serve: warning: {warning.message}", file=sys.stderr, flush=True)
     print(f"Flight SQL server listening on {server.location}", flush=True)
     if server.runtime_file is not None:
         print(

@@ -54,8 +54,8 @@ def check_exposure(location: str, *, tls: bool, authenticated: bool, credentials
     if is_local_location(location):
         if not authenticated:
             warnings.warn(
-                f"the server at {location} accepts every call without a token: every user of "
-                "this host can read and change its database",
+                "this server accepts every call without a token: every user of this host can "
+                "read and change its database",
                 UserWarning,
                 stacklevel=3,
             )

@@ -133,6 +133,13 @@ class FlightServer:
         The largest message a client may send; a larger one fails its call
         (RESOURCE_EXHAUSTED) before it is held in memory.
 
+    Attributes
+    ----------
+    auth : ServerAuth
+        Who may call (a disabled ``ServerAuth`` without ``auth``).
+    call_slots : CallSlots
+        The running calls of each caller.
+
     Raises
     ------
     ValueError

@@ -495,3 +495,24 @@ def test_a_local_tls_server_is_found_too() -> None:
             assert client.do_get(b"trips").read_all().num_rows == 6
     finally:
         server.shutdown()
+
+
+def test_the_cli_warns_in_one_line_without_auth(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flightnb", "serve", "--no-auth", "--port", "0",
+         "--sample-size", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "FLIGHTNB_RUNTIME_DIR": str(tmp_path)},
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline().startswith("Flight SQL server listening on grpc://")
+        warning = process.stderr.readline()
+        assert warning.startswith("flightnb serve: warning: this server accepts every call")
+    finally:
+        process.send_signal(2)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0 and err == "" and out == ""
+    assert not list(tmp_path.iterdir())  # no token, no runtime file
