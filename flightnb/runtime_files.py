@@ -14,6 +14,7 @@ check it before sending its token anywhere.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import secrets
@@ -23,6 +24,7 @@ from pathlib import Path
 
 __all__ = [
     "RuntimeEntry",
+    "is_loopback_host",
     "read_entries",
     "remove_entry",
     "runtime_dir",
@@ -53,6 +55,21 @@ class RuntimeEntry:
     def __repr__(self) -> str:
         where = self.path if self.kind == "unix" else f"{self.host}:{self.port}"
         return f"RuntimeEntry(pid={self.pid}, {self.kind} {where}, token=***)"
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ``::1``, bracketed or not).
+
+    Only servers on such hosts (or unix sockets) publish their token, and only clients of
+    them look for one.
+    """
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def runtime_dir() -> Path:

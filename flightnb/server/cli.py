@@ -297,15 +297,17 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, duckdb.Error) as exc:
         print(f"flightnb serve: {exc}", file=sys.stderr)
         return 2
-    for warning in warned:  # one line each, without the source line Python would add
-        print(f"flightnb serve: warning: {warning.message}", file=sys.stderr, flush=True)
-    print(f"Flight SQL server listening on {server.location}", flush=True)
-    if server.runtime_file is not None:
-        print(
-            f"its token is in {server.runtime_file} (readable by you only; flightnb finds it)",
-            flush=True,
-        )
+    # From here on Ctrl-C stops the server cleanly, even while the lines below are printed
+    # (a script may interrupt as soon as it has read the location).
     try:
+        for warning in warned:  # one line each, without the source line Python would add
+            print(f"flightnb serve: warning: {warning.message}", file=sys.stderr, flush=True)
+        print(f"Flight SQL server listening on {server.location}", flush=True)
+        if server.runtime_file is not None:
+            print(
+                f"its token is in {server.runtime_file} (readable by you only; flightnb finds it)",
+                flush=True,
+            )
         server.serve()
     except KeyboardInterrupt:
         pass

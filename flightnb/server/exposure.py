@@ -10,11 +10,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import warnings
 from pathlib import Path
 
-from flightnb.runtime_files import write_entry
+from flightnb.runtime_files import is_loopback_host, write_entry
 
 __all__ = ["check_exposure", "is_local_location", "publish_token"]
 
@@ -31,12 +30,7 @@ def _host(location: str) -> tuple[str, str]:
 def is_local_location(location: str) -> bool:
     """True for a unix socket, ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
     scheme, host = _host(location)
-    if scheme == "grpc+unix" or host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return scheme == "grpc+unix" or is_loopback_host(host)
 
 
 def check_exposure(location: str, *, tls: bool, authenticated: bool, credentials: bool) -> None:

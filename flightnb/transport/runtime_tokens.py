@@ -16,14 +16,13 @@ server rejects the token (a server restarted on the same port with a new one).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from flightnb.errors import FlightUnauthenticatedError
-from flightnb.runtime_files import RuntimeEntry, read_entries
+from flightnb.runtime_files import RuntimeEntry, is_loopback_host, read_entries
 from flightnb.transport.locations import ChannelTarget
 
 __all__ = ["is_local_target", "runtime_token_source"]
@@ -34,14 +33,7 @@ _PROC_NET = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
 
 def is_local_target(target: ChannelTarget) -> bool:
     """True for a unix socket or a loopback host (``localhost``, ``127.0.0.0/8``, ``::1``)."""
-    if target.target.startswith("unix:"):
-        return True
-    if target.host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(target.host).is_loopback
-    except ValueError:
-        return False
+    return target.target.startswith("unix:") or is_loopback_host(target.host)
 
 
 def runtime_token_source(target: ChannelTarget) -> Callable[[], str] | None:
