@@ -28,6 +28,7 @@ import pyarrow.flight as flight
 import pyarrow.parquet as pq
 import pytest
 from google.protobuf import any_pb2
+from thirdparty_servers import statement_command
 
 import flightnb
 import flightnb.pandas
@@ -95,6 +96,20 @@ def test_a_query_streams_into_parquet(roapi_server, tmp_path):
     )
     assert summary.rows == roapi_server.tables["trips"].num_rows
     assert pq.read_table(tmp_path / "trips.parquet").equals(roapi_server.adbc_query(TRIPS))
+
+
+def test_a_statement_ticket_reads_as_pyarrow_reads_one(roapi_server):
+    # roapi's tickets name a result kept for one DoGet: each reader plans its own.
+    with FlightSqlClient(roapi_server.location) as client:
+        info = client.execute(TRIPS)
+        (endpoint,) = info.endpoints
+        got = flightnb.read_flight(client, ticket=endpoint.ticket, progress=False)
+    descriptor = flight.FlightDescriptor.for_command(statement_command(TRIPS))
+    with roapi_server.flight_client() as reference:
+        (planned,) = reference.get_flight_info(descriptor).endpoints
+        expected = reference.do_get(planned.ticket).read_all()
+    assert got.equals(expected)
+    assert got.equals(roapi_server.adbc_query(TRIPS))
 
 
 def test_plain_flight_is_refused_in_one_typed_line_as_pyarrow_sees_it(roapi_server):
