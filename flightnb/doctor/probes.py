@@ -439,7 +439,9 @@ class _Prober:
         info = await self.attempt(lambda: self.sql.get_sql_info(timeout=self.timeout))
         if not info.ok:
             status = Status.UNKNOWN if info.code in _NO_ANSWER | _REFUSED else Status.NO
-            self.add("Flight SQL", "GetSqlInfo", status, f"not Flight SQL? {self.describe(info)}")
+            said = self.describe(info)
+            detail = said if status is Status.UNKNOWN else f"not a Flight SQL server ({said})"
+            self.add("Flight SQL", "GetSqlInfo", status, detail)
             return
         values: SqlInfoValues = info.value
         self.add("Flight SQL", "GetSqlInfo", Status.YES, f"{len(values)} values")
