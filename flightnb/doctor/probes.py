@@ -31,7 +31,7 @@ from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.commands import pack
 from flightnb.sql.results import SqlInfoValues
 from flightnb.sql.statements import PreparedStatement, Transaction
-from flightnb.transport.auth import Headers, TokenSource, normalize_headers
+from flightnb.transport.auth import CookieJar, Headers, TokenSource, normalize_headers
 from flightnb.types import FlightDescriptor, FlightInfo
 
 __all__ = ["DEFAULT_PROBE_SECONDS", "diagnose", "diagnose_async"]
@@ -87,6 +87,36 @@ FALLBACKS = {
 }
 
 
+# What flightnb does about something a server has that needs handling (a "yes" row).
+NOTES = {
+    "issued tokens": "the newest token a server returns is sent on the next call, as ADBC does",
+}
+
+
+class _TokenWatch(CookieJar):
+    """The client's cookie jar, also noting bearer tokens the server sends with its answers.
+
+    Every call's answer headers pass through the jar (see the call seam), so this sees the
+    tokens a server issues or rotates on ordinary calls, whatever the call type.
+    """
+
+    def __init__(self, jar: CookieJar, seen: Callable[[str], None]) -> None:
+        super().__init__()
+        self._jar = jar
+        self._seen = seen
+
+    def observe(self, metadata: Iterable[tuple[str, object]] | None) -> None:
+        pairs = list(metadata or ())
+        for key, value in pairs:
+            text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            if str(key).lower() == "authorization" and text.lower().startswith("bearer "):
+                self._seen(text[7:].strip())
+        self._jar.observe(pairs)
+
+    def header(self) -> list[tuple[str, str | bytes]]:
+        return self._jar.header()
+
+
 @dataclass(frozen=True)
 class _Outcome:
     """What one probe returned, or the error it ended with."""
@@ -116,6 +146,7 @@ class _Prober:
         self.listed_actions: set[str] | None = None
         self.unknown_action_code: str | None = None
         self.flights: list[FlightInfo] = []
+        self.issued: list[str] = []  # bearer tokens the server sent after the login
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -130,6 +161,8 @@ class _Prober:
         # A fallback answers a gap: a "no", or an upload, which is never probed.
         gap = status is Status.NO or (name == "DoPut" and status is not Status.YES)
         fallback = FALLBACKS.get(name, "") if gap else ""
+        if status is Status.YES:
+            fallback = NOTES.get(name, "")
         check = Check(group, name, status, self.redact(detail), fallback)
         self.checks[name] = check
         return check
@@ -292,6 +325,25 @@ class _Prober:
             lambda: self.sql.get_sql_info("FLIGHT_SQL_SERVER_NAME", timeout=self.timeout)
         )
         return name.code in _REFUSED
+
+    def watch_tokens(self) -> None:
+        """From now on, note the bearer tokens the server sends back (and never show them)."""
+        calls = self.client._calls
+        calls.cookies = _TokenWatch(calls.cookies, self._issued)
+
+    def _issued(self, token: str) -> None:
+        self.secrets.add(token)
+        self.issued.append(token)
+
+    def issued_tokens(self) -> None:
+        """Did the server send bearer tokens with ordinary answers (after the login)?"""
+        if not self.issued:
+            self.add("connection", "issued tokens", Status.NO, "no bearer token in the answers")
+            return
+        distinct = len(set(self.issued))
+        kind = "the same token" if distinct == 1 else f"{distinct} different tokens (rotated)"
+        detail = f"a bearer token with {len(self.issued)} answers: {kind}"
+        self.add("connection", "issued tokens", Status.YES, detail)
 
     def _unreachable(self, outcome: _Outcome) -> str:
         return f"cannot reach {self.client.location.uri} ({self.describe(outcome)})"
@@ -624,9 +676,11 @@ class _Prober:
                 reason=self.redact(reason),
                 seconds=time.monotonic() - started,
             )
+        self.watch_tokens()
         await self.flight()
         await self.optional()
         await self.flight_sql()
+        self.issued_tokens()
         await self.close_session()
         return Diagnosis(uri, auth, tuple(self.checks.values()), seconds=time.monotonic() - started)
 

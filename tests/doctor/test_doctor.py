@@ -144,6 +144,46 @@ def test_secrets_a_server_echoes_are_redacted() -> None:
     assert "header-secret-77" not in diagnosis.reason
 
 
+class _RotatingToken(flight.ServerMiddleware):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def sending_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"}
+
+
+class _RotatingTokens(flight.ServerMiddlewareFactory):
+    """Answers every call with a new bearer token, as session servers do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.issued: list[str] = []
+        self._lock = threading.Lock()
+
+    def start_call(self, info: Any, headers: dict[str, list[Any]]) -> _RotatingToken:
+        with self._lock:
+            self.issued.append(f"session-{len(self.issued)}-7c1e5a")
+            return _RotatingToken(self.issued[-1])
+
+
+def test_tokens_the_server_issues_are_noticed_and_hidden() -> None:
+    tokens = _RotatingTokens()
+    server = FlightTestServer()
+    rotating = flight.FlightServerBase("grpc://127.0.0.1:0", middleware={"session": tokens})
+    try:
+        rotating_diagnosis = diagnose(f"grpc://127.0.0.1:{rotating.port}")
+        plain_diagnosis = diagnose(server.location)
+    finally:
+        rotating.shutdown()
+        server.shutdown()
+    issued = rotating_diagnosis.check("issued tokens")
+    assert issued.status is Status.YES and "(rotated)" in issued.detail
+    assert "sent on the next call" in issued.fallback
+    shown = render_text(rotating_diagnosis) + str(rotating_diagnosis.to_dict())
+    assert tokens.issued and not any(token in shown for token in tokens.issued)
+    assert plain_diagnosis.check("issued tokens").status is Status.NO
+
+
 def test_unreachable_server_is_a_failure() -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
