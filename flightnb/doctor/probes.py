@@ -12,32 +12,21 @@ replaced by ``***`` in everything the diagnosis says, server messages included.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, TypeVar, cast
-
-import pyarrow as pa
+from collections.abc import AsyncGenerator, Callable, Iterable
+from typing import Any, cast
 
 from flightnb._proto import Flight_pb2 as pb
-from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.doctor.model import Check, Diagnosis, Failure, Status
-from flightnb.errors import FlightError, FlightTimedOutError
-from flightnb.sql.client import AsyncFlightSqlClient
-from flightnb.sql.commands import pack
-from flightnb.sql.results import SqlInfoValues
-from flightnb.sql.statements import PreparedStatement, Transaction
+from flightnb.doctor.runner import DEFAULT_PROBE_SECONDS, NO_ANSWER, REFUSED, Outcome
+from flightnb.doctor.sql_probes import FlightSqlProbes
 from flightnb.transport.auth import CookieJar, Headers, TokenSource, normalize_headers
 from flightnb.types import FlightDescriptor, FlightInfo
 
 __all__ = ["DEFAULT_PROBE_SECONDS", "diagnose", "diagnose_async"]
-
-DEFAULT_PROBE_SECONDS = 5.0
-"""How long one probe may take before it counts as unanswered."""
 
 #: A path and a ticket no server has: an answer other than UNIMPLEMENTED proves the RPC.
 PROBE_NAME = "flightnb-doctor-probe"
@@ -45,52 +34,6 @@ PROBE_NAME = "flightnb-doctor-probe"
 UNKNOWN_ACTION = "flightnb.doctor.no-such-action"
 #: The most flights ListFlights is read for.
 MAX_FLIGHTS = 100
-
-_NO_ANSWER = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED"})
-_REFUSED = frozenset({"UNAUTHENTICATED", "PERMISSION_DENIED"})
-_QUERY = "SELECT 1"
-_BOUND_QUERY = "SELECT ?"
-_DETAIL_CHARS = 90
-
-T = TypeVar("T")
-
-# What flightnb does when a server lacks something (the "flightnb does" column).
-FALLBACKS = {
-    "ListFlights": "%flight list and tab completion show nothing; read by path, ticket or SQL",
-    "GetFlightInfo": "none: reads need it (SQL queries, paths)",
-    "GetSchema": "schemas come from GetFlightInfo or from the first batch",
-    "DoGet": "none: every read needs it",
-    "DoPut": (
-        "uploads narrow polars' large string/binary/list columns to 32-bit forms when the "
-        "data fits, for servers that refuse 64-bit offsets"
-    ),
-    "ListActions": "none needed: actions are called by name",
-    "DoExchange": "not used by reads; do_exchange() raises FlightNotImplementedError",
-    "PollFlightInfo": "queries are planned with GetFlightInfo (no progress while planning)",
-    "CancelFlightInfo": (
-        "cancelling a query uses Flight SQL's older CancelQuery action; a cancelled read "
-        "closes its streams"
-    ),
-    "RenewFlightEndpoint": "none: endpoints are read before they expire",
-    "GetSessionOptions": "none: session cookies the server sets are still sent back",
-    "CloseSession": "none: the server ends idle sessions itself",
-    "GetSqlInfo": "sql= and %flight sql are refused in one line; read by path or ticket",
-    "SQL query": "none: read by path or ticket",
-    "GetSchema (query)": "the scan takes the schema from the first batch",
-    "prepared statements": "queries without parameters run unprepared",
-    "dataset_schema": "the scan asks GetSchema of the query, else reads the first batch",
-    "parameter binding": (
-        "the scan's filter pushdown inlines values as typed literals, or filters on the "
-        "client; parameters= fails with a one-line error"
-    ),
-    "transactions": "begin_transaction() raises FlightNotImplementedError; statements autocommit",
-}
-
-
-# What flightnb does about something a server has that needs handling (a "yes" row).
-NOTES = {
-    "issued tokens": "the newest token a server returns is sent on the next call, as ADBC does",
-}
 
 
 class _TokenWatch(CookieJar):
@@ -117,101 +60,15 @@ class _TokenWatch(CookieJar):
         return self._jar.header()
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    """What one probe returned, or the error it ended with."""
-
-    value: Any = None
-    error: BaseException | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def code(self) -> str | None:
-        """The gRPC status name of a FlightError; None for success or local errors."""
-        return self.error.code if isinstance(self.error, FlightError) else None
-
-
-class _Prober:
-    """Runs the probes of one diagnosis on one client and collects their rows."""
+class _Prober(FlightSqlProbes):
+    """All the probes of one diagnosis, in order: login, plain Flight, optional RPCs, SQL."""
 
     def __init__(self, client: AsyncFlightClient, timeout: float, secrets: Iterable[str]) -> None:
-        self.client = client
-        self.sql = AsyncFlightSqlClient(client, poll=False)
-        self.timeout = timeout
-        self.secrets = {s for s in secrets if s}
-        self.checks: dict[str, Check] = {}
+        super().__init__(client, timeout, secrets)
         self.listed_actions: set[str] | None = None
         self.unknown_action_code: str | None = None
         self.flights: list[FlightInfo] = []
         self.issued: list[str] = []  # bearer tokens the server sent after the login
-
-    # --- plumbing ---------------------------------------------------------------------
-
-    def redact(self, text: str) -> str:
-        """``text`` without any secret (longest first, so no part of one is left)."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
-
-    def add(self, group: str, name: str, status: Status, detail: str = "") -> Check:
-        """Record a row (replacing an earlier row of that name, in place)."""
-        # A fallback answers a gap: a "no", or an upload, which is never probed.
-        gap = status is Status.NO or (name == "DoPut" and status is not Status.YES)
-        fallback = FALLBACKS.get(name, "") if gap else ""
-        if status is Status.YES:
-            fallback = NOTES.get(name, "")
-        check = Check(group, name, status, self.redact(detail), fallback)
-        self.checks[name] = check
-        return check
-
-    async def attempt(self, make: Callable[[], Awaitable[T]]) -> _Outcome:
-        """Run one probe with its deadline; any failure is returned, not raised."""
-        try:
-            return _Outcome(await asyncio.wait_for(make(), self.timeout + 1.0))
-        except asyncio.TimeoutError:
-            error = FlightTimedOutError(
-                f"no answer within {self.timeout:g} s", code="DEADLINE_EXCEEDED"
-            )
-            return _Outcome(error=error)
-        except Exception as exc:  # a probe that fails is a row, whatever failed
-            return _Outcome(error=exc)
-
-    def describe(self, outcome: _Outcome) -> str:
-        """A short, secret-free account of a failed probe: ``CODE: message``."""
-        error = outcome.error
-        if error is None:
-            return ""
-        if isinstance(error, FlightError):
-            head = error.code or type(error).__name__
-            text = f"{head}: {error.message}" if error.message else head
-        else:
-            text = f"{type(error).__name__}: {error}"
-        text = " ".join(self.redact(text).split())
-        return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 3] + "..."
-
-    def verdict(self, outcome: _Outcome) -> Status:
-        """For an RPC probed with a made-up request: any real answer proves it exists."""
-        if outcome.ok:
-            return Status.YES
-        code = outcome.code
-        if code == "UNIMPLEMENTED":
-            return Status.NO
-        if code is None or code in _NO_ANSWER or code in _REFUSED:
-            return Status.UNKNOWN
-        return Status.YES
-
-    def rpc(self, group: str, name: str, outcome: _Outcome, success: str) -> Check:
-        status = self.verdict(outcome)
-        if outcome.ok:
-            detail = success
-        elif status is Status.YES:
-            detail = f"exists (a made-up request got {self.describe(outcome)})"
-        else:
-            detail = self.describe(outcome)
-        return self.add(group, name, status, detail)
 
     # --- authentication -------------------------------------------------------------------
 
@@ -282,7 +139,7 @@ class _Prober:
                 lambda: self.client.handshake(username, password or "", timeout=self.timeout)
             )
             if not outcome.ok:
-                if outcome.code in _NO_ANSWER or outcome.code is None:
+                if outcome.code in NO_ANSWER or outcome.code is None:
                     return "failed", Failure.UNREACHABLE, self._unreachable(outcome)
                 return (
                     "failed",
@@ -297,9 +154,9 @@ class _Prober:
                 auth = "anonymous handshake"
                 self.add("connection", "Handshake", Status.YES, f"anonymous: {how}")
                 first = await self.attempt(self._first_flights)
-        if first.code in _NO_ANSWER or (first.error is not None and first.code is None):
+        if first.code in NO_ANSWER or (first.error is not None and first.code is None):
             return "failed", Failure.UNREACHABLE, self._unreachable(first)
-        if first.code in _REFUSED:
+        if first.code in REFUSED:
             hint = (
                 "check the credentials"
                 if auth != "none"
@@ -314,17 +171,17 @@ class _Prober:
         self._record_flights(first)
         return auth, None, ""
 
-    async def _refused_anonymously(self, first: _Outcome) -> bool:
+    async def _refused_anonymously(self, first: Outcome) -> bool:
         """Did the server refuse a call without credentials? Some servers answer a
         listing without them (empty) and refuse only Flight SQL, so ask that too."""
-        if first.code in _REFUSED:
+        if first.code in REFUSED:
             return True
-        if not first.ok and first.code in _NO_ANSWER:
+        if not first.ok and first.code in NO_ANSWER:
             return False
         name = await self.attempt(
             lambda: self.sql.get_sql_info("FLIGHT_SQL_SERVER_NAME", timeout=self.timeout)
         )
-        return name.code in _REFUSED
+        return name.code in REFUSED
 
     def watch_tokens(self) -> None:
         """From now on, note the bearer tokens the server sends back (and never show them)."""
@@ -345,12 +202,12 @@ class _Prober:
         detail = f"a bearer token with {len(self.issued)} answers: {kind}"
         self.add("connection", "issued tokens", Status.YES, detail)
 
-    def _unreachable(self, outcome: _Outcome) -> str:
+    def _unreachable(self, outcome: Outcome) -> str:
         return f"cannot reach {self.client.location.uri} ({self.describe(outcome)})"
 
     # --- plain Flight ---------------------------------------------------------------------
 
-    def _record_flights(self, outcome: _Outcome) -> None:
+    def _record_flights(self, outcome: Outcome) -> None:
         if outcome.ok:
             self.flights = list(outcome.value)
             count = len(self.flights)
@@ -418,7 +275,7 @@ class _Prober:
             r.body async for r in self.client.do_action(action_type, body, timeout=self.timeout)
         ]
 
-    def _action_row(self, name: str, outcome: _Outcome, success: str) -> Check:
+    def _action_row(self, name: str, outcome: Outcome, success: str) -> Check:
         """An action's row: a reply, a listing, or an answer unlike an unknown action's."""
         listed = self.listed_actions is not None and name in self.listed_actions
         if outcome.ok:
@@ -431,7 +288,7 @@ class _Prober:
             return self.add(
                 "optional RPC", name, Status.YES, f"listed (a made-up request got {said})"
             )
-        if code is None or code in _NO_ANSWER or code in _REFUSED:
+        if code is None or code in NO_ANSWER or code in REFUSED:
             return self.add("optional RPC", name, Status.UNKNOWN, said)
         if code == self.unknown_action_code:
             return self.add(
@@ -485,182 +342,6 @@ class _Prober:
                 status = pb.CloseSessionResult.Status.Name(parsed.status)
         self._action_row("CloseSession", outcome, status or "answered")
 
-    # --- Flight SQL -----------------------------------------------------------------------
-
-    async def flight_sql(self) -> None:
-        info = await self.attempt(lambda: self.sql.get_sql_info(timeout=self.timeout))
-        if not info.ok:
-            status = Status.UNKNOWN if info.code in _NO_ANSWER | _REFUSED else Status.NO
-            said = self.describe(info)
-            detail = said if status is Status.UNKNOWN else f"not a Flight SQL server ({said})"
-            self.add("Flight SQL", "GetSqlInfo", status, detail)
-            return
-        values: SqlInfoValues = info.value
-        self.add("Flight SQL", "GetSqlInfo", Status.YES, f"{len(values)} values")
-        self._sql_info_rows(values)
-        query = await self.attempt(lambda: self.sql.query(_QUERY, timeout=self.timeout))
-        if query.ok:
-            table: pa.Table = query.value
-            self.add(
-                "Flight SQL",
-                "SQL query",
-                Status.YES,
-                f"{_QUERY!r}: {table.num_rows} row, columns {table.column_names}",
-            )
-            if self.checks["DoGet"].status is Status.SKIPPED:
-                self.add("Flight", "DoGet", Status.YES, "read a query's result")
-            planned = self.checks["GetFlightInfo"]
-            if planned.status is not Status.YES:
-                # Path descriptors may be refused while commands are planned.
-                detail = f"for commands (a SQL query); a path got {planned.detail}"
-                self.add("Flight", "GetFlightInfo", Status.YES, detail)
-        else:
-            self.add("Flight SQL", "SQL query", self._sql_verdict(query), self.describe(query))
-        command = FlightDescriptor.for_command(pack(sql.CommandStatementQuery(query=_QUERY)))
-        schema = await self.attempt(lambda: self.client.get_schema(command, timeout=self.timeout))
-        if schema.ok:
-            self.add("Flight SQL", "GetSchema (query)", Status.YES, f"names {schema.value.names}")
-        else:
-            self.add("Flight SQL", "GetSchema (query)", self.verdict(schema), self.describe(schema))
-        names = query.value.column_names if query.ok else schema.value.names if schema.ok else None
-        await self._prepared(names)
-        await self._transactions(values)
-        listings: dict[str, Callable[[], Awaitable[pa.Table]]] = {
-            "GetCatalogs": lambda: self.sql.get_catalogs(timeout=self.timeout),
-            "GetDbSchemas": lambda: self.sql.get_db_schemas(timeout=self.timeout),
-            "GetTables": lambda: self.sql.get_tables(timeout=self.timeout),
-        }
-        for name, call in listings.items():
-            outcome = await self.attempt(call)
-            if outcome.ok:
-                self.add("Flight SQL", name, Status.YES, f"{outcome.value.num_rows} rows")
-            else:
-                self.add("Flight SQL", name, self._sql_verdict(outcome), self.describe(outcome))
-
-    def _sql_verdict(self, outcome: _Outcome) -> Status:
-        """A refused SQL call: UNIMPLEMENTED means no; anything else proves nothing."""
-        return Status.NO if outcome.code == "UNIMPLEMENTED" else Status.UNKNOWN
-
-    def _sql_info_rows(self, values: SqlInfoValues) -> None:
-        def text(code: int) -> str:
-            value = values.get(code)
-            return "not reported" if value is None or value == "" else str(value)
-
-        def flag(name: str, code: int, meaning: str) -> None:
-            value = values.get(code)
-            if value is None:
-                self.add("SqlInfo", name, Status.UNKNOWN, "not reported")
-            else:
-                self.add("SqlInfo", name, Status.YES if value else Status.NO, meaning)
-
-        name = text(sql.FLIGHT_SQL_SERVER_NAME)
-        version = values.get(sql.FLIGHT_SQL_SERVER_VERSION)
-        version = f" {version}" if version else " (version not reported)"
-        self.add("SqlInfo", "server", Status.INFO, f"{name}{version}")
-        self.add("SqlInfo", "Arrow version", Status.INFO, text(sql.FLIGHT_SQL_SERVER_ARROW_VERSION))
-        flag("read-only", sql.FLIGHT_SQL_SERVER_READ_ONLY, "FLIGHT_SQL_SERVER_READ_ONLY")
-        flag("SQL", sql.FLIGHT_SQL_SERVER_SQL, "FLIGHT_SQL_SERVER_SQL")
-        flag("Substrait", sql.FLIGHT_SQL_SERVER_SUBSTRAIT, "FLIGHT_SQL_SERVER_SUBSTRAIT")
-        flag("cancel (SqlInfo)", sql.FLIGHT_SQL_SERVER_CANCEL, "FLIGHT_SQL_SERVER_CANCEL")
-        flag(
-            "bulk ingestion",
-            sql.FLIGHT_SQL_SERVER_BULK_INGESTION,
-            "FLIGHT_SQL_SERVER_BULK_INGESTION (not probed: it writes)",
-        )
-        quote = values.get(sql.SQL_IDENTIFIER_QUOTE_CHAR)
-        case = values.get(sql.SQL_IDENTIFIER_CASE)
-        dialect = f"quote {quote!r}" if quote else "quote not reported"
-        if isinstance(case, int):
-            dialect += f", identifiers {_enum_name(sql.SqlSupportedCaseSensitivity, case)}"
-        keywords = values.get(sql.SQL_KEYWORDS)
-        if isinstance(keywords, list):
-            dialect += f", {len(keywords)} keywords"
-        self.add("SqlInfo", "dialect", Status.INFO, dialect)
-        named = values.get(sql.SQL_NAMED_PARAMETERS_SUPPORTED)
-        if named is not None:
-            verdict = Status.YES if named else Status.NO
-            self.add("SqlInfo", "named parameters", verdict, "SQL_NAMED_PARAMETERS_SUPPORTED")
-
-    async def _prepared(self, names: list[str] | None) -> None:
-        """Prepared statements; ``names`` are the columns the query really has."""
-        prepared = await self.attempt(lambda: self._prepare(_QUERY))
-        if not prepared.ok:
-            status = self._sql_verdict(prepared)
-            self.add("Flight SQL", "prepared statements", status, self.describe(prepared))
-            self.add("Flight SQL", "dataset_schema", Status.SKIPPED, "no prepared statement")
-            self.add("Flight SQL", "parameter binding", Status.SKIPPED, "no prepared statement")
-            return
-        statement = prepared.value
-        await self.attempt(lambda: statement.close(timeout=self.timeout))
-        self.add("Flight SQL", "prepared statements", Status.YES, f"{_QUERY!r} prepared")
-        schema: pa.Schema | None = statement.dataset_schema
-        if schema is None:
-            self.add("Flight SQL", "dataset_schema", Status.NO, "missing")
-        elif names is not None and schema.names != names:
-            self.add(
-                "Flight SQL",
-                "dataset_schema",
-                Status.NO,
-                f"placeholder: names {schema.names}, the query's are {names}",
-            )
-        else:
-            self.add("Flight SQL", "dataset_schema", Status.YES, f"names {schema.names}")
-        await self._binding()
-
-    async def _prepare(self, query: str) -> PreparedStatement:
-        return await self.sql.prepare(query, timeout=self.timeout)
-
-    async def _begin(self) -> Transaction:
-        return await self.sql.begin_transaction(timeout=self.timeout)
-
-    async def _binding(self) -> None:
-        prepared = await self.attempt(lambda: self._prepare(_BOUND_QUERY))
-        if not prepared.ok:
-            self.add(
-                "Flight SQL",
-                "parameter binding",
-                Status.UNKNOWN,
-                f"{_BOUND_QUERY!r} did not prepare ({self.describe(prepared)})",
-            )
-            return
-        statement = prepared.value
-        try:
-            bound = await self.attempt(lambda: statement.query([1], timeout=self.timeout))
-        finally:
-            await self.attempt(lambda: statement.close(timeout=self.timeout))
-        if bound.ok:
-            values = bound.value.column(0).to_pylist() if bound.value.num_columns else []
-            status = Status.YES if values == [1] else Status.NO
-            self.add(
-                "Flight SQL", "parameter binding", status, f"{_BOUND_QUERY!r} with 1 -> {values}"
-            )
-        else:
-            code = bound.code
-            status = Status.UNKNOWN if code in _NO_ANSWER or code in _REFUSED else Status.NO
-            self.add("Flight SQL", "parameter binding", status, self.describe(bound))
-
-    async def _transactions(self, values: SqlInfoValues) -> None:
-        level = values.get(sql.FLIGHT_SQL_SERVER_TRANSACTION)
-        if level is None and values.get(sql.SQL_TRANSACTIONS_SUPPORTED) is False:
-            level = sql.SQL_SUPPORTED_TRANSACTION_NONE
-        if level == sql.SQL_SUPPORTED_TRANSACTION_NONE:
-            self.add("Flight SQL", "transactions", Status.NO, "SqlInfo says none")
-            return
-        began = await self.attempt(self._begin)
-        if not began.ok:
-            self.add("Flight SQL", "transactions", self._sql_verdict(began), self.describe(began))
-            return
-        ended = await self.attempt(lambda: began.value.rollback(timeout=self.timeout))
-        said = "SqlInfo: " + (
-            _enum_name(sql.SqlSupportedTransaction, level) if isinstance(level, int) else "silent"
-        )
-        if ended.ok:
-            self.add("Flight SQL", "transactions", Status.YES, f"begin and rollback; {said}")
-        else:
-            self.add(
-                "Flight SQL", "transactions", Status.UNKNOWN, f"rollback: {self.describe(ended)}"
-            )
-
     # --- the whole run --------------------------------------------------------------------
 
     async def run(self, username: str | None, password: str | None, has_token: bool) -> Diagnosis:
@@ -683,13 +364,6 @@ class _Prober:
         self.issued_tokens()
         await self.close_session()
         return Diagnosis(uri, auth, tuple(self.checks.values()), seconds=time.monotonic() - started)
-
-
-def _enum_name(enum: Any, value: int) -> str:
-    try:
-        return str(enum.Name(value))
-    except ValueError:
-        return str(value)
 
 
 def _name_of(info: FlightInfo) -> str:
