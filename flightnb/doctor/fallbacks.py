@@ -11,8 +11,9 @@ FALLBACKS = {
     "GetSchema": "schemas come from GetFlightInfo or from the first batch",
     "DoGet": "none: every read needs it",
     "DoPut": (
-        "uploads narrow polars' large string/binary/list columns to 32-bit forms when the "
-        "data fits, for servers that refuse 64-bit offsets"
+        "uploads narrow large string/binary/list columns (what polars exports) to their 32-bit "
+        "forms when the data fits, for servers that refuse 64-bit offsets; the summary says "
+        "so, keep_large_types=True sends them as they are"
     ),
     "ListActions": "none needed: actions are called by name",
     "DoExchange": "not used by reads; do_exchange() raises FlightNotImplementedError",
