@@ -11,9 +11,11 @@ from pathlib import Path
 
 from flight_servers import FlightTestServer
 
+import flightnb
 from flightnb.server import FlightSqlServer
 
-ROOT = Path(__file__).resolve().parents[2]
+# The flightnb under test, also in the subprocess (whatever is installed in the venv).
+ROOT = Path(flightnb.__file__).resolve().parents[1]
 
 
 def doctor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
