@@ -9,9 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.flight as flight
+import pytest
+from certificates import issue, make_ca
 from flight_servers import FlightTestServer
 
 import flightnb
+from flightnb.notebook.quiet import quiet_grpc_on_command_line
 from flightnb.server import FlightSqlServer
 
 # The flightnb under test, also in the subprocess (whatever is installed in the venv).
@@ -97,3 +101,34 @@ def test_credentials_on_the_command_line_are_refused(flight_server: FlightTestSe
 def test_bad_location_exits_2() -> None:
     done = doctor("http://127.0.0.1:1")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "scheme" in done.stderr
+
+
+def test_tls_roots_from_a_file(tmp_path: Path) -> None:
+    """A TLS server: trusted with --tls-roots, unreachable (one line) with the wrong roots."""
+    ca, ca_cert, ca_key = make_ca()
+    other_ca, _, _ = make_ca("some other CA")
+    keypair = issue(ca_cert, ca_key, "localhost", dns=("localhost",), ips=("127.0.0.1",))
+    (tmp_path / "ca.pem").write_bytes(ca.certificate)
+    (tmp_path / "other.pem").write_bytes(other_ca.certificate)
+    certificate = flight.CertKeyPair(cert=keypair.certificate, key=keypair.private_key)
+    server = flight.FlightServerBase("grpc+tls://127.0.0.1:0", tls_certificates=[certificate])
+    location = f"grpc+tls://127.0.0.1:{server.port}"
+    try:
+        trusted = doctor(location, "--tls-roots", str(tmp_path / "ca.pem"))
+        untrusted = doctor(location, "--tls-roots", str(tmp_path / "other.pem"), "--timeout", "3")
+    finally:
+        server.shutdown()
+    assert trusted.returncode == 0, trusted.stderr
+    assert "ListFlights" in trusted.stdout
+    assert untrusted.returncode == 3 and untrusted.stderr.count("\n") == 1
+    assert untrusted.stderr.startswith(f"flightnb doctor: cannot reach {location}")
+
+
+def test_only_the_doctor_command_is_quieted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process gRPC is already imported, so nothing changes; the TLS test above shows
+    the effect in a fresh process (no gRPC log line before the doctor's one line)."""
+    monkeypatch.delenv("GRPC_VERBOSITY", raising=False)
+    assert not quiet_grpc_on_command_line(["-m", "serve"])
+    assert not quiet_grpc_on_command_line(["python", "doctor"])
+    assert not quiet_grpc_on_command_line(["-m", "doctor"])  # grpc is imported here
+    assert "GRPC_VERBOSITY" not in os.environ
