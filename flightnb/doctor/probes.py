@@ -129,11 +129,15 @@ class _Prober(FlightSqlProbes):
         return True
 
     async def login(
-        self, username: str | None, password: str | None, has_token: bool
+        self, username: str | None, password: str | None, has_token: bool, given: str | None
     ) -> tuple[str, Failure | None, str]:
-        """Authenticate and make the first call; (auth, failure, reason)."""
+        """Authenticate and make the first call; (auth, failure, reason).
+
+        ``given`` names a login the client already holds (it then counts as a token).
+        """
         uri = self.client.location.uri
-        auth = "bearer token" if has_token else "none"
+        auth = given or ("bearer token" if has_token else "none")
+        has_token = has_token or given is not None
         if username is not None:
             outcome = await self.attempt(
                 lambda: self.client.handshake(username, password or "", timeout=self.timeout)
@@ -344,10 +348,16 @@ class _Prober(FlightSqlProbes):
 
     # --- the whole run --------------------------------------------------------------------
 
-    async def run(self, username: str | None, password: str | None, has_token: bool) -> Diagnosis:
+    async def run(
+        self,
+        username: str | None,
+        password: str | None,
+        has_token: bool,
+        given: str | None = None,
+    ) -> Diagnosis:
         started = time.monotonic()
         uri = self.client.location.uri
-        auth, failure, reason = await self.login(username, password, has_token)
+        auth, failure, reason = await self.login(username, password, has_token, given)
         if failure is not None:
             return Diagnosis(
                 uri,
@@ -402,6 +412,7 @@ async def diagnose_async(
     password: str | None = None,
     headers: Headers = None,
     timeout: float = DEFAULT_PROBE_SECONDS,
+    login_from: AsyncFlightClient | None = None,
     **client_options: Any,
 ) -> Diagnosis:
     """Probe the Flight server at ``location``: what it speaks and what flightnb does about gaps.
@@ -418,6 +429,9 @@ async def diagnose_async(
         Extra headers for every call (e.g. a database or routing header).
     timeout : float
         Seconds one probe may take; a probe that takes longer is a row saying so.
+    login_from : AsyncFlightClient, optional
+        Use the login this client holds (a notebook connection's token, from its own
+        handshake), instead of logging in again.
     **client_options
         TLS options of :class:`~flightnb.AsyncFlightClient`.
 
@@ -440,9 +454,17 @@ async def diagnose_async(
     """
     secrets = [t for t in (token, password) if isinstance(t, str)] + _header_values(headers)
     client = AsyncFlightClient(location, token=token, headers=headers, **client_options)
+    given = None
+    if login_from is not None:
+        client.adopt_credentials(login_from)
+        held = client._calls.credentials.current
+        if held is not None:
+            value = held.reveal()
+            secrets.append(value.decode(errors="replace") if isinstance(value, bytes) else value)
+            given = "the connection's login"
     try:
         prober = _Prober(client, timeout, secrets)
-        return await prober.run(username, password, token is not None)
+        return await prober.run(username, password, token is not None, given)
     finally:
         await client.close()
 
@@ -455,6 +477,7 @@ def diagnose(
     password: str | None = None,
     headers: Headers = None,
     timeout: float = DEFAULT_PROBE_SECONDS,
+    login_from: AsyncFlightClient | None = None,
     **client_options: Any,
 ) -> Diagnosis:
     """Blocking :func:`diagnose_async` (on flightnb's loop thread; works in notebooks too).
@@ -471,6 +494,7 @@ def diagnose(
         password=password,
         headers=headers,
         timeout=timeout,
+        login_from=login_from,
         **client_options,
     )
     return shared_loop_thread().run(coroutine)

@@ -502,15 +502,29 @@ class FlightMagic(Magics):
         if args.token is not None or args.password is not None:
             option = "--token" if args.token is not None else "--password"
             raise UsageError(f"{where}: {option} is not accepted; {WHERE_SECRETS_GO}")
-        spec = self._doctor_spec(args)
-        options = spec.client_options(where)
-        password = spec.password(where) if spec.user else None
         timeout = args.timeout if args.timeout is not None else DEFAULT_PROBE_SECONDS
         if timeout <= 0:
             raise UsageError(f"{where}: --timeout must be positive")
+        login: dict[str, Any] = {}
+        if args.uri is None and not _login_given(args):
+            # The connection as it is: its login is used, not asked for again.
+            connection = self._connection(args)
+            spec = dataclasses.replace(
+                connection.spec, token_env=None, ask_token=False, user=None, password_env=None
+            )
+            login["login_from"] = connection.client.async_client
+        else:
+            spec = self._doctor_spec(args)
+        options = spec.client_options(where)
+        password = spec.password(where) if spec.user else None
         try:
             diagnosis = diagnose(
-                spec.uri, username=spec.user, password=password, timeout=timeout, **options
+                spec.uri,
+                username=spec.user,
+                password=password,
+                timeout=timeout,
+                **login,
+                **options,
             )
         except FlightError as exc:  # a location that is not one
             raise UsageError(f"{where}: {exc.message}") from None
@@ -572,6 +586,20 @@ def _handlers() -> dict[str, Callable[[FlightMagic, argparse.Namespace, str | No
         "action": FlightMagic._action,
         "doctor": FlightMagic._doctor,
     }
+
+
+def _login_given(args: argparse.Namespace) -> bool:
+    """Did the line give a login or headers of its own (``%flight doctor --user ...``)?"""
+    return bool(
+        args.token_env
+        or args.ask_token
+        or args.user
+        or args.password_env
+        or args.header
+        or args.header_env
+        or args.tls_roots
+        or args.insecure_skip_verify
+    )
 
 
 def _nothing() -> None:

@@ -54,10 +54,17 @@ def test_doctor_the_active_connection_with_its_login(
         shell,
         f"connect {auth_flight_server.location} --user alice --password-env DOCTOR_MAGIC_PASSWORD",
     )
+    # The connection's login is used as it is: the password is not needed (nor asked) again.
+    monkeypatch.delenv("DOCTOR_MAGIC_PASSWORD")
     table = flight(shell, "doctor")
-    assert table.diagnosis.auth == "basic handshake"
+    assert table.diagnosis.auth == "the connection's login"
     assert table.diagnosis.supports("ListFlights") is True
-    shown = repr(table) + table._repr_html_() + capsys.readouterr().out
+    assert table.diagnosis.supports("DoGet") is True
+    # With login options of its own, the line logs in again (and says so).
+    monkeypatch.setenv("DOCTOR_MAGIC_PASSWORD", "wonderland")
+    again = flight(shell, "doctor --user alice --password-env DOCTOR_MAGIC_PASSWORD")
+    assert again.diagnosis.auth == "basic handshake"
+    shown = repr(table) + table._repr_html_() + repr(again) + capsys.readouterr().out
     assert "wonderland" not in shown
 
 
