@@ -27,6 +27,7 @@ from flightnb.transport.auth import (
 from flightnb.transport.calls import CallSeam, is_lost_status
 from flightnb.transport.channels import RECONNECT_WAIT_SECONDS, ChannelConfig, ChannelPool
 from flightnb.transport.errors import parse_response
+from flightnb.transport.grpc_options import GrpcOptions, check_grpc_options
 from flightnb.transport.locations import ChannelTarget, is_reuse_connection, parse_location
 from flightnb.types import (
     Action,
@@ -102,6 +103,17 @@ class AsyncFlightClient:
         one copy of the data. False: buffers point into the received messages, unaligned, as
         pyarrow.flight's do; no copy, so a read whose result is used briefly is faster, but
         polars copies such buffers before use and every batch keeps its message alive.
+    grpc_options : mapping or sequence of (str, int or str) pairs, optional
+        Extra gRPC channel arguments, as pyarrow.flight's ``generic_options``; values are
+        ints or strs (anything else raises TypeError). They are merged over flightnb's own
+        arguments, and where both name one, yours wins. Useful ones: keepalive for an idle
+        notebook behind a NAT or proxy that drops quiet connections
+        (``{"grpc.keepalive_time_ms": 30_000, "grpc.keepalive_timeout_ms": 10_000,
+        "grpc.keepalive_permit_without_calls": 1, "grpc.http2.max_pings_without_data": 0}``),
+        an HTTP CONNECT proxy (``"grpc.http_proxy": "http://proxy:3128"``, or
+        ``"grpc.enable_http_proxy": 0`` to ignore ``https_proxy`` in the environment), the
+        per-stream receive window (``"grpc.http2.lookahead_bytes"``). The client page of
+        the docs lists them with flightnb's values.
 
     Examples
     --------
@@ -126,6 +138,7 @@ class AsyncFlightClient:
         max_send_message_size: int = -1,
         validate: bool = False,
         align_buffers: bool = True,
+        grpc_options: GrpcOptions | None = None,
     ) -> None:
         self.location = as_location(location)
         self._target = parse_location(self.location)
@@ -143,6 +156,7 @@ class AsyncFlightClient:
                     disable_server_verification=disable_server_verification,
                     max_receive_message_size=max_receive_message_size,
                     max_send_message_size=max_send_message_size,
+                    extra_options=check_grpc_options(grpc_options),
                 )
             ),
             Credentials(token),
