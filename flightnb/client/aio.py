@@ -29,6 +29,7 @@ from flightnb.transport.channels import RECONNECT_WAIT_SECONDS, ChannelConfig, C
 from flightnb.transport.errors import parse_response
 from flightnb.transport.grpc_options import GrpcOptions, check_grpc_options
 from flightnb.transport.locations import ChannelTarget, is_reuse_connection, parse_location
+from flightnb.transport.runtime_tokens import runtime_token_source
 from flightnb.types import (
     Action,
     ActionType,
@@ -83,7 +84,11 @@ class AsyncFlightClient:
         or async) returning a token string is called before the first call and again when
         the server answers UNAUTHENTICATED (token expired): the call is then retried once
         with the new token, if it failed before any data arrived. Keep a sync callable quick
-        (it runs on the event loop), or make it ``async``.
+        (it runs on the event loop), or make it ``async``. Without a token or an
+        ``authorization`` header, a client of a loopback or unix-socket location uses the
+        token of a server of the same OS user running there (flightnb's embedded server),
+        once it checked that server is still the user's (see
+        :mod:`flightnb.transport.runtime_tokens`).
     headers : mapping, optional
         Extra headers for every call.
     timeout : float, optional
@@ -145,6 +150,9 @@ class AsyncFlightClient:
         self._validate = validate
         self._align_buffers = align_buffers
         self._state = ClientState.UNOPENED
+        extra_headers = normalize_headers(headers)
+        if token is None and not any(key == "authorization" for key, _ in extra_headers):
+            token = runtime_token_source(self._target)
         self._calls = CallSeam(
             self._target,
             ChannelPool(
@@ -160,7 +168,7 @@ class AsyncFlightClient:
                 )
             ),
             Credentials(token),
-            headers=normalize_headers(headers),
+            headers=extra_headers,
             timeout=timeout,
         )
 
