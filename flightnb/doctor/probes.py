@@ -167,6 +167,10 @@ class _Prober(FlightSqlProbes):
                 else "it wants credentials (a token, or a user and password)"
             )
             return "failed", Failure.AUTH, f"{uri} refused us ({self.describe(first)}); {hint}"
+        held = self.client._calls.credentials.current
+        if held is not None:  # a token from a handshake or a runtime file: never shown
+            value = held.reveal()
+            self.secrets.add(value.decode(errors="replace") if isinstance(value, bytes) else value)
         if "Handshake" not in self.checks:
             if username is not None:
                 self.add("connection", "Handshake", Status.YES, "basic: user and password")
@@ -455,6 +459,10 @@ async def diagnose_async(
     secrets = [t for t in (token, password) if isinstance(t, str)] + _header_values(headers)
     client = AsyncFlightClient(location, token=token, headers=headers, **client_options)
     given = None
+    if token is None and client._calls.credentials.kind == "token":
+        # No credential given, yet the client holds one: the token of this user's own
+        # server on this machine, found in its runtime file.
+        given = "this user's local server token"
     if login_from is not None:
         client.adopt_credentials(login_from)
         held = client._calls.credentials.current

@@ -15,6 +15,7 @@ import grpc
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
+from bearer import adbc_connect
 from flight_servers import FlightTestServer, populate
 
 from flightnb._proto import Flight_pb2 as pb
@@ -26,15 +27,19 @@ SERVICE = "/arrow.flight.protocol.FlightService/"
 PATH = pb.FlightDescriptor(type=pb.FlightDescriptor.PATH, path=["x"]).SerializeToString()
 
 
-def raw_status(location: str, method: str, request: bytes, *, stream: bool) -> grpc.StatusCode:
+def raw_status(
+    location: str, method: str, request: bytes, *, stream: bool, token: str | None = None
+) -> grpc.StatusCode:
     """The status one raw gRPC call ends with (an independent check of the doctor)."""
     target = location.removeprefix("grpc://")
+    metadata = [("authorization", f"Bearer {token}")] if token else []
     with grpc.insecure_channel(target) as channel:
         try:
             if stream:
-                list(channel.unary_stream(SERVICE + method)(request, timeout=10))
+                call = channel.unary_stream(SERVICE + method)
+                list(call(request, timeout=10, metadata=metadata))
             else:
-                channel.unary_unary(SERVICE + method)(request, timeout=10)
+                channel.unary_unary(SERVICE + method)(request, timeout=10, metadata=metadata)
         except grpc.RpcError as exc:
             return exc.code()  # type: ignore[no-any-return]
     return grpc.StatusCode.OK
@@ -243,8 +248,8 @@ def test_a_bad_location_is_a_typed_error() -> None:
 
 
 def test_own_server(own_server: FlightSqlServer) -> None:
-    dbapi = pytest.importorskip("adbc_driver_flightsql.dbapi")
-    with dbapi.connect(own_server.location, autocommit=True) as conn:
+    pytest.importorskip("adbc_driver_flightsql.dbapi")
+    with adbc_connect(own_server, autocommit=True) as conn:
         tables_before = conn.adbc_get_objects(depth="tables").read_all().to_pylist()
         diagnosis = diagnose(own_server.location)
         info = conn.adbc_get_info()
@@ -253,6 +258,9 @@ def test_own_server(own_server: FlightSqlServer) -> None:
             bound = cursor.fetchall()
         tables_after = conn.adbc_get_objects(depth="tables").read_all().to_pylist()
     assert diagnosis.answered and diagnosis.speaks_flight_sql
+    # flightnb found the token of this user's own server; the table never shows it.
+    assert diagnosis.auth == "this user's local server token"
+    assert own_server.token and own_server.token not in render_text(diagnosis)
     found = statuses(diagnosis)
     expected_yes = [
         "ListFlights",
@@ -277,16 +285,17 @@ def test_own_server(own_server: FlightSqlServer) -> None:
     assert bound == [(41,)]
     assert diagnosis.check("server").detail.startswith(info["vendor_name"])
     assert diagnosis.check("Arrow version").detail == info["vendor_arrow_version"] == pa.__version__
-    assert raw_status(own_server.location, "PollFlightInfo", PATH, stream=False) == (
-        grpc.StatusCode.UNIMPLEMENTED
+    status = raw_status(
+        own_server.location, "PollFlightInfo", PATH, stream=False, token=own_server.token
     )
+    assert status == grpc.StatusCode.UNIMPLEMENTED
     # Read-only probes: the same tables before and after.
     assert tables_after == tables_before
 
 
 def test_own_server_trips_unchanged(own_server: FlightSqlServer) -> None:
-    dbapi = pytest.importorskip("adbc_driver_flightsql.dbapi")
-    with dbapi.connect(own_server.location, autocommit=True) as conn, conn.cursor() as cursor:
+    pytest.importorskip("adbc_driver_flightsql.dbapi")
+    with adbc_connect(own_server, autocommit=True) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT count(*), sum(trip_id) FROM trips")
         before = cursor.fetchall()
         diagnose(own_server.location)

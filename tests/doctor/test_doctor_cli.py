@@ -38,7 +38,10 @@ def test_prints_one_table_and_exits_0(own_server: FlightSqlServer) -> None:
     done = doctor(own_server.location)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith(f"flightnb doctor {own_server.location} (auth: none;")
+    # The subprocess runs as the same user, so it finds the server's token by itself.
+    auth = "this user's local server token"
+    assert lines[0].startswith(f"flightnb doctor {own_server.location} (auth: {auth};")
+    assert own_server.token and own_server.token not in done.stdout + done.stderr
     assert lines[1].split()[:3] == ["group", "check", "status"]
     rows = {line.split()[2] for line in lines[3:] if line.startswith("Flight SQL ")}
     assert {"GetSqlInfo", "SQL", "parameter", "transactions"} <= rows
@@ -50,7 +53,7 @@ def test_json_holds_the_same_diagnosis(own_server: FlightSqlServer) -> None:
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     checks = {c["name"]: c["status"] for c in data["checks"]}
-    assert data["answered"] is True and data["auth"] == "none"
+    assert data["answered"] is True and data["auth"] == "this user's local server token"
     assert checks["parameter binding"] == "yes" and checks["PollFlightInfo"] == "no"
 
 
