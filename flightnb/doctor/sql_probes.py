@@ -10,6 +10,7 @@ import pyarrow as pa
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.doctor.model import Status
 from flightnb.doctor.runner import NO_ANSWER, REFUSED, Outcome, ProbeRunner
+from flightnb.sql.capabilities import is_placeholder_schema
 from flightnb.sql.commands import pack
 from flightnb.sql.results import SqlInfoValues
 from flightnb.sql.statements import PreparedStatement, Transaction
@@ -133,12 +134,15 @@ class FlightSqlProbes(ProbeRunner):
         schema: pa.Schema | None = statement.dataset_schema
         if schema is None:
             self.add("Flight SQL", "dataset_schema", Status.NO, "missing")
-        elif names is not None and schema.names != names:
+        elif (names is not None and schema.names != names) or is_placeholder_schema(schema):
+            # Known placeholders (the scan's own test) count even when the query's real
+            # names could not be read.
+            real = f", the query's are {names}" if names is not None else ""
             self.add(
                 "Flight SQL",
                 "dataset_schema",
                 Status.NO,
-                f"placeholder: names {schema.names}, the query's are {names}",
+                f"placeholder: names {schema.names}{real}",
             )
         else:
             self.add("Flight SQL", "dataset_schema", Status.YES, f"names {schema.names}")
