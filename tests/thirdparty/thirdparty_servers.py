@@ -90,6 +90,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -349,6 +350,31 @@ def roapi_binary() -> str:
     return found
 
 
+def _wait_answering(server: ServerProcess, location: str) -> None:
+    """Wait until roapi answers a real query.
+
+    roapi 0.12.7 binds its Flight SQL port once to learn the number, releases it, logs the
+    "Listening on" line and binds again a moment later: a call in between is refused. The
+    ready line is therefore followed by a query that must be answered, retried while the
+    connection is refused, bounded by START_TIMEOUT.
+    """
+    deadline = time.monotonic() + START_TIMEOUT
+    descriptor = flight.FlightDescriptor.for_command(statement_command("SELECT 1"))
+    pause = 0.05
+    with flight.FlightClient(location) as client:
+        while True:
+            try:
+                client.get_flight_info(descriptor, flight.FlightCallOptions(timeout=10))
+                return
+            except flight.FlightUnavailableError:
+                if server.process.poll() is not None or time.monotonic() > deadline:
+                    server.stop()
+                    log = server.log_text()
+                    pytest.fail(f"roapi never answered on {location}; its log:\n{log}")
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+
+
 def start_roapi(directory: Path) -> RoapiServer:
     """Write the tables to ``directory``, start roapi on them, wait until it serves."""
     tables = {"trips": trips_table(), "zones": zones_table()}
@@ -379,6 +405,7 @@ def start_roapi(directory: Path) -> RoapiServer:
         env={**os.environ, "RUST_LOG": ",".join(filter(None, [rust_log, "roapi::startup=info"]))},
     )
     port = int(server.wait_ready().group(1))
+    _wait_answering(server, f"grpc://127.0.0.1:{port}")
     return RoapiServer(
         location=f"grpc://127.0.0.1:{port}",
         port=port,
