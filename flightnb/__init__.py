@@ -41,6 +41,7 @@ from flightnb.types import (
     Result,
     Ticket,
 )
+from flightnb.write import PutSummary, write_flight, write_flight_async
 
 __version__ = "0.1.0"
 
@@ -78,6 +79,7 @@ __all__ = [
     "FlightUnavailableError",
     "Location",
     "PollInfo",
+    "PutSummary",
     "Result",
     "Ticket",
     "WriteSummary",
@@ -87,6 +89,8 @@ __all__ = [
     "read_flight",
     "read_flight_async",
     "write_dataset",
+    "write_flight",
+    "write_flight_async",
     "write_ipc",
     "write_parquet",
 ]
