@@ -9,6 +9,8 @@ from flightnb.client.streams import FlightStreamChunk, FlightStreamReader
 from flightnb.client.sync import FlightClient
 from flightnb.errors import (
     FlightAlreadyExistsError,
+    FlightArgumentError,
+    FlightArgumentTypeError,
     FlightCancelledError,
     FlightClientClosedError,
     FlightDecodeError,
@@ -23,6 +25,7 @@ from flightnb.errors import (
     FlightUnauthenticatedError,
     FlightUnauthorizedError,
     FlightUnavailableError,
+    FlightUsageError,
 )
 from flightnb.read import read_flight, read_flight_async
 from flightnb.sinks import FlightSinkError, WriteSummary, write_dataset, write_ipc, write_parquet
@@ -54,6 +57,8 @@ __all__ = [
     "CancelStatus",
     "DescriptorType",
     "FlightAlreadyExistsError",
+    "FlightArgumentError",
+    "FlightArgumentTypeError",
     "FlightBatchReader",
     "FlightCancelledError",
     "FlightClient",
@@ -77,6 +82,7 @@ __all__ = [
     "FlightUnauthenticatedError",
     "FlightUnauthorizedError",
     "FlightUnavailableError",
+    "FlightUsageError",
     "Location",
     "PollInfo",
     "PutSummary",

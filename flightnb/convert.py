@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pyarrow as pa
 
-from flightnb.errors import FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError, FlightArgumentTypeError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,11 +58,11 @@ DTYPE_BACKENDS: tuple[DtypeBackend, ...] = ("numpy", "numpy_nullable", "pyarrow"
 _Choice = TypeVar("_Choice", bound=str)
 
 
-class ConversionArgumentError(FlightInvalidArgumentError, ValueError):
+class ConversionArgumentError(FlightArgumentError):
     """A conversion argument is not one of its choices (``to=``, ``dtype_backend=``, ...).
 
-    It is a :class:`~flightnb.errors.FlightInvalidArgumentError`, like every other argument
-    flightnb refuses, and a :class:`ValueError`, as pandas and polars raise for the same
+    It is a :class:`~flightnb.errors.FlightArgumentError`, like every other argument
+    flightnb refuses, and so a :class:`ValueError`, as pandas and polars raise for the same
     mistake; catch either. It is raised before any network traffic.
     """
 
@@ -80,7 +80,7 @@ def check_target(to: object) -> Target:
     Raises
     ------
     ConversionArgumentError
-        For any other value; it is a ValueError and a FlightInvalidArgumentError.
+        For any other value; it is a ValueError and a FlightArgumentError.
 
     Examples
     --------
@@ -96,7 +96,7 @@ def check_dtype_backend(dtype_backend: object) -> DtypeBackend:
     Raises
     ------
     ConversionArgumentError
-        For any other value; it is a ValueError and a FlightInvalidArgumentError.
+        For any other value; it is a ValueError and a FlightArgumentError.
 
     Examples
     --------
@@ -308,7 +308,7 @@ def as_table(data: Any, *, what: str = "data") -> pa.Table:
 
     Raises
     ------
-    FlightInvalidArgumentError
+    FlightArgumentTypeError
         For anything else.
 
     Examples
@@ -333,7 +333,7 @@ def as_table(data: Any, *, what: str = "data") -> pa.Table:
             return table
     elif hasattr(data, "__arrow_c_stream__"):
         return pa.table(data)
-    raise FlightInvalidArgumentError(
+    raise FlightArgumentTypeError(
         f"cannot use a {type(data).__name__} as {what}; pass a pyarrow Table, RecordBatch, "
         "RecordBatchReader, or a pandas or polars DataFrame"
     )

@@ -20,9 +20,10 @@ from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.flights import DEFAULT_MAX_CONCURRENCY, read_flight_info
 from flightnb.client.observer import TransferObserver, observed_transfer
 from flightnb.errors import (
+    FlightArgumentError,
+    FlightArgumentTypeError,
     FlightDecodeError,
     FlightError,
-    FlightInvalidArgumentError,
     FlightNotImplementedError,
 )
 from flightnb.sql.commands import (
@@ -68,12 +69,12 @@ def transaction_id(transaction: Transaction | bytes | Any | None) -> bytes | Non
         return bytes(transaction)
     value = getattr(transaction, "id", None)
     if not isinstance(value, bytes):
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentTypeError(
             f"transaction= takes a Transaction from begin_transaction(), not a "
             f"{type(transaction).__name__}"
         )
     if getattr(transaction, "closed", False):
-        raise FlightInvalidArgumentError("the transaction was already committed or rolled back")
+        raise FlightArgumentError("the transaction was already committed or rolled back")
     return value
 
 
@@ -136,7 +137,7 @@ class AsyncFlightSqlClient:
     ) -> None:
         if isinstance(location_or_client, AsyncFlightClient):
             if client_options:
-                raise FlightInvalidArgumentError(
+                raise FlightArgumentError(
                     "client options go to the AsyncFlightClient you pass, not here: "
                     + ", ".join(sorted(client_options))
                 )
@@ -455,7 +456,7 @@ class AsyncFlightSqlClient:
         >>> await client.ingest("events", df, mode="create_append")  # doctest: +SKIP
         """
         if mode not in _INGEST_MODES:
-            raise FlightInvalidArgumentError(
+            raise FlightArgumentError(
                 f"mode={mode!r} is not one of {', '.join(map(repr, _INGEST_MODES))}"
             )
         if_not_exist, if_exists = _INGEST_MODES[mode]

@@ -14,7 +14,7 @@ from google.protobuf.message import Message
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.client.flights import DEFAULT_MAX_CONCURRENCY
 from flightnb.client.observer import TransferObserver
-from flightnb.errors import FlightError, FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError, FlightError
 from flightnb.sql.commands import (
     ACTION_CLOSE_PREPARED_STATEMENT,
     ACTION_END_TRANSACTION,
@@ -169,7 +169,7 @@ class PreparedStatement:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise FlightInvalidArgumentError("the prepared statement is closed")
+            raise FlightArgumentError("the prepared statement is closed")
 
     def bind(self, parameters: Parameters) -> None:
         """Bind parameters for the following executions (no call to the server yet).
@@ -320,7 +320,7 @@ class Transaction:
 
     async def _end(self, action: Any, timeout: float | None) -> None:
         if self._closed:
-            raise FlightInvalidArgumentError("the transaction was already committed or rolled back")
+            raise FlightArgumentError("the transaction was already committed or rolled back")
         self._closed = True
         request = sql.ActionEndTransactionRequest(transaction_id=self.id, action=action)
         await self._client._action(ACTION_END_TRANSACTION, pack(request), timeout=timeout)
