@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -44,7 +43,6 @@ __all__ = [
     "convert_table",
     "frame_library",
     "preview",
-    "register_accessors",
     "to_pandas",
     "to_polars",
 ]
@@ -188,9 +186,7 @@ def to_pandas(
         options["types_mapper"] = pd.ArrowDtype
     elif backend == "numpy_nullable":
         options["types_mapper"] = _nullable_types().get
-    frame = table.to_pandas(**options)
-    register_accessors()
-    return frame
+    return table.to_pandas(**options)
 
 
 def _nullable_types() -> dict[pa.DataType, Any]:
@@ -238,7 +234,6 @@ def to_polars(table: pa.Table, *, rechunk: bool = False) -> pl.DataFrame:
 
     frame = pl.from_arrow(table, rechunk=wanted)
     assert isinstance(frame, pl.DataFrame)  # a Table always becomes a DataFrame
-    register_accessors()
     return frame
 
 
@@ -381,13 +376,3 @@ def preview(data: Any, limit: int) -> tuple[int, Any] | None:
     if frame_library(data) is not None and hasattr(data, "shape") and hasattr(data, "head"):
         return int(data.shape[0]), data.head(limit)
     return None
-
-
-def register_accessors() -> None:
-    """Register ``DataFrame.flight`` for pandas and polars if they are already imported.
-
-    Never imports pandas or polars itself, so it is cheap to call from any entry point.
-    """
-    for library in ("pandas", "polars"):
-        if sys.modules.get(library) is not None:  # None: the import was blocked
-            importlib.import_module(f"flightnb.{library}")

@@ -1,7 +1,8 @@
 """pandas integration: ``flightnb.pandas.read_flight`` and the ``DataFrame.flight`` accessor.
 
-Importing this module registers the accessor (pandas' own extension API); ``import flightnb``
-alone never imports pandas.
+Importing this module, and nothing else, registers the accessor (pandas' own extension API,
+``pd.api.extensions.register_dataframe_accessor``): converting a table to pandas does not, and
+``import flightnb`` alone never imports pandas.
 """
 
 from __future__ import annotations

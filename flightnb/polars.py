@@ -1,8 +1,10 @@
 """polars integration: ``read_flight``, the lazy ``scan_flight``, and ``DataFrame.flight``.
 
-Importing this module registers the namespace (polars' own plugin API); ``import flightnb``
-alone never imports polars. Reads keep the received chunks and hand polars 64-byte aligned
-Arrow buffers, which it adopts without copying (see :func:`flightnb.convert.to_polars`).
+Importing this module, and nothing else, registers the namespace (polars' own plugin API,
+``pl.api.register_dataframe_namespace``): converting a table to polars does not, and
+``import flightnb`` alone never imports polars. Reads keep the received chunks and hand
+polars 64-byte aligned Arrow buffers, which it adopts without copying (see
+:func:`flightnb.convert.to_polars`).
 """
 
 from __future__ import annotations
