@@ -271,13 +271,22 @@ class FlightTestServer(flight.FlightServerBase):
         Where to listen, e.g. ``"grpc://127.0.0.1:0"`` or ``"grpc+unix:///tmp/x.sock"``.
     users : dict[str, str], optional
         Enable authentication with these username/password pairs.
+    tls_certificates : list of pyarrow.flight.CertKeyPair, optional
+        Serve TLS with these (use a ``grpc+tls://`` location); ``location`` then still
+        reads ``grpc://``, so build the URI from ``port``.
     """
 
     def __init__(
-        self, location: str = "grpc://127.0.0.1:0", *, users: dict[str, str] | None = None
+        self,
+        location: str = "grpc://127.0.0.1:0",
+        *,
+        users: dict[str, str] | None = None,
+        tls_certificates: list[flight.CertKeyPair] | None = None,
     ) -> None:
         self._tokens = _Tokens(users) if users else None
         kwargs: dict[str, Any] = {}
+        if tls_certificates:
+            kwargs["tls_certificates"] = tls_certificates
         if self._tokens is not None:
             kwargs["auth_handler"] = _PayloadAuthHandler(self._tokens)
             kwargs["middleware"] = {"auth": _BearerAuthMiddlewareFactory(self._tokens)}

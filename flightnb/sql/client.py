@@ -50,6 +50,7 @@ from flightnb.types import (
 __all__ = ["AsyncFlightSqlClient", "IngestMode"]
 
 IngestMode = Literal["create", "append", "replace", "create_append"]
+"""What :meth:`AsyncFlightSqlClient.ingest` does with a table that exists, or does not."""
 
 _Options = sql.CommandStatementIngest.TableDefinitionOptions
 # mode -> (if the table does not exist, if it exists), as ADBC defines the modes.
