@@ -259,9 +259,11 @@ def read_flight(
 
     Examples
     --------
-    >>> frame = read_flight("grpc://flight:8815", path="trips",
-    ...                     token_env="FLIGHT_TOKEN")  # doctest: +SKIP
-    >>> frame.groupby("city").fare.mean().compute()  # doctest: +SKIP
+    >>> frame = read_flight("grpc://127.0.0.1:8815", path="trips",
+    ...                     columns=["rider_type", "duration_s"])
+    >>> frame.columns.tolist()
+    ['rider_type', 'duration_s']
+    >>> means = frame.groupby("rider_type").duration_s.mean().compute()
     """
     backend = check_dtype_backend(dtype_backend)
     if not isinstance(source, (str, Location)):

@@ -237,7 +237,8 @@ def open_flight(
 
     Examples
     --------
-    >>> with open_flight("grpc://127.0.0.1:8815", path="trips") as reader:  # doctest: +SKIP
+    >>> import polars
+    >>> with open_flight("grpc://127.0.0.1:8815", path="trips") as reader:
     ...     df = polars.from_arrow(reader)          # streams through the C interface
     """
     if isinstance(source, (AsyncFlightClient, AsyncFlightSqlClient)):

@@ -135,9 +135,13 @@ class FlightBatchReader(_Front):
 
     Examples
     --------
+    >>> import flightnb
+    >>> total = 0
     >>> with flightnb.open_flight("grpc://127.0.0.1:8815", path="trips") as reader:
-    ...     for batch in reader:                                    # doctest: +SKIP
+    ...     for batch in reader:
     ...         total += batch.num_rows
+    >>> total == reader.info.total_records
+    True
     """
 
     def __init__(self, stream: FlightBatchStream, thread: LoopThread) -> None:

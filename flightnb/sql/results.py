@@ -112,9 +112,11 @@ def table_schemas(tables: pa.Table) -> dict[tuple[str | None, str | None, str], 
 
     Examples
     --------
-    >>> tables = client.get_tables(table_name_filter_pattern="trips",
-    ...                            include_schema=True)  # doctest: +SKIP
-    >>> table_schemas(tables)[("memory", "main", "trips")]  # doctest: +SKIP
+    >>> from flightnb.sql import FlightSqlClient
+    >>> with FlightSqlClient("grpc://127.0.0.1:8815") as client:
+    ...     tables = client.get_tables(table_name_filter_pattern="trips", include_schema=True)
+    >>> table_schemas(tables)[("memory", "main", "trips")].names[:2]
+    ['trip_id', 'started_at']
     """
     if "table_schema" not in tables.column_names:
         raise FlightArgumentError(
