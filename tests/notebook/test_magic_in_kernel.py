@@ -342,7 +342,7 @@ def test_messages_labels_help_and_quiet_grpc(
             f"%flight connect {flight_server.location}",
             "%flight get numbers --frobnicate",
             "%flight get slow --progress --timeout 1",
-            "import pandas as pd\n"
+            "import pandas as pd\nimport flightnb.pandas\n"
             f"pd.DataFrame({{'a': range(10)}}).flight.put({flight_server.location!r}, "
             "path='kernel/upload', progress=True)\nprint('uploaded')",
             f"%flight connect {sql_location} --alias sql\n"
