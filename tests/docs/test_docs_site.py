@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 import zlib
@@ -108,3 +109,12 @@ def test_the_tutorial_renders_the_notebooks(site: Path) -> None:
     for name in ("quickstart", "tour"):
         page = (site / "tutorial" / name / "index.html").read_text(encoding="utf-8")
         assert "read_flight" in page
+
+
+def test_no_sphinx_role_shows_in_the_reference(site: Path) -> None:
+    leftovers = [
+        page.relative_to(site).as_posix()
+        for page in (site / "reference").rglob("*.html")
+        if re.search(r":(class|func|meth|mod|data|attr):<code>", page.read_text(encoding="utf-8"))
+    ]
+    assert leftovers == []
