@@ -166,9 +166,10 @@ async def open_flight_async(
 
     Examples
     --------
-    >>> async with await open_flight_async(URI, path="trips") as reader:  # doctest: +SKIP
+    >>> rows = 0
+    >>> async with await open_flight_async(URI, path="trips") as reader:
     ...     async for batch in reader:
-    ...         ...
+    ...         rows += batch.num_rows
     """
     request = read_request(ticket, path, command, descriptor, sql, parameters)
     client, thread, location = resolve_source(source, client_options)

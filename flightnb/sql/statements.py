@@ -129,8 +129,10 @@ class PreparedStatement:
     Examples
     --------
     >>> async with client.prepare("SELECT * FROM trips WHERE trip_id = ?") as stmt:
-    ...     first = await stmt.query([1])  # doctest: +SKIP
-    ...     second = await stmt.query([2])  # doctest: +SKIP
+    ...     first = await stmt.query([1])
+    ...     second = await stmt.query([2])
+    >>> first.num_rows, second.num_rows
+    (1, 1)
     """
 
     def __init__(
@@ -299,9 +301,12 @@ class Transaction:
 
     Examples
     --------
-    >>> async with client.begin_transaction() as txn:  # doctest: +SKIP
-    ...     await client.execute_update("DELETE FROM t WHERE x < 0", transaction=txn)
-    ...     await client.ingest("t", more_rows, mode="append", transaction=txn)
+    >>> more_rows = pa.table({"x": [1, 2, 3]})
+    >>> async with client.begin_transaction() as txn:
+    ...     created = await client.ingest("kept", more_rows, mode="create", transaction=txn)
+    ...     deleted = await client.execute_update("DELETE FROM kept WHERE x < 2", transaction=txn)
+    >>> (await client.query("SELECT count(*) AS n FROM kept")).column("n").to_pylist()
+    [2]
     """
 
     def __init__(self, client: SqlSession, transaction_id: bytes) -> None:
