@@ -16,10 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 import flightnb
 import flightnb.errors
+from flightnb.codec import FlightDataDecoder, FlightDataEncoder
 from flightnb.errors import FlightArgumentError, FlightArgumentTypeError, FlightUsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,6 +150,13 @@ MISTAKES: dict[str, tuple[Callable[[], Any], type[Exception]]] = {
     ),
     "an int as a ticket": (lambda: flightnb.types.as_ticket(42), TypeError),
     "a dict as data": (lambda: flightnb.write.as_arrow_table({"x": [1]}), TypeError),
+    "not FlightData, to the decoder": (lambda: FlightDataDecoder().receive(42), TypeError),  # type: ignore[arg-type]
+    "a batch of another schema, to the encoder": (
+        lambda: FlightDataEncoder(pa.schema([("a", pa.int64())])).encode_batch(
+            pa.record_batch({"b": ["x"]})
+        ),
+        ValueError,
+    ),
 }
 
 

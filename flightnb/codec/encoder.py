@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from flightnb.codec.ipc_header import MessageKind, read_ipc_header
 from flightnb.codec.wire import encode_flight_data
+from flightnb.errors import FlightArgumentError
 
 __all__ = ["FlightDataEncoder"]
 
@@ -145,7 +146,7 @@ class FlightDataEncoder:
     def encode_batch(self, batch: pa.RecordBatch, app_metadata: bytes | None = None) -> list[bytes]:
         """The messages for one batch: any dictionary batches it needs, then the batch."""
         if not batch.schema.equals(self.schema):
-            raise ValueError(
+            raise FlightArgumentError(
                 f"batch schema differs from the stream's:\n{batch.schema}\nvs\n{self.schema}"
             )
         self._writer.write_batch(batch)
