@@ -125,12 +125,26 @@ def test_usage_errors_are_value_or_type_errors_and_never_a_servers_invalid_argum
     )
 
 
-def test_the_usage_base_is_never_raised_itself() -> None:
+def _raised_by_name(name: str) -> list[str]:
+    """Where flightnb's code raises ``name(...)`` directly."""
+    found = []
     for path in sorted((ROOT / "flightnb").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
                 func = node.exc.func
-                assert not (isinstance(func, ast.Name) and func.id == "FlightUsageError"), path
+                called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+                if called == name:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_the_usage_base_is_never_raised_itself() -> None:
+    assert _raised_by_name("FlightUsageError") == []
+
+
+def test_no_local_check_raises_the_servers_invalid_argument() -> None:
+    # Only the call seam makes it, from a server's status (error_class_for_code).
+    assert _raised_by_name("FlightInvalidArgumentError") == []
 
 
 MISTAKES: dict[str, tuple[Callable[[], Any], type[Exception]]] = {
