@@ -9,6 +9,8 @@ from flightnb.client.streams import FlightStreamChunk, FlightStreamReader
 from flightnb.client.sync import FlightClient
 from flightnb.errors import (
     FlightAlreadyExistsError,
+    FlightArgumentError,
+    FlightArgumentTypeError,
     FlightCancelledError,
     FlightCapabilityError,
     FlightClientClosedError,
@@ -24,6 +26,7 @@ from flightnb.errors import (
     FlightUnauthenticatedError,
     FlightUnauthorizedError,
     FlightUnavailableError,
+    FlightUsageError,
 )
 from flightnb.read import read_flight, read_flight_async
 from flightnb.sinks import FlightSinkError, WriteSummary, write_dataset, write_ipc, write_parquet
@@ -42,6 +45,7 @@ from flightnb.types import (
     Result,
     Ticket,
 )
+from flightnb.write import PutSummary, write_flight, write_flight_async
 
 __version__ = "0.1.0"
 
@@ -54,6 +58,8 @@ __all__ = [
     "CancelStatus",
     "DescriptorType",
     "FlightAlreadyExistsError",
+    "FlightArgumentError",
+    "FlightArgumentTypeError",
     "FlightBatchReader",
     "FlightCancelledError",
     "FlightCapabilityError",
@@ -78,8 +84,10 @@ __all__ = [
     "FlightUnauthenticatedError",
     "FlightUnauthorizedError",
     "FlightUnavailableError",
+    "FlightUsageError",
     "Location",
     "PollInfo",
+    "PutSummary",
     "Result",
     "Ticket",
     "WriteSummary",
@@ -89,6 +97,8 @@ __all__ = [
     "read_flight",
     "read_flight_async",
     "write_dataset",
+    "write_flight",
+    "write_flight_async",
     "write_ipc",
     "write_parquet",
 ]

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pyarrow as pa
 
-from flightnb.errors import FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError, FlightArgumentTypeError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +43,6 @@ __all__ = [
     "convert_table",
     "frame_library",
     "preview",
-    "register_accessors",
     "to_pandas",
     "to_polars",
 ]
@@ -58,11 +56,11 @@ DTYPE_BACKENDS: tuple[DtypeBackend, ...] = ("numpy", "numpy_nullable", "pyarrow"
 _Choice = TypeVar("_Choice", bound=str)
 
 
-class ConversionArgumentError(FlightInvalidArgumentError, ValueError):
+class ConversionArgumentError(FlightArgumentError):
     """A conversion argument is not one of its choices (``to=``, ``dtype_backend=``, ...).
 
-    It is a :class:`~flightnb.errors.FlightInvalidArgumentError`, like every other argument
-    flightnb refuses, and a :class:`ValueError`, as pandas and polars raise for the same
+    It is a :class:`~flightnb.errors.FlightArgumentError`, like every other argument
+    flightnb refuses, and so a :class:`ValueError`, as pandas and polars raise for the same
     mistake; catch either. It is raised before any network traffic.
     """
 
@@ -80,7 +78,7 @@ def check_target(to: object) -> Target:
     Raises
     ------
     ConversionArgumentError
-        For any other value; it is a ValueError and a FlightInvalidArgumentError.
+        For any other value; it is a ValueError and a FlightArgumentError.
 
     Examples
     --------
@@ -96,7 +94,7 @@ def check_dtype_backend(dtype_backend: object) -> DtypeBackend:
     Raises
     ------
     ConversionArgumentError
-        For any other value; it is a ValueError and a FlightInvalidArgumentError.
+        For any other value; it is a ValueError and a FlightArgumentError.
 
     Examples
     --------
@@ -188,9 +186,7 @@ def to_pandas(
         options["types_mapper"] = pd.ArrowDtype
     elif backend == "numpy_nullable":
         options["types_mapper"] = _nullable_types().get
-    frame = table.to_pandas(**options)
-    register_accessors()
-    return frame
+    return table.to_pandas(**options)
 
 
 def _nullable_types() -> dict[pa.DataType, Any]:
@@ -238,7 +234,6 @@ def to_polars(table: pa.Table, *, rechunk: bool = False) -> pl.DataFrame:
 
     frame = pl.from_arrow(table, rechunk=wanted)
     assert isinstance(frame, pl.DataFrame)  # a Table always becomes a DataFrame
-    register_accessors()
     return frame
 
 
@@ -308,7 +303,7 @@ def as_table(data: Any, *, what: str = "data") -> pa.Table:
 
     Raises
     ------
-    FlightInvalidArgumentError
+    FlightArgumentTypeError
         For anything else.
 
     Examples
@@ -333,7 +328,7 @@ def as_table(data: Any, *, what: str = "data") -> pa.Table:
             return table
     elif hasattr(data, "__arrow_c_stream__"):
         return pa.table(data)
-    raise FlightInvalidArgumentError(
+    raise FlightArgumentTypeError(
         f"cannot use a {type(data).__name__} as {what}; pass a pyarrow Table, RecordBatch, "
         "RecordBatchReader, or a pandas or polars DataFrame"
     )
@@ -381,13 +376,3 @@ def preview(data: Any, limit: int) -> tuple[int, Any] | None:
     if frame_library(data) is not None and hasattr(data, "shape") and hasattr(data, "head"):
         return int(data.shape[0]), data.head(limit)
     return None
-
-
-def register_accessors() -> None:
-    """Register ``DataFrame.flight`` for pandas and polars if they are already imported.
-
-    Never imports pandas or polars itself, so it is cheap to call from any entry point.
-    """
-    for library in ("pandas", "polars"):
-        if sys.modules.get(library) is not None:  # None: the import was blocked
-            importlib.import_module(f"flightnb.{library}")

@@ -36,7 +36,12 @@ from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.client.sync import FlightClient
 from flightnb.convert import check_dtype_backend, to_pandas
-from flightnb.errors import FlightCapabilityError, FlightError, FlightInvalidArgumentError
+from flightnb.errors import (
+    FlightArgumentError,
+    FlightCapabilityError,
+    FlightError,
+    FlightNotImplementedError,
+)
 from flightnb.requests import SqlQuery, read_request
 from flightnb.scan.literals import render_literal
 from flightnb.scan.predicate import Dialect, dialect_for
@@ -66,7 +71,7 @@ class EnvToken:
     def __call__(self) -> str:
         value = os.environ.get(self.name)
         if not value:
-            raise FlightInvalidArgumentError(
+            raise FlightArgumentError(
                 f"the environment variable {self.name} (token_env=) is not set on this worker"
             )
         return value
@@ -144,12 +149,12 @@ def _worker_options(token_env: str | None, client_options: dict[str, Any]) -> di
     options = dict(client_options)
     token = options.pop("token", None)
     if isinstance(token, str):
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentError(
             "a token= string would travel inside the task graph; use token_env='NAME' (each "
             "worker reads the environment variable NAME) or a picklable callable"
         )
     if token is not None and token_env is not None:
-        raise FlightInvalidArgumentError("give token= or token_env=, not both")
+        raise FlightArgumentError("give token= or token_env=, not both")
     if token_env is not None:
         token = EnvToken(token_env)
     if token is not None:
@@ -188,7 +193,10 @@ async def _plan(
                 return None, statement.dataset_schema
         info = await sql_client.execute(request.query, request.parameters)
         if info.schema is None:
-            raise FlightInvalidArgumentError("the server sent no schema for this query")
+            raise FlightNotImplementedError(
+                "the server's FlightInfo has no schema for this query; flightnb.dask needs it "
+                "to plan partitions"
+            )
         return None, info.schema
 
 
@@ -241,7 +249,7 @@ def _split(low: pa.Scalar, high: pa.Scalar, n: int) -> list[pa.Scalar]:
         a, b = int(ends[0]), int(ends[1])
         values = [a + (b - a) * i // n for i in range(n + 1)]
         return list(pa.array(values, pa.int64()).cast(storage).cast(type_))
-    raise FlightInvalidArgumentError(
+    raise FlightArgumentError(
         f"partition_on needs a numeric, date or timestamp column, not {type_}"
     )
 
@@ -330,26 +338,28 @@ def read_flight(
 
     Examples
     --------
-    >>> frame = read_flight("grpc://flight:8815", path="trips",
-    ...                     token_env="FLIGHT_TOKEN")  # doctest: +SKIP
-    >>> frame.groupby("city").fare.mean().compute()  # doctest: +SKIP
+    >>> frame = read_flight("grpc://127.0.0.1:8815", path="trips",
+    ...                     columns=["rider_type", "duration_s"])
+    >>> frame.columns.tolist()
+    ['rider_type', 'duration_s']
+    >>> means = frame.groupby("rider_type").duration_s.mean().compute()
     """
     backend = check_dtype_backend(dtype_backend)
     if not isinstance(source, (str, Location)):
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentError(
             "flightnb.dask.read_flight needs a location: a client, its cookies and session "
             "cannot travel to the workers"
         )
     request = read_request(None, path, command, descriptor, sql, parameters)
     if (partition_on is None) != (npartitions is None):
-        raise FlightInvalidArgumentError("give partition_on= and npartitions= together")
+        raise FlightArgumentError("give partition_on= and npartitions= together")
     if partition_on is not None:
         if not isinstance(request, SqlQuery):
-            raise FlightInvalidArgumentError("partition_on= splits a sql= query only")
+            raise FlightArgumentError("partition_on= splits a sql= query only")
         if npartitions is None or npartitions < 1:
-            raise FlightInvalidArgumentError("npartitions must be at least 1")
+            raise FlightArgumentError("npartitions must be at least 1")
         if parameters is not None and not isinstance(parameters, (list, tuple)):
-            raise FlightInvalidArgumentError(
+            raise FlightArgumentError(
                 "partition_on= binds its bounds after positional parameters: pass a list"
             )
     location = source.uri if isinstance(source, Location) else source
@@ -387,7 +397,7 @@ def read_flight(
     if wanted is not None:
         missing = [c for c in wanted if c not in schema.names]
         if missing:
-            raise FlightInvalidArgumentError(f"no such column(s): {', '.join(missing)}")
+            raise FlightArgumentError(f"no such column(s): {', '.join(missing)}")
         shown = pa.schema([schema.field(c) for c in wanted])
     meta = to_pandas(shown.empty_table(), dtype_backend=backend)
     frozen = tuple(sorted(options.items()))

@@ -1,17 +1,25 @@
 """The exceptions flightnb raises.
 
 Every error of the public API is a :class:`FlightError`. The names follow ``pyarrow.flight`` so
-code written against it reads the same::
+code written against it reads the same. The classes say whose fault an error is: the caller's
+(:class:`FlightUsageError`, found before or without asking a server), the data's or the
+machine's (decode and sink errors), or the server's (one class per gRPC status)::
 
     FlightError
+    ├── FlightUsageError             the caller's mistake, found before any call (a base only)
+    │   ├── FlightArgumentError      ValueError: a bad URI, to=, keyword mix, closed object
+    │   │   └── ConversionArgumentError  a bad to=, dtype_backend=, ... (flightnb.convert)
+    │   │       └── UnsupportedTypeError  a column the target library cannot hold
+    │   └── FlightArgumentTypeError  TypeError: a value of a type flightnb cannot use
     ├── FlightDecodeError            the server's bytes are not a valid Flight/Arrow stream
+    ├── FlightSinkError              a sink could not write its file (flightnb.sinks)
     ├── FlightClientClosedError      the client was closed before the call
     ├── FlightCancelledError         CANCELLED: the call was cancelled (by us or the server)
     ├── FlightTimedOutError          DEADLINE_EXCEEDED: the deadline passed
     ├── FlightUnavailableError       UNAVAILABLE: cannot connect, TLS mismatch, server went away
     ├── FlightUnauthenticatedError   UNAUTHENTICATED: no or bad credentials
     ├── FlightUnauthorizedError      PERMISSION_DENIED: credentials lack the right
-    ├── FlightInvalidArgumentError   INVALID_ARGUMENT, OUT_OF_RANGE
+    ├── FlightInvalidArgumentError   INVALID_ARGUMENT, OUT_OF_RANGE: the server refused the request
     ├── FlightNotFoundError          NOT_FOUND
     ├── FlightAlreadyExistsError     ALREADY_EXISTS
     ├── FlightNotImplementedError    UNIMPLEMENTED: the server lacks this call or command
@@ -20,9 +28,18 @@ code written against it reads the same::
     ├── FlightInternalError          INTERNAL, DATA_LOSS
     └── FlightServerError            UNKNOWN and every other status a server sends
 
+A test walks every module of the package and checks this tree against the exception classes
+defined there, so it stays complete.
+
 gRPC status codes are translated to these classes in exactly one place,
 :func:`flightnb.transport.errors.translate_rpc_error`, called only by the call seam
 (:mod:`flightnb.transport.calls`).
+
+A caller's mistake is never a :class:`FlightInvalidArgumentError`: that class means a server
+answered INVALID_ARGUMENT, so ``except FlightInvalidArgumentError`` catches exactly what the
+server refused. Local checks raise :class:`FlightArgumentError` (a :class:`ValueError`) or
+:class:`FlightArgumentTypeError` (a :class:`TypeError`); catch :class:`FlightUsageError` for
+both, or :class:`FlightError` for everything flightnb raises.
 """
 
 from __future__ import annotations
@@ -31,6 +48,8 @@ from typing import Any
 
 __all__ = [
     "FlightAlreadyExistsError",
+    "FlightArgumentError",
+    "FlightArgumentTypeError",
     "FlightCancelledError",
     "FlightCapabilityError",
     "FlightClientClosedError",
@@ -46,6 +65,7 @@ __all__ = [
     "FlightUnauthenticatedError",
     "FlightUnauthorizedError",
     "FlightUnavailableError",
+    "FlightUsageError",
     "error_class_for_code",
 ]
 
@@ -106,6 +126,44 @@ class FlightError(Exception):
         return f"[{self.code}] {self.message}" if self.code else self.message
 
 
+class FlightUsageError(FlightError):
+    """The caller's own mistake, found by flightnb before (or without) asking a server.
+
+    The base of :class:`FlightArgumentError` and :class:`FlightArgumentTypeError`; it is not
+    raised itself. ``code`` is None: no server was involved.
+    """
+
+
+class FlightArgumentError(FlightUsageError, ValueError):
+    """An argument has a value flightnb cannot use.
+
+    A bad location URI, a ``to=`` or keyword that is not one of its choices, two keywords
+    that exclude each other, an object used after it was closed. It is a :class:`ValueError`,
+    as the standard library and pyarrow raise for the same kind of mistake.
+
+    Examples
+    --------
+    >>> import flightnb
+    >>> flightnb.read_flight("grpc://localhost", path="trips")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    flightnb.errors.FlightArgumentError: Flight location 'grpc://localhost' has no port ...
+    """
+
+
+class FlightArgumentTypeError(FlightUsageError, TypeError):
+    """An argument is of a type flightnb cannot use (e.g. an int where a ticket goes).
+
+    Examples
+    --------
+    >>> from flightnb.types import as_ticket
+    >>> as_ticket(42)
+    Traceback (most recent call last):
+    ...
+    flightnb.errors.FlightArgumentTypeError: cannot use int as a ticket
+    """
+
+
 class FlightDecodeError(FlightError):
     """The bytes a server sent are not a valid Flight/Arrow IPC stream.
 
@@ -144,7 +202,11 @@ class FlightUnauthorizedError(FlightError):
 
 
 class FlightInvalidArgumentError(FlightError):
-    """The server rejected the request's arguments (bad SQL, bad descriptor, ...)."""
+    """The server rejected the request's arguments (bad SQL, bad descriptor, ...).
+
+    Only a server's INVALID_ARGUMENT or OUT_OF_RANGE status raises it; flightnb's own checks
+    of the caller's arguments raise :class:`FlightUsageError` subclasses instead.
+    """
 
 
 class FlightNotFoundError(FlightError):

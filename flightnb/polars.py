@@ -1,8 +1,10 @@
 """polars integration: ``read_flight``, the lazy ``scan_flight``, and ``DataFrame.flight``.
 
-Importing this module registers the namespace (polars' own plugin API); ``import flightnb``
-alone never imports polars. Reads keep the received chunks and hand polars 64-byte aligned
-Arrow buffers, which it adopts without copying (see :func:`flightnb.convert.to_polars`).
+Importing this module, and nothing else, registers the namespace (polars' own plugin API,
+``pl.api.register_dataframe_namespace``): converting a table to polars does not, and
+``import flightnb`` alone never imports polars. Reads keep the received chunks and hand
+polars 64-byte aligned Arrow buffers, which it adopts without copying (see
+:func:`flightnb.convert.to_polars`).
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ def read_flight(source: Any, *, rechunk: bool = False, **read_options: Any) -> p
 
     Examples
     --------
-    >>> frame = read_flight("grpc://localhost:8815", path="trips")  # doctest: +SKIP
-    >>> frame.n_chunks()  # doctest: +SKIP
-    10
+    >>> frame = read_flight("grpc://localhost:8815", path="trips")
+    >>> frame.n_chunks() > 1  # one chunk per batch the server sent
+    True
     """
     check_rechunk(rechunk)  # before anything is sent
     table = _read_flight(source, to="arrow", **read_options)
@@ -104,8 +106,9 @@ def scan_flight(
 
     Examples
     --------
-    >>> trips = scan_flight("grpc://127.0.0.1:8815", sql="SELECT * FROM trips")  # doctest: +SKIP
-    >>> trips.filter(pl.col("fare") > 20).select("city", "fare").head(5).collect()  # doctest: +SKIP
+    >>> trips = scan_flight("grpc://127.0.0.1:8815", sql="SELECT * FROM trips")
+    >>> trips.filter(pl.col("fare") > 5).select("trip_id", "fare").head(5).collect().shape
+    (5, 2)
     """
     from flightnb.scan.source import FlightScan
 

@@ -13,7 +13,7 @@ from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.client.observer import TransferObserver
 from flightnb.client.sync import FlightClient
 from flightnb.convert import check_target, convert_table
-from flightnb.errors import FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError
 from flightnb.requests import SqlQuery, bounded, observer_for, read_request
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.streaming import client_for, open_flight, open_flight_async, resolve_source
@@ -54,7 +54,7 @@ async def read_flight_async(
     """Read a flight on the running event loop; see :func:`read_flight`."""
     if to == "reader":
         if isinstance(source, (AsyncFlightClient, AsyncFlightSqlClient)):
-            raise FlightInvalidArgumentError(
+            raise FlightArgumentError(
                 "to='reader' blocks on each batch, which would deadlock the loop your "
                 "AsyncFlightClient runs on; use 'await open_flight_async(...)' instead"
             )
@@ -131,14 +131,16 @@ def read_flight(
 
     Examples
     --------
-    >>> df = read_flight("grpc://127.0.0.1:8815", path="trips", to="polars")  # doctest: +SKIP
+    >>> df = read_flight("grpc://127.0.0.1:8815", path="trips", to="polars")
     >>> df = read_flight("grpc://127.0.0.1:8815", sql="SELECT * FROM trips WHERE fare > ?",
-    ...                  parameters=[2.5], to="pandas")  # doctest: +SKIP
+    ...                  parameters=[2.5], to="pandas")
+    >>> bool((df["fare"] > 2.5).all())
+    True
     """
     if to != "reader":
         check_target(to)
     if isinstance(source, (AsyncFlightClient, AsyncFlightSqlClient)):
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentError(
             "read_flight needs a URI or a FlightClient; with an AsyncFlightClient use "
             "'await read_flight_async(...)'"
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flightnb.client.observer import TransferObserver
-from flightnb.errors import FlightInvalidArgumentError, FlightTimedOutError
+from flightnb.errors import FlightArgumentError, FlightTimedOutError
 from flightnb.types import FlightDescriptor, Ticket, as_ticket, descriptor_from
 
 __all__ = ["Request", "SqlQuery", "bounded", "observer_for", "read_request"]
@@ -43,7 +43,7 @@ def read_request(
 ) -> Request:
     """The one request among ``ticket=``, ``path=``, ``command=``, ``descriptor=``, ``sql=``.
 
-    Raises FlightInvalidArgumentError unless exactly one is given, or if ``parameters=``
+    Raises FlightArgumentError unless exactly one is given, or if ``parameters=``
     comes without ``sql=``: checked before any network traffic.
     """
     given = [
@@ -58,12 +58,12 @@ def read_request(
         if value is not None
     ]
     if len(given) != 1:
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentError(
             "give exactly one of ticket=, path=, command=, descriptor= or sql= "
             f"(got {', '.join(given) or 'none'})"
         )
     if parameters is not None and sql is None:
-        raise FlightInvalidArgumentError("parameters= goes with sql= only")
+        raise FlightArgumentError("parameters= goes with sql= only")
     if sql is not None:
         return SqlQuery(sql, parameters)
     if ticket is not None:

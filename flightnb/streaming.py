@@ -20,7 +20,7 @@ from flightnb.client.batch_stream import DEFAULT_MAX_BUFFER_BYTES, FlightBatchSt
 from flightnb.client.loop_thread import LoopThread, shared_loop_thread
 from flightnb.client.observer import TransferObserver
 from flightnb.client.sync import FlightClient
-from flightnb.errors import FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError
 from flightnb.requests import SqlQuery, observer_for, read_request
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.sync import FlightSqlClient
@@ -104,7 +104,7 @@ def resolve_source(
     if isinstance(source, (FlightSqlClient, AsyncFlightSqlClient)):
         source = source.flight_client
     if client_options and isinstance(source, (FlightClient, AsyncFlightClient)):
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentError(
             f"client options ({', '.join(sorted(client_options))}) only apply when source is a "
             "location; set them on the client instead"
         )
@@ -166,9 +166,10 @@ async def open_flight_async(
 
     Examples
     --------
-    >>> async with await open_flight_async(URI, path="trips") as reader:  # doctest: +SKIP
+    >>> rows = 0
+    >>> async with await open_flight_async(URI, path="trips") as reader:
     ...     async for batch in reader:
-    ...         ...
+    ...         rows += batch.num_rows
     """
     request = read_request(ticket, path, command, descriptor, sql, parameters)
     client, thread, location = resolve_source(source, client_options)
@@ -238,11 +239,12 @@ def open_flight(
 
     Examples
     --------
-    >>> with open_flight("grpc://127.0.0.1:8815", path="trips") as reader:  # doctest: +SKIP
+    >>> import polars
+    >>> with open_flight("grpc://127.0.0.1:8815", path="trips") as reader:
     ...     df = polars.from_arrow(reader)          # streams through the C interface
     """
     if isinstance(source, (AsyncFlightClient, AsyncFlightSqlClient)):
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentError(
             "open_flight needs a URI or a FlightClient; with an AsyncFlightClient use "
             "'await open_flight_async(...)'"
         )
@@ -263,7 +265,7 @@ def open_reader(
     """:func:`open_flight` after its arguments are checked (the sinks build on it)."""
     client, thread, location = resolve_source(source, client_options)
     if thread is None:
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentError(
             "a blocking read needs a URI or a FlightClient, not an AsyncFlightClient"
         )
     if choose is not None:
@@ -281,11 +283,11 @@ def stream_options(
     progress: bool | TransferObserver | None,
 ) -> dict[str, Any]:
     if max_concurrency is not None and max_concurrency < 1:
-        raise FlightInvalidArgumentError("max_concurrency must be at least 1")
+        raise FlightArgumentError("max_concurrency must be at least 1")
     if max_buffer_bytes < 1:
-        raise FlightInvalidArgumentError("max_buffer_bytes must be positive")
+        raise FlightArgumentError("max_buffer_bytes must be positive")
     if stall_timeout is not None and stall_timeout <= 0:
-        raise FlightInvalidArgumentError("stall_timeout must be positive")
+        raise FlightArgumentError("stall_timeout must be positive")
     return {
         "max_concurrency": max_concurrency,
         "preserve_order": preserve_order,

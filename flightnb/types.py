@@ -17,7 +17,7 @@ from typing import Any, Union, cast
 import pyarrow as pa
 
 from flightnb._proto import Flight_pb2 as pb
-from flightnb.errors import FlightDecodeError, FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError, FlightArgumentTypeError, FlightDecodeError
 
 __all__ = [
     "Action",
@@ -240,7 +240,7 @@ def descriptor_from(
     """
     given = sum(value is not None for value in (path, command, descriptor))
     if given != 1:
-        raise FlightInvalidArgumentError("give exactly one of path=, command= or descriptor=")
+        raise FlightArgumentError("give exactly one of path=, command= or descriptor=")
     if path is not None:
         parts = [path] if isinstance(path, (str, bytes)) else list(path)
         return FlightDescriptor.for_path(*parts)
@@ -260,7 +260,7 @@ def as_ticket(value: Any) -> Ticket:
     inner = getattr(value, "ticket", None)
     if inner is not None:
         return Ticket(bytes(inner))
-    raise FlightInvalidArgumentError(f"cannot use {type(value).__name__} as a ticket")
+    raise FlightArgumentTypeError(f"cannot use {type(value).__name__} as a ticket")
 
 
 def as_descriptor(value: Any) -> FlightDescriptor:
@@ -274,7 +274,7 @@ def as_descriptor(value: Any) -> FlightDescriptor:
             return FlightDescriptor.for_path(*(value.path or ()))
         if kind_name in ("CMD", "COMMAND"):
             return FlightDescriptor.for_command(bytes(value.command or b""))
-    raise FlightInvalidArgumentError(
+    raise FlightArgumentTypeError(
         f"cannot use {type(value).__name__} as a flight descriptor; "
         "use FlightDescriptor.for_path(...) or FlightDescriptor.for_command(...)"
     )
@@ -289,7 +289,7 @@ def as_location(value: Any) -> Location:
     uri = getattr(value, "uri", None)
     if uri is not None:
         return Location(uri.decode() if isinstance(uri, bytes) else str(uri))
-    raise FlightInvalidArgumentError(f"cannot use {type(value).__name__} as a location")
+    raise FlightArgumentTypeError(f"cannot use {type(value).__name__} as a location")
 
 
 def as_action(value: Any, body: bytes | str | None = None) -> Action:
@@ -302,7 +302,7 @@ def as_action(value: Any, body: bytes | str | None = None) -> Action:
     if isinstance(kind, str):
         raw = getattr(value, "body", b"")
         return Action(kind, raw.to_pybytes() if hasattr(raw, "to_pybytes") else bytes(raw or b""))
-    raise FlightInvalidArgumentError(f"cannot use {type(value).__name__} as an action")
+    raise FlightArgumentTypeError(f"cannot use {type(value).__name__} as an action")
 
 
 def _from_serialized(value: Any, message_type: Any, convert: Any) -> Any:
@@ -319,7 +319,7 @@ def as_info(value: Any) -> FlightInfo:
         return value
     info = _from_serialized(value, pb.FlightInfo, info_from_proto)
     if info is None:
-        raise FlightInvalidArgumentError(f"cannot use {type(value).__name__} as a FlightInfo")
+        raise FlightArgumentTypeError(f"cannot use {type(value).__name__} as a FlightInfo")
     return info  # type: ignore[no-any-return]
 
 
@@ -338,7 +338,7 @@ def as_endpoint(value: Any) -> FlightEndpoint:
             app_metadata=bytes(getattr(value, "app_metadata", b"") or b""),
         )
     except AttributeError:
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentTypeError(
             f"cannot use {type(value).__name__} as a flight endpoint"
         ) from None
 

@@ -288,6 +288,9 @@ class FlightTestServer(flight.FlightServerBase):
         More pyarrow server middleware, by name.
     auth_handler : ServerAuthHandler, optional
         What answers Handshake when ``users`` is not given (pyarrow's default: UNIMPLEMENTED).
+    tls_certificates : list of pyarrow.flight.CertKeyPair, optional
+        Serve TLS with these (use a ``grpc+tls://`` location); ``location`` then still
+        reads ``grpc://``, so build the URI from ``port``.
     """
 
     def __init__(
@@ -297,11 +300,14 @@ class FlightTestServer(flight.FlightServerBase):
         users: dict[str, str] | None = None,
         middleware: dict[str, flight.ServerMiddlewareFactory] | None = None,
         auth_handler: flight.ServerAuthHandler | None = None,
+        tls_certificates: list[flight.CertKeyPair] | None = None,
     ) -> None:
         self._tokens = _Tokens(users) if users else None
         kwargs: dict[str, Any] = {"middleware": dict(middleware or {})}
         if auth_handler is not None:
             kwargs["auth_handler"] = auth_handler
+        if tls_certificates:
+            kwargs["tls_certificates"] = tls_certificates
         if self._tokens is not None:
             kwargs["auth_handler"] = _PayloadAuthHandler(self._tokens)
             kwargs["middleware"]["auth"] = _BearerAuthMiddlewareFactory(self._tokens)

@@ -19,6 +19,8 @@ PUBLIC = {
     "CancelStatus",
     "DescriptorType",
     "FlightAlreadyExistsError",
+    "FlightArgumentError",
+    "FlightArgumentTypeError",
     "FlightBatchReader",
     "FlightCancelledError",
     "FlightCapabilityError",
@@ -43,8 +45,10 @@ PUBLIC = {
     "FlightUnauthenticatedError",
     "FlightUnauthorizedError",
     "FlightUnavailableError",
+    "FlightUsageError",
     "Location",
     "PollInfo",
+    "PutSummary",
     "Result",
     "Ticket",
     "WriteSummary",
@@ -54,6 +58,8 @@ PUBLIC = {
     "read_flight",
     "read_flight_async",
     "write_dataset",
+    "write_flight",
+    "write_flight_async",
     "write_ipc",
     "write_parquet",
 }
@@ -101,3 +107,11 @@ def test_codec_is_sans_io() -> None:
                 assert root not in {"grpc", "asyncio", "socket", "threading"}, (source, name)
                 if root == "flightnb":
                     assert any(name.startswith(a) for a in allowed_flightnb), (source, name)
+
+
+def test_uploads_are_exported_at_the_top_level() -> None:
+    import flightnb.write
+
+    assert flightnb.write_flight is flightnb.write.write_flight
+    assert flightnb.write_flight_async is flightnb.write.write_flight_async
+    assert flightnb.PutSummary is flightnb.write.PutSummary

@@ -139,7 +139,7 @@ class AsyncFlightClient:
 
     Examples
     --------
-    >>> async with AsyncFlightClient("grpc://127.0.0.1:8815") as client:  # doctest: +SKIP
+    >>> async with AsyncFlightClient("grpc://127.0.0.1:8815") as client:
     ...     info = await client.get_flight_info(FlightDescriptor.for_path("trips"))
     ...     table = await client.do_get(info.endpoints[0].ticket).read_all()
     """

@@ -25,8 +25,8 @@ from flightnb.client.batch_stream import (
 )
 from flightnb.client.loop_thread import LoopThread
 from flightnb.errors import (
+    FlightArgumentError,
     FlightCancelledError,
-    FlightInvalidArgumentError,
 )
 from flightnb.types import FlightInfo
 
@@ -89,7 +89,7 @@ class _Front:
 
     def _refuse_blocking(self) -> None:
         if self._thread is None:
-            raise FlightInvalidArgumentError(
+            raise FlightArgumentError(
                 "this reader runs on your event loop (it was opened from an "
                 "AsyncFlightClient), so a blocking view would deadlock it: use 'async for', "
                 "or open the flight from a URI or a FlightClient"
@@ -135,9 +135,13 @@ class FlightBatchReader(_Front):
 
     Examples
     --------
+    >>> import flightnb
+    >>> total = 0
     >>> with flightnb.open_flight("grpc://127.0.0.1:8815", path="trips") as reader:
-    ...     for batch in reader:                                    # doctest: +SKIP
+    ...     for batch in reader:
     ...         total += batch.num_rows
+    >>> total == reader.info.total_records
+    True
     """
 
     def __init__(self, stream: FlightBatchStream, thread: LoopThread) -> None:
@@ -174,7 +178,7 @@ class FlightBatchReader(_Front):
         For a reader not iterated yet (batches already taken have lost their index).
         """
         if self._ready:
-            raise FlightInvalidArgumentError("items() must come before any other iteration")
+            raise FlightArgumentError("items() must come before any other iteration")
         yield from self._blocking_items()
 
     def close(self) -> None:

@@ -32,10 +32,10 @@ from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.observer import TransferObserver, TransferStats, notify
 from flightnb.client.streams import FlightStreamChunk, FlightStreamReader
 from flightnb.errors import (
+    FlightArgumentError,
     FlightCancelledError,
     FlightDecodeError,
     FlightError,
-    FlightInvalidArgumentError,
     FlightTimedOutError,
     FlightUnavailableError,
 )
@@ -169,11 +169,11 @@ class FlightBatchStream:
         on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         if max_buffer_bytes <= 0:
-            raise FlightInvalidArgumentError("max_buffer_bytes must be positive")
+            raise FlightArgumentError("max_buffer_bytes must be positive")
         if max_concurrency <= 0:
-            raise FlightInvalidArgumentError("max_concurrency must be positive")
+            raise FlightArgumentError("max_concurrency must be positive")
         if stall_timeout is not None and stall_timeout <= 0:
-            raise FlightInvalidArgumentError("stall_timeout must be positive")
+            raise FlightArgumentError("stall_timeout must be positive")
         self.loop = asyncio.get_running_loop()
         self.client = client
         self.info = info

@@ -21,7 +21,7 @@ from flightnb.codec import (
     encode_flight_data,
 )
 from flightnb.convert import to_pandas
-from flightnb.errors import FlightDecodeError, FlightError, FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError, FlightDecodeError, FlightError
 from flightnb.transport.calls import BidiStream
 from flightnb.transport.errors import parse_response
 
@@ -202,7 +202,7 @@ class _Uploader:
 
     async def _write(self, message: bytes) -> None:
         if self._writing_done:
-            raise FlightInvalidArgumentError("this stream was already closed for writing")
+            raise FlightArgumentError("this stream was already closed for writing")
         await self._call.write(message)
         self.stats.bytes += len(message)
         self.stats.messages += 1
@@ -216,7 +216,7 @@ class _Uploader:
     ) -> None:
         """Send the schema message; batches follow with :meth:`write_batch`."""
         if self._encoder is not None:
-            raise FlightInvalidArgumentError("the stream has a schema already")
+            raise FlightArgumentError("the stream has a schema already")
         self._encoder = FlightDataEncoder(schema, compression=compression, options=options)
         await self._write(self._encoder.schema_message(descriptor=self._take_descriptor()))
 

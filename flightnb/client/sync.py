@@ -101,8 +101,10 @@ class FlightClient(BlockingContext[AsyncFlightClient]):
 
     Examples
     --------
-    >>> with FlightClient("grpc://127.0.0.1:8815") as client:  # doctest: +SKIP
+    >>> with FlightClient("grpc://127.0.0.1:8815") as client:
     ...     table = client.do_get(b"trips").read_all()
+    >>> table.column_names[:2]
+    ['trip_id', 'started_at']
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -43,7 +43,7 @@ from flightnb.codec.ipc_header import (
     read_ipc_header,
 )
 from flightnb.codec.wire import parse_flight_data
-from flightnb.errors import FlightDecodeError
+from flightnb.errors import FlightArgumentTypeError, FlightDecodeError
 
 __all__ = [
     "FlightDataDecoder",
@@ -211,7 +211,7 @@ class FlightDataDecoder:
             body = message.data_body
             app_metadata = message.app_metadata
         except AttributeError as exc:
-            raise TypeError(
+            raise FlightArgumentTypeError(
                 "expected FlightData bytes or an object with data_header, data_body and "
                 f"app_metadata, got {type(message).__name__}"
             ) from exc

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from flightnb.codec.ipc_header import MessageKind, read_ipc_header
 from flightnb.codec.wire import encode_flight_data
+from flightnb.errors import FlightArgumentError
 
 __all__ = ["FlightDataEncoder"]
 
@@ -111,8 +112,12 @@ class FlightDataEncoder:
 
     Examples
     --------
-    >>> encoder = FlightDataEncoder(table.schema)  # doctest: +SKIP
-    >>> messages = [encoder.schema_message(), *encoder.encode_table(table)]  # doctest: +SKIP
+    >>> import pyarrow as pa
+    >>> table = pa.table({"n": [1, 2, 3]})
+    >>> encoder = FlightDataEncoder(table.schema)
+    >>> messages = [encoder.schema_message(), *encoder.encode_table(table)]
+    >>> len(messages)  # the schema, then one record batch
+    2
     """
 
     def __init__(
@@ -141,7 +146,7 @@ class FlightDataEncoder:
     def encode_batch(self, batch: pa.RecordBatch, app_metadata: bytes | None = None) -> list[bytes]:
         """The messages for one batch: any dictionary batches it needs, then the batch."""
         if not batch.schema.equals(self.schema):
-            raise ValueError(
+            raise FlightArgumentError(
                 f"batch schema differs from the stream's:\n{batch.schema}\nvs\n{self.schema}"
             )
         self._writer.write_batch(batch)

@@ -50,3 +50,4 @@ class StreamEnded:
 
 
 Event = SchemaReceived | DictionaryReceived | BatchReceived | MetadataReceived | StreamEnded
+"""Any event the decoder emits; match on its class."""

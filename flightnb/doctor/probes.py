@@ -447,7 +447,7 @@ async def diagnose_async(
 
     Raises
     ------
-    FlightInvalidArgumentError
+    FlightArgumentError
         When ``location`` is not a Flight location.
 
     Examples

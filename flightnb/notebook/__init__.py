@@ -3,8 +3,9 @@
 Modules, one job each: ``parsing`` (the magic's command lines), ``connections`` (named
 connections, the environment, the TOML file), ``rendering`` (how results look),
 ``background`` (``--bg`` reads on flightnb's loop thread), ``completion`` (tab completion),
-``accessors`` (``DataFrame.flight`` whatever the import order), ``quiet`` (gRPC core's log
-lines in kernels), ``placeholders`` (``:name`` parameters) and ``magic`` (dispatch).
+``quiet`` (gRPC core's log lines in kernels), ``placeholders`` (``:name`` parameters) and
+``magic`` (dispatch). The ``DataFrame.flight`` accessors are not the notebook's business:
+importing :mod:`flightnb.pandas` or :mod:`flightnb.polars` registers them, anywhere.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from typing import Any
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext flightnb``: the magic, its displays and completion, the accessors.
+    """``%load_ext flightnb``: the magic, its displays and completion.
 
     Connections belong to the shell, not to the magic, so ``%reload_ext flightnb`` keeps them.
     """
-    from flightnb.notebook.accessors import install_accessor_hook
     from flightnb.notebook.completion import FlightCompleter, install_completer
     from flightnb.notebook.magic import FlightMagic
     from flightnb.notebook.rendering import install_error_display, register_formatters
@@ -27,4 +27,3 @@ def load_ipython_extension(ipython: Any) -> None:
     register_formatters(ipython, magic)
     install_error_display(ipython)
     install_completer(ipython, FlightCompleter(magic._parser, lambda: magic.connections))
-    install_accessor_hook()

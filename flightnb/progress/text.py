@@ -46,7 +46,8 @@ class TextProgress:
 
     Examples
     --------
-    >>> read_flight(uri, path="trips", progress=TextProgress(delay=0))  # doctest: +SKIP
+    >>> from flightnb import read_flight
+    >>> table = read_flight(uri, path="trips", progress=TextProgress(delay=0))  # on stderr
     """
 
     def __init__(

@@ -49,6 +49,7 @@ from flightnb.client.batch_reader import FlightBatchReader
 from flightnb.client.observer import TransferObserver
 from flightnb.convert import to_polars
 from flightnb.errors import (
+    FlightArgumentError,
     FlightCapabilityError,
     FlightError,
     FlightInternalError,
@@ -109,7 +110,7 @@ class FlightScan:
         client_options: dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(pushdown, bool):
-            raise FlightInvalidArgumentError(f"pushdown={pushdown!r} is not one of True, False")
+            raise FlightArgumentError(f"pushdown={pushdown!r} is not one of True, False")
         self.request = read_request(ticket, path, command, descriptor, sql, parameters)
         self.source = source
         self.pushdown = pushdown
@@ -118,7 +119,7 @@ class FlightScan:
         self.client_options = dict(client_options or {})
         client, thread, _ = resolve_source(source, self.client_options)
         if thread is None:
-            raise FlightInvalidArgumentError(
+            raise FlightArgumentError(
                 "scan_flight needs a URI, a FlightClient or a FlightSqlClient; polars reads "
                 "from its own threads, which cannot drive an AsyncFlightClient's loop"
             )

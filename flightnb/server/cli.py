@@ -89,8 +89,8 @@ def serve(
     Examples
     --------
     >>> server = serve(sample_size=1000, block=False)
-    >>> server.location  # doctest: +SKIP
-    'grpc://127.0.0.1:40123'
+    >>> server.location  # doctest: +ELLIPSIS
+    'grpc://127.0.0.1:...'
     >>> server.shutdown()
     """
     scheme = "grpc+tls" if tls_certificates else "grpc"

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from flightnb.convert import as_record_batch_reader, as_table
-from flightnb.errors import FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError, FlightArgumentTypeError
 
 __all__ = ["Parameters", "as_record_batch_reader", "as_table", "parameters_table"]
 
@@ -40,7 +40,7 @@ def _value_array(name: str, value: Any, declared: pa.DataType | None) -> pa.Arra
         else:
             array = pa.array([value])
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentTypeError(
             f"parameter {name!r}: cannot convert {type(value).__name__} to Arrow ({exc})"
         ) from exc
     if declared is not None and not pa.types.is_null(declared) and array.type != declared:
@@ -71,7 +71,7 @@ def _row_from_mapping(
                 details.append(f"missing {', '.join(missing)}")
             if unknown:
                 details.append(f"unknown {', '.join(unknown)}")
-            raise FlightInvalidArgumentError(
+            raise FlightArgumentError(
                 f"the statement takes parameters {', '.join(names)} ({'; '.join(details)})"
             )
         return names, [values[name] for name in names]
@@ -84,7 +84,7 @@ def _row_from_sequence(
 ) -> tuple[list[str], list[Any]]:
     names, _ = _declared(schema)
     if names and len(names) != len(parameters):
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentError(
             f"the statement takes {len(names)} parameter(s), got {len(parameters)}"
         )
     return names or [str(i + 1) for i in range(len(parameters))], list(parameters)

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from flightnb._proto import FlightSql_pb2 as sql
-from flightnb.errors import FlightDecodeError, FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError, FlightArgumentTypeError, FlightDecodeError
 
 __all__ = [
     "SqlInfoValues",
@@ -22,13 +22,13 @@ __all__ = [
 def sql_info_code(info: int | str) -> int:
     """The numeric SqlInfo code of a code or an enum name such as ``"SQL_KEYWORDS"``."""
     if isinstance(info, bool):
-        raise FlightInvalidArgumentError(f"not a SqlInfo code: {info!r}")
+        raise FlightArgumentTypeError(f"not a SqlInfo code: {info!r}")
     if isinstance(info, int):
         return info
     try:
         return int(sql.SqlInfo.Value(str(info).upper()))
     except ValueError:
-        raise FlightInvalidArgumentError(f"unknown SqlInfo name {info!r}") from None
+        raise FlightArgumentError(f"unknown SqlInfo name {info!r}") from None
 
 
 def _name(code: int) -> int | str:
@@ -57,7 +57,7 @@ class SqlInfoValues(dict):  # type: ignore[type-arg]
         if isinstance(key, str) and not dict.__contains__(self, key):
             try:
                 return _name(sql_info_code(key))
-            except FlightInvalidArgumentError:
+            except FlightArgumentError:
                 return key
         return key
 
@@ -112,12 +112,14 @@ def table_schemas(tables: pa.Table) -> dict[tuple[str | None, str | None, str], 
 
     Examples
     --------
-    >>> tables = client.get_tables(table_name_filter_pattern="trips",
-    ...                            include_schema=True)  # doctest: +SKIP
-    >>> table_schemas(tables)[("memory", "main", "trips")]  # doctest: +SKIP
+    >>> from flightnb.sql import FlightSqlClient
+    >>> with FlightSqlClient("grpc://127.0.0.1:8815") as client:
+    ...     tables = client.get_tables(table_name_filter_pattern="trips", include_schema=True)
+    >>> table_schemas(tables)[("memory", "main", "trips")].names[:2]
+    ['trip_id', 'started_at']
     """
     if "table_schema" not in tables.column_names:
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentError(
             "the table has no table_schema column; call get_tables(include_schema=True)"
         )
     keys: Iterable[tuple[Any, Any, Any]] = zip(

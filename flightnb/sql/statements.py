@@ -14,7 +14,7 @@ from google.protobuf.message import Message
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.client.flights import DEFAULT_MAX_CONCURRENCY
 from flightnb.client.observer import TransferObserver
-from flightnb.errors import FlightCapabilityError, FlightError, FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError, FlightCapabilityError, FlightError
 from flightnb.sql.capabilities import (
     BINDING,
     BINDING_FALLBACK,
@@ -138,8 +138,10 @@ class PreparedStatement:
     Examples
     --------
     >>> async with client.prepare("SELECT * FROM trips WHERE trip_id = ?") as stmt:
-    ...     first = await stmt.query([1])  # doctest: +SKIP
-    ...     second = await stmt.query([2])  # doctest: +SKIP
+    ...     first = await stmt.query([1])
+    ...     second = await stmt.query([2])
+    >>> first.num_rows, second.num_rows
+    (1, 1)
     """
 
     def __init__(
@@ -178,7 +180,7 @@ class PreparedStatement:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise FlightInvalidArgumentError("the prepared statement is closed")
+            raise FlightArgumentError("the prepared statement is closed")
 
     def bind(self, parameters: Parameters) -> None:
         """Bind parameters for the following executions (no call to the server yet).
@@ -335,9 +337,12 @@ class Transaction:
 
     Examples
     --------
-    >>> async with client.begin_transaction() as txn:  # doctest: +SKIP
-    ...     await client.execute_update("DELETE FROM t WHERE x < 0", transaction=txn)
-    ...     await client.ingest("t", more_rows, mode="append", transaction=txn)
+    >>> more_rows = pa.table({"x": [1, 2, 3]})
+    >>> async with client.begin_transaction() as txn:
+    ...     created = await client.ingest("kept", more_rows, mode="create", transaction=txn)
+    ...     deleted = await client.execute_update("DELETE FROM kept WHERE x < 2", transaction=txn)
+    >>> (await client.query("SELECT count(*) AS n FROM kept")).column("n").to_pylist()
+    [2]
     """
 
     def __init__(self, client: SqlSession, transaction_id: bytes) -> None:
@@ -356,7 +361,7 @@ class Transaction:
 
     async def _end(self, action: Any, timeout: float | None) -> None:
         if self._closed:
-            raise FlightInvalidArgumentError("the transaction was already committed or rolled back")
+            raise FlightArgumentError("the transaction was already committed or rolled back")
         self._closed = True
         request = sql.ActionEndTransactionRequest(transaction_id=self.id, action=action)
         await self._client._action(ACTION_END_TRANSACTION, pack(request), timeout=timeout)

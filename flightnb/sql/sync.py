@@ -64,10 +64,10 @@ class FlightSqlClient(BlockingContext[AsyncFlightSqlClient]):
 
     Examples
     --------
-    >>> with FlightSqlClient("grpc://127.0.0.1:8815") as client:  # doctest: +SKIP
+    >>> with FlightSqlClient("grpc://127.0.0.1:8815") as client:
     ...     df = client.query("SELECT * FROM trips WHERE fare > ?", [2.5]).to_pandas()
     ...     with client.begin_transaction() as txn:
-    ...         client.execute_update("DELETE FROM trips WHERE fare < 0", transaction=txn)
+    ...         deleted = client.execute_update("DELETE FROM trips WHERE fare < 0", transaction=txn)
     """
 
     def __init__(

@@ -12,8 +12,8 @@ import grpc
 import grpc.aio
 
 from flightnb.errors import (
+    FlightArgumentError,
     FlightClientClosedError,
-    FlightInvalidArgumentError,
     FlightUnavailableError,
 )
 from flightnb.transport.errors import connection_hint
@@ -50,7 +50,7 @@ class ChannelConfig:
 
     def __post_init__(self) -> None:
         if (self.cert_chain is None) != (self.private_key is None):
-            raise FlightInvalidArgumentError("mutual TLS needs both cert_chain and private_key")
+            raise FlightArgumentError("mutual TLS needs both cert_chain and private_key")
 
 
 def _grpc_options(

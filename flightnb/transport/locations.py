@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flightnb.errors import FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError
 from flightnb.types import Location
 
 REUSE_CONNECTION_SCHEME = "arrow-flight-reuse-connection"
@@ -44,35 +44,35 @@ def parse_location(location: Location | str) -> ChannelTarget:
         parts = urlsplit(uri)
         port = parts.port
     except ValueError as exc:
-        raise FlightInvalidArgumentError(f"invalid Flight location {uri!r}: {exc}") from None
+        raise FlightArgumentError(f"invalid Flight location {uri!r}: {exc}") from None
     scheme = parts.scheme.lower()
     if parts.username is not None or parts.password is not None:
         # Never echo them: the URI may be printed, logged or saved in a notebook.
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentError(
             "credentials in a Flight location are not supported (and not shown here); use "
             "token=..., headers=..., or handshake(username, password)"
         )
     if scheme in _UNIX_SCHEMES:
         path = parts.netloc + parts.path if parts.netloc else parts.path
         if not path:
-            raise FlightInvalidArgumentError(f"unix location {uri!r} has no socket path")
+            raise FlightArgumentError(f"unix location {uri!r} has no socket path")
         return ChannelTarget(target=f"unix:{path}", tls=False, host="")
     if scheme in _PLAINTEXT_SCHEMES or scheme in _TLS_SCHEMES:
         if not parts.hostname:
-            raise FlightInvalidArgumentError(f"Flight location {uri!r} has no host")
+            raise FlightArgumentError(f"Flight location {uri!r} has no host")
         if port is None:
-            raise FlightInvalidArgumentError(
+            raise FlightArgumentError(
                 f"Flight location {uri!r} has no port (write it as {scheme}://host:port)"
             )
         host = parts.hostname
         bracketed = f"[{host}]" if ":" in host else host
         return ChannelTarget(target=f"{bracketed}:{port}", tls=scheme in _TLS_SCHEMES, host=host)
     if scheme == REUSE_CONNECTION_SCHEME:
-        raise FlightInvalidArgumentError(
+        raise FlightArgumentError(
             "arrow-flight-reuse-connection:// names the connection that returned an endpoint; "
             "it cannot open a connection of its own"
         )
-    raise FlightInvalidArgumentError(
+    raise FlightArgumentError(
         f"unsupported Flight location scheme {parts.scheme!r} in {uri!r}; expected grpc://, "
         "grpc+tcp://, grpc+tls:// or grpc+unix://"
     )

@@ -16,7 +16,7 @@ from distributed import Client, LocalCluster
 
 import flightnb
 import flightnb.dask as fd
-from flightnb.errors import FlightError, FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError, FlightError
 from flightnb.server import FlightSqlServer
 from flightnb.types import FlightEndpoint
 
@@ -110,7 +110,7 @@ def test_token_env_reaches_workers_not_the_graph(dask_client, split_server):
 
     assert TOKEN.encode() not in pickle.dumps(serialize(graph))
     assert len(frame.compute()) == 3000
-    with pytest.raises(FlightInvalidArgumentError):
+    with pytest.raises(FlightArgumentError):
         fd.read_flight(split_server.location, path="trips", token=TOKEN)
 
 
@@ -130,7 +130,7 @@ def test_partition_on_splits_a_single_endpoint_query(dask_client, split_server):
 
 
 def test_partition_on_needs_sql(split_server):
-    with pytest.raises(FlightInvalidArgumentError):
+    with pytest.raises(FlightArgumentError):
         fd.read_flight(split_server.location, path="trips", partition_on="trip_id", npartitions=2)
 
 

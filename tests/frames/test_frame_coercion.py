@@ -15,7 +15,7 @@ from frame_tables import buffer_addresses, mixed_table
 import flightnb.sql.parameters as parameters
 import flightnb.write as write
 from flightnb.convert import as_record_batch_reader, as_table, frame_library, preview
-from flightnb.errors import FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentTypeError
 from flightnb.narrowing import narrow_large_types
 
 pytestmark = pytest.mark.frames
@@ -69,11 +69,11 @@ def test_polars_frames_keep_chunks_and_buffers() -> None:
 
 
 def test_unsupported_data_names_its_use() -> None:
-    with pytest.raises(FlightInvalidArgumentError, match="cannot use a dict as data to upload"):
+    with pytest.raises(FlightArgumentTypeError, match="cannot use a dict as data to upload"):
         write.as_arrow_table({"x": [1]})
-    with pytest.raises(FlightInvalidArgumentError, match="as statement parameters"):
+    with pytest.raises(FlightArgumentTypeError, match="as statement parameters"):
         parameters.parameters_table({1, 2})
-    with pytest.raises(FlightInvalidArgumentError, match="cannot use a Series"):
+    with pytest.raises(FlightArgumentTypeError, match="cannot use a Series"):
         as_table(pl.Series("x", [1, 2]))
 
 

@@ -275,10 +275,10 @@ def test_background_reads_progress_while_a_cell_computes(
     assert "awaited 10000" in text(cells[8])
 
 
-# --- 4. accessors whatever the import order ---------------------------------------------------
+# --- 4. accessors come from importing flightnb.pandas / flightnb.polars only -----------------
 
 
-def test_accessors_exist_when_pandas_and_polars_are_imported_after_the_extension(
+def test_the_extension_imports_no_dataframe_library_and_registers_no_accessor(
     tmp_path: Path,
 ) -> None:
     cells = run(
@@ -286,14 +286,18 @@ def test_accessors_exist_when_pandas_and_polars_are_imported_after_the_extension
             "import sys\n%load_ext flightnb\nprint('eager', 'pandas' in sys.modules, "
             "'polars' in sys.modules)",
             "import pandas as pd\nimport polars as pl\n"
-            "print('accessors', hasattr(pd.DataFrame({'a': [1]}), 'flight'), "
+            "print('before', hasattr(pd.DataFrame({'a': [1]}), 'flight'), "
+            "hasattr(pl.DataFrame({'a': [1]}), 'flight'))",
+            "import flightnb.pandas, flightnb.polars\n"
+            "print('after', hasattr(pd.DataFrame({'a': [1]}), 'flight'), "
             "hasattr(pl.DataFrame({'a': [1]}), 'flight'))",
         ],
         tmp_path,
     )
     assert_ok(cells)
     assert "eager False False" in text(cells[0])
-    assert "accessors True True" in text(cells[1])
+    assert "before False False" in text(cells[1])
+    assert "after True True" in text(cells[2])
 
 
 # --- 5. SQL verbatim, --file -----------------------------------------------------------------
@@ -338,7 +342,7 @@ def test_messages_labels_help_and_quiet_grpc(
             f"%flight connect {flight_server.location}",
             "%flight get numbers --frobnicate",
             "%flight get slow --progress --timeout 1",
-            "import pandas as pd\n"
+            "import pandas as pd\nimport flightnb.pandas\n"
             f"pd.DataFrame({{'a': range(10)}}).flight.put({flight_server.location!r}, "
             "path='kernel/upload', progress=True)\nprint('uploaded')",
             f"%flight connect {sql_location} --alias sql\n"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scan_helpers import CountingObserver
 
 import flightnb.polars as fp
-from flightnb.errors import FlightError, FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError, FlightError
 from flightnb.scan.predicate import dialect_for, translate_predicate
 from flightnb.scan.query import narrow_query
 
@@ -140,9 +140,9 @@ def test_pushdown_moves_fewer_bytes(scan_server):
 
 
 def test_arguments_are_checked_before_any_read(scan_server):
-    with pytest.raises(FlightInvalidArgumentError):
+    with pytest.raises(FlightArgumentError):
         fp.scan_flight(scan_server.location, sql=SQL, path="shapes")
-    with pytest.raises(FlightInvalidArgumentError):
+    with pytest.raises(FlightArgumentError):
         fp.scan_flight(scan_server.location, sql=SQL, pushdown="yes")
 
 

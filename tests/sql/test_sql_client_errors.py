@@ -10,6 +10,8 @@ from sql_client_helpers import unique_name
 
 from flightnb import (
     FlightAlreadyExistsError,
+    FlightArgumentError,
+    FlightArgumentTypeError,
     FlightError,
     FlightInvalidArgumentError,
     FlightNotFoundError,
@@ -82,18 +84,18 @@ def test_ingest_errors(sql_client: FlightSqlClient) -> None:
     assert sql_client.ingest(name, pa.table({"a": [1]})) == 1
     with pytest.raises(FlightAlreadyExistsError, match="already exists"):
         sql_client.ingest(name, NO_ROWS, mode="create")
-    with pytest.raises(FlightInvalidArgumentError, match="mode='upsert' is not one of"):
+    with pytest.raises(FlightArgumentError, match="mode='upsert' is not one of"):
         sql_client.ingest(name, pa.table({"a": [1]}), mode="upsert")  # type: ignore[arg-type]
-    with pytest.raises(FlightInvalidArgumentError, match="cannot use a dict as data"):
+    with pytest.raises(FlightArgumentTypeError, match="cannot use a dict as data"):
         sql_client.ingest(name, {"a": [1]})
 
 
 def test_parameter_mistakes_are_caught_before_the_server(sql_client: FlightSqlClient) -> None:
-    with pytest.raises(FlightInvalidArgumentError, match="takes 2 parameter"):
+    with pytest.raises(FlightArgumentError, match="takes 2 parameter"):
         sql_client.query("SELECT ? + ?", [1])
-    with pytest.raises(FlightInvalidArgumentError, match="missing b; unknown c"):
+    with pytest.raises(FlightArgumentError, match="missing b; unknown c"):
         sql_client.query("SELECT $a + $b", {"a": 1, "c": 2})
-    with pytest.raises(FlightInvalidArgumentError, match="cannot use a set"):
+    with pytest.raises(FlightArgumentTypeError, match="cannot use a set"):
         sql_client.query("SELECT ?", {1, 2})
 
 

@@ -12,7 +12,11 @@ import pytest
 from sql_client_helpers import RecordingObserver, adbc_query
 
 import flightnb
-from flightnb import AsyncFlightSqlClient, FlightInvalidArgumentError, FlightSqlClient
+from flightnb import (
+    AsyncFlightSqlClient,
+    FlightArgumentError,
+    FlightSqlClient,
+)
 from flightnb.server import FlightSqlServer
 
 UTC = dt.timezone.utc
@@ -219,9 +223,9 @@ def test_read_flight_sql_with_clients_and_async(sql_server: FlightSqlServer) -> 
 
 
 def test_read_flight_sql_argument_checks(sql_server: FlightSqlServer) -> None:
-    with pytest.raises(FlightInvalidArgumentError, match="exactly one"):
+    with pytest.raises(FlightArgumentError, match="exactly one"):
         flightnb.read_flight(sql_server.location, sql="SELECT 1", path="trips")
-    with pytest.raises(FlightInvalidArgumentError, match="parameters= goes with sql="):
+    with pytest.raises(FlightArgumentError, match="parameters= goes with sql="):
         flightnb.read_flight(sql_server.location, path="trips", parameters=[1])
 
 

@@ -14,8 +14,8 @@ from sql_client_helpers import adbc_query, unique_name
 from flightnb import (
     AsyncFlightSqlClient,
     CancelStatus,
+    FlightArgumentError,
     FlightCancelledError,
-    FlightInvalidArgumentError,
     FlightNotFoundError,
     FlightSqlClient,
 )
@@ -104,7 +104,7 @@ def test_prepared_statement_matches_adbc(sql_client: FlightSqlClient, adbc_conn:
         assert info.schema is not None and info.schema.names == ["trip_id", "fare", "started_at"]
         handle = stmt.handle
     assert stmt.closed
-    with pytest.raises(FlightInvalidArgumentError, match="closed"):
+    with pytest.raises(FlightArgumentError, match="closed"):
         stmt.query([1])
     # The server forgot the handle.
     from flightnb._proto import FlightSql_pb2 as sql
@@ -213,9 +213,9 @@ def test_transaction_commit_and_rollback(sql_client: FlightSqlClient, adbc_conn:
         assert stmt.execute_update([3]) == 1
     txn.rollback()
     assert sql_client.query(f"SELECT id FROM {name} ORDER BY id").column(0).to_pylist() == [1, 2]
-    with pytest.raises(FlightInvalidArgumentError, match="already committed or rolled back"):
+    with pytest.raises(FlightArgumentError, match="already committed or rolled back"):
         sql_client.query("SELECT 1", transaction=txn)
-    with pytest.raises(FlightInvalidArgumentError, match="already committed or rolled back"):
+    with pytest.raises(FlightArgumentError, match="already committed or rolled back"):
         txn.commit()
 
 

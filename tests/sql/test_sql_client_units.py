@@ -10,7 +10,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from flightnb import FlightInvalidArgumentError
+from flightnb import FlightArgumentError, FlightArgumentTypeError
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.server.sql_info import Int32, sql_info_table
 from flightnb.sql import SqlInfoValues, decode_sql_info, parameters_table, table_schemas
@@ -26,7 +26,7 @@ def test_parameters_positional() -> None:
     assert table.column_names == ["1", "2", "3"]
     assert table.to_pylist() == [{"1": 1, "2": "a", "3": None}]
     assert parameters_table((Decimal("1.5"),)).schema.field(0).type == pa.decimal128(2, 1)
-    with pytest.raises(FlightInvalidArgumentError, match="takes 2 parameter"):
+    with pytest.raises(FlightArgumentError, match="takes 2 parameter"):
         parameters_table([1], TYPED)
 
 
@@ -41,7 +41,7 @@ def test_parameters_named_follow_schema_order() -> None:
     table = parameters_table({"$n": 3, ":city": "Oslo"}, NAMED)
     assert table.column_names == ["city", "n"]
     assert table.to_pylist() == [{"city": "Oslo", "n": 3}]
-    with pytest.raises(FlightInvalidArgumentError, match="missing n"):
+    with pytest.raises(FlightArgumentError, match="missing n"):
         parameters_table({"city": "Oslo"}, NAMED)
     # Without a schema (or a positional one) the dict's order is the order.
     assert parameters_table({"b": 1, "a": 2}).column_names == ["b", "a"]
@@ -58,7 +58,7 @@ def test_parameters_nested_and_temporal_values() -> None:
         pa.struct([("a", pa.int64())]),
         pa.int8(),
     ]
-    with pytest.raises(FlightInvalidArgumentError, match="cannot convert object"):
+    with pytest.raises(FlightArgumentTypeError, match="cannot convert object"):
         parameters_table([object()])
 
 

@@ -294,20 +294,20 @@ def test_open_flight_async_from_a_uri_and_from_an_async_client(parts_server: Par
         async with flightnb.AsyncFlightClient(parts_server.location) as client:
             async with await open_flight_async(client, path="as", progress=False) as r:
                 assert (await r.read_all()).equals(expected)
-                with pytest.raises(flightnb.FlightInvalidArgumentError, match="deadlock"):
+                with pytest.raises(flightnb.FlightArgumentError, match="deadlock"):
                     r.to_reader()
 
     asyncio.run(main())
 
 
 def test_bad_arguments_fail_before_any_call(parts_server: PartsServer) -> None:
-    with pytest.raises(flightnb.FlightInvalidArgumentError):
+    with pytest.raises(flightnb.FlightArgumentError):
         open_flight(parts_server.location, progress=False)
-    with pytest.raises(flightnb.FlightInvalidArgumentError):
+    with pytest.raises(flightnb.FlightArgumentError):
         open_flight(parts_server.location, ticket="x", max_buffer_bytes=0)
-    with pytest.raises(flightnb.FlightInvalidArgumentError):
+    with pytest.raises(flightnb.FlightArgumentError):
         open_flight(parts_server.location, ticket="x", stall_timeout=0)
-    with pytest.raises(flightnb.FlightInvalidArgumentError):
+    with pytest.raises(flightnb.FlightArgumentError):
         open_flight(flightnb.AsyncFlightClient(parts_server.location), ticket="x")
 
 
