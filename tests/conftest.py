@@ -49,8 +49,14 @@ corpus_cases : list[tuple[str, pyarrow.Table]]
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import shutil
 import signal
+import tempfile
+import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow.flight as flight
 import pytest
@@ -130,3 +136,70 @@ def pyarrow_flight_client(flight_server: FlightTestServer) -> Iterator[flight.Fl
 @pytest.fixture(scope="session")
 def corpus_cases() -> list:
     return CASES
+
+
+@dataclasses.dataclass(frozen=True)
+class RayCluster:
+    """A local Ray instance of the session, and the token its workers find in their env."""
+
+    session_dir: Path
+    token_env: str
+    token: str
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(auth_flight_server: FlightTestServer) -> Iterator[RayCluster]:
+    """One local Ray instance for the session: 2 CPUs, worker processes, loopback only.
+
+    The bearer token that ``auth_flight_server`` issued is put in this process's environment
+    before Ray starts, so every worker inherits it, as a cluster's workers would have it from
+    their own environment; it is never given to Ray itself.
+    """
+    ray = pytest.importorskip("ray")
+    with flight.connect(auth_flight_server.location) as client:
+        _, value = client.authenticate_basic_token("alice", TEST_USERS["alice"])
+    token = value.decode().removeprefix("Bearer ")
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "FLIGHTNB_RAY_TOKEN": token,
+            "RAY_USAGE_STATS_ENABLED": "0",
+            # Ray's single-node mode: its services listen on and advertise 127.0.0.1, not the
+            # machine's address (ray._private.services.get_node_ip_address).
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        }
+    )
+    # A short directory: Ray's unix sockets live under it (paths of at most 107 bytes).
+    temp_dir = Path(tempfile.mkdtemp(prefix="fnbray-"))
+    try:
+        for attempt in range(3):
+            try:
+                ray.init(
+                    num_cpus=2,
+                    include_dashboard=False,
+                    object_store_memory=96 * 2**20,
+                    _node_ip_address="127.0.0.1",
+                    _temp_dir=str(temp_dir),
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
+                break
+            except Exception:
+                # Ray gives its node a fixed 30 s to come up (ray._private.node); on a loaded
+                # machine its raylet can give up waiting for its agents first. Start afresh.
+                ray.shutdown()
+                if attempt == 2:
+                    raise
+        import ray.data
+
+        with warnings.catch_warnings():
+            # Ray's DataContext warns about its own defaults when it is first made (2.60:
+            # "use_push_based_shuffle is deprecated"); made once here, it never warns again.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ray.data.DataContext.get_current().enable_progress_bars = False
+        yield RayCluster(temp_dir / "session_latest", "FLIGHTNB_RAY_TOKEN", token)
+    finally:
+        ray.shutdown()
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(temp_dir, ignore_errors=True)
