@@ -50,13 +50,16 @@ corpus_cases : list[tuple[str, pyarrow.Table]]
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.flight as flight
 import pytest
@@ -172,24 +175,16 @@ def ray_cluster(auth_flight_server: FlightTestServer) -> Iterator[RayCluster]:
     # A short directory: Ray's unix sockets live under it (paths of at most 107 bytes).
     temp_dir = Path(tempfile.mkdtemp(prefix="fnbray-"))
     try:
-        for attempt in range(3):
-            try:
-                ray.init(
-                    num_cpus=2,
-                    include_dashboard=False,
-                    object_store_memory=96 * 2**20,
-                    _node_ip_address="127.0.0.1",
-                    _temp_dir=str(temp_dir),
-                    log_to_driver=False,
-                    configure_logging=False,
-                )
-                break
-            except Exception:
-                # Ray gives its node a fixed 30 s to come up (ray._private.node); on a loaded
-                # machine its raylet can give up waiting for its agents first. Start afresh.
-                ray.shutdown()
-                if attempt == 2:
-                    raise
+        _start_ray(
+            ray,
+            num_cpus=2,
+            include_dashboard=False,
+            object_store_memory=96 * 2**20,
+            _node_ip_address="127.0.0.1",
+            _temp_dir=str(temp_dir),
+            log_to_driver=False,
+            configure_logging=False,
+        )
         import ray.data
 
         with warnings.catch_warnings():
@@ -203,3 +198,27 @@ def ray_cluster(auth_flight_server: FlightTestServer) -> Iterator[RayCluster]:
         os.environ.clear()
         os.environ.update(saved)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _start_ray(ray: Any, **options: Any) -> None:
+    """``ray.init(**options)``, tried up to three times.
+
+    Ray gives its node a fixed 30 s to come up (``ray._private.node``), and its raylet gives
+    up waiting for its agents' ports sooner or later; on a loaded machine either can fail a
+    start that would succeed a moment later. A failed start's processes are ours: they are
+    killed and reaped before the next try.
+    """
+    for attempt in range(3):
+        known = {id(p) for p in gc.get_objects() if isinstance(p, subprocess.Popen)}
+        try:
+            ray.init(**options)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
+        ray.shutdown()
+        for process in gc.get_objects():
+            if isinstance(process, subprocess.Popen) and id(process) not in known:
+                if process.poll() is None:
+                    process.kill()
+                process.wait(timeout=30)
