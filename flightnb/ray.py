@@ -23,7 +23,6 @@ Requires ``pip install 'flightnb[ray]'``; importing this module imports ray.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -123,11 +122,17 @@ def _known_sum(values: Iterable[int | None]) -> int | None:
 
 
 def _groups(parts: Sequence[_Part], n: int | None) -> list[tuple[_Part, ...]]:
-    """One group per part, or ``n`` contiguous groups when fewer tasks are asked for."""
+    """One group per part, or ``n`` runs of neighbours (sizes differing by one at most)."""
     if n is None or n >= len(parts):
         return [(part,) for part in parts]
-    size = math.ceil(len(parts) / n)
-    return [tuple(parts[i : i + size]) for i in range(0, len(parts), size)]
+    size, extra = divmod(len(parts), n)
+    groups = []
+    start = 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        groups.append(tuple(parts[start:end]))
+        start = end
+    return groups
 
 
 class FlightDatasource(Datasource):

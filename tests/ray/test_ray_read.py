@@ -117,6 +117,8 @@ def test_override_num_blocks_merges_endpoints(split_server, planned):
     materialized = ds.materialize()
     assert materialized.num_blocks() == 2
     assert materialized.count() == 3000
+    fr.read_flight(split_server.location, path="trips", override_num_blocks=3)
+    assert [len(t.read_fn.parts) for t in planned[1].get_read_tasks(2)] == [2, 1, 1]
     with pytest.raises(FlightInvalidArgumentError):
         fr.read_flight(split_server.location, path="trips", override_num_blocks=0)
 
