@@ -214,11 +214,13 @@ def _start_ray(ray: Any, **options: Any) -> None:
             ray.init(**options)
             return
         except Exception:
+            # Here, while the traceback still holds the failed node's Popen objects (once it
+            # goes, they are collected, and a running one warns).
+            for process in gc.get_objects():
+                if isinstance(process, subprocess.Popen) and id(process) not in known:
+                    if process.poll() is None:
+                        process.kill()
+                    process.wait(timeout=30)
+            ray.shutdown()
             if attempt == 2:
                 raise
-        ray.shutdown()
-        for process in gc.get_objects():
-            if isinstance(process, subprocess.Popen) and id(process) not in known:
-                if process.poll() is None:
-                    process.kill()
-                process.wait(timeout=30)

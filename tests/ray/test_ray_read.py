@@ -139,6 +139,11 @@ def test_pyarrow_flight_servers(flight_location, planned):
     assert got.num_rows == expected.num_rows and got.schema == expected.schema
     empty = fr.read_flight(flight_location, path="empty").materialize()
     assert empty.count() == 0 and len(empty.schema().names) == 2
+    by_ticket = _table(fr.read_flight(flight_location, ticket=b"numbers").materialize())
+    assert by_ticket.equals(flightnb.read_flight(flight_location, ticket=b"numbers"))
+    with flightnb.FlightClient(flight_location) as client:
+        with pytest.raises(FlightInvalidArgumentError, match="location"):
+            fr.read_flight(client, path="numbers")
 
 
 def test_a_server_dying_mid_read_raises_the_flightnb_error(flight_server, tmp_path):
