@@ -60,6 +60,9 @@ def _start_ray(ray: Any, **options: Any) -> None:
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
+    # Read by Ray when imported: no usage statistics; its services on 127.0.0.1 only.
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     import ray
     import ray.data
     from distributed import Client, LocalCluster
@@ -70,8 +73,6 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     batches = 5 if args.quick else 25
     part = ["--batches", str(batches), "--delay", str(args.scan_delay), "--batch-rows", "16384"]
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # Ray on 127.0.0.1 only
     temp_dir = tempfile.mkdtemp(prefix="fnbray-")
     _start_ray(
         ray,

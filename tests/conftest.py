@@ -66,6 +66,12 @@ import pytest
 from corpus import CASES
 from flight_servers import TEST_USERS, FlightTestServer, populate, serve_unix
 
+# Ray reads these when it is imported, so before any test module imports it: no usage
+# statistics, and its single-node mode, whose services listen on and advertise 127.0.0.1
+# instead of the machine's address (ray._private.services.get_node_ip_address).
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
 
 @pytest.fixture(autouse=True)
 def default_sigint_handler() -> Iterator[None]:
@@ -163,15 +169,7 @@ def ray_cluster(auth_flight_server: FlightTestServer) -> Iterator[RayCluster]:
         _, value = client.authenticate_basic_token("alice", TEST_USERS["alice"])
     token = value.decode().removeprefix("Bearer ")
     saved = dict(os.environ)
-    os.environ.update(
-        {
-            "FLIGHTNB_RAY_TOKEN": token,
-            "RAY_USAGE_STATS_ENABLED": "0",
-            # Ray's single-node mode: its services listen on and advertise 127.0.0.1, not the
-            # machine's address (ray._private.services.get_node_ip_address).
-            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        }
-    )
+    os.environ["FLIGHTNB_RAY_TOKEN"] = token
     # A short directory: Ray's unix sockets live under it (paths of at most 107 bytes).
     temp_dir = Path(tempfile.mkdtemp(prefix="fnbray-"))
     try:

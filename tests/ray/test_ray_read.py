@@ -262,3 +262,8 @@ def test_write_back_one_upload_per_block(split_server):
     assert sorted(back.column("k").to_pylist()) == list(range(150))
     # The uploads went out from the workers: this process has no cached client.
     assert workers.CLIENTS == {}
+
+
+def test_ray_runs_on_loopback():
+    assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
+    assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
