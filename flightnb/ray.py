@@ -92,8 +92,12 @@ class _ReadParts:
         for part in self.parts:
             request = part_request(part.endpoint, self.schema, part.query, part.parameters)
             with open_part(client, request) as reader:
-                if schema is None:
-                    schema = self._kept(reader.schema)
+                kept = self._kept(reader.schema)
+                if pending and schema is not None and not kept.equals(schema):
+                    # Endpoints of one task whose schemas differ (metadata, say): one block each.
+                    yield pa.Table.from_batches(pending, schema)
+                    pending, size, sent = [], 0, True
+                schema = kept
                 for batch in reader:
                     if self.columns is not None:
                         batch = batch.select(list(self.columns))
