@@ -79,7 +79,10 @@ def observer_for(
     ``timeout`` is the call's bound, so that reaching it shows as "timed out" rather than
     "cancelled"; ``label`` names what is transferred.
     """
-    if progress is None or progress is False or progress is True:
+    if progress is False:
+        # No display: skip importing the progress package (tens of ms on a first read).
+        return None
+    if progress is None or progress is True:
         from flightnb.progress import auto_observer
 
         return auto_observer(progress, label=label, timeout=timeout)

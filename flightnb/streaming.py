@@ -212,7 +212,8 @@ def open_flight(
         What to read, exactly as for :func:`flightnb.read_flight`.
     max_concurrency : int, optional
         Endpoints read at once. Default: one stream per endpoint, at most 16, and at most
-        one per 4 MiB of ``max_buffer_bytes``.
+        one per 32 MiB of ``max_buffer_bytes`` (what a stream may hold in gRPC: about twice its
+        16 MiB window).
     preserve_order : bool, optional
         True: batches come in endpoint order (a reorder buffer, within the memory bound);
         False: in arrival order. None follows ``FlightInfo.ordered`` (a ticket is ordered).

@@ -49,3 +49,38 @@ def test_quick_benchmark_run_completes(tmp_path: Path) -> None:
         assert 0 < low <= middle <= high
         assert row["blocks"].endswith(("settled", "cap"))
     assert "per round: min / median / max" in done.stdout
+
+
+LATENCY = RUN.parent / "latency.py"
+
+
+def test_latency_benchmark_runs_through_its_proxy(tmp_path: Path) -> None:
+    """``latency.py`` on a tiny flight, no delay: both contenders read equal tables."""
+    report = tmp_path / "latency.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(LATENCY),
+            "--rtts",
+            "0",
+            "--rounds",
+            "1",
+            "--mib",
+            "2",
+            "--what",
+            "single,eight",
+            "--json",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(report.read_text(encoding="utf-8"))["results"]
+    assert [row["case"] for row in results] == ["single endpoint", "8 endpoints on 4 servers"]
+    for row in results:
+        assert row["equal_results"]
+        assert row["pyarrow.flight"]["connections"] >= 1
+        assert row["flightnb"]["connections"] >= 1

@@ -27,7 +27,9 @@ from flightnb.transport.auth import (
 from flightnb.transport.calls import CallSeam, is_lost_status
 from flightnb.transport.channels import RECONNECT_WAIT_SECONDS, ChannelConfig, ChannelPool
 from flightnb.transport.errors import parse_response
+from flightnb.transport.grpc_options import GrpcOptions, check_grpc_options
 from flightnb.transport.locations import ChannelTarget, is_reuse_connection, parse_location
+from flightnb.transport.runtime_tokens import runtime_token_source
 from flightnb.types import (
     Action,
     ActionType,
@@ -82,7 +84,11 @@ class AsyncFlightClient:
         or async) returning a token string is called before the first call and again when
         the server answers UNAUTHENTICATED (token expired): the call is then retried once
         with the new token, if it failed before any data arrived. Keep a sync callable quick
-        (it runs on the event loop), or make it ``async``.
+        (it runs on the event loop), or make it ``async``. Without a token or an
+        ``authorization`` header, a client of a loopback or unix-socket location uses the
+        token of a server of the same OS user running there (flightnb's embedded server),
+        once it checked that server is still the user's (see
+        :mod:`flightnb.transport.runtime_tokens`).
     headers : mapping, optional
         Extra headers for every call.
     timeout : float, optional
@@ -102,6 +108,17 @@ class AsyncFlightClient:
         one copy of the data. False: buffers point into the received messages, unaligned, as
         pyarrow.flight's do; no copy, so a read whose result is used briefly is faster, but
         polars copies such buffers before use and every batch keeps its message alive.
+    grpc_options : mapping or sequence of (str, int or str) pairs, optional
+        Extra gRPC channel arguments, as pyarrow.flight's ``generic_options``; values are
+        ints or strs (anything else raises TypeError). They are merged over flightnb's own
+        arguments, and where both name one, yours wins. Useful ones: keepalive for an idle
+        notebook behind a NAT or proxy that drops quiet connections
+        (``{"grpc.keepalive_time_ms": 30_000, "grpc.keepalive_timeout_ms": 10_000,
+        "grpc.keepalive_permit_without_calls": 1, "grpc.http2.max_pings_without_data": 0}``),
+        an HTTP CONNECT proxy (``"grpc.http_proxy": "http://proxy:3128"``, or
+        ``"grpc.enable_http_proxy": 0`` to ignore ``https_proxy`` in the environment), the
+        per-stream receive window (``"grpc.http2.lookahead_bytes"``). The client page of
+        the docs lists them with flightnb's values.
 
     Examples
     --------
@@ -126,12 +143,16 @@ class AsyncFlightClient:
         max_send_message_size: int = -1,
         validate: bool = False,
         align_buffers: bool = True,
+        grpc_options: GrpcOptions | None = None,
     ) -> None:
         self.location = as_location(location)
         self._target = parse_location(self.location)
         self._validate = validate
         self._align_buffers = align_buffers
         self._state = ClientState.UNOPENED
+        extra_headers = normalize_headers(headers)
+        if token is None and not any(key == "authorization" for key, _ in extra_headers):
+            token = runtime_token_source(self._target)
         self._calls = CallSeam(
             self._target,
             ChannelPool(
@@ -143,10 +164,11 @@ class AsyncFlightClient:
                     disable_server_verification=disable_server_verification,
                     max_receive_message_size=max_receive_message_size,
                     max_send_message_size=max_send_message_size,
+                    extra_options=check_grpc_options(grpc_options),
                 )
             ),
             Credentials(token),
-            headers=normalize_headers(headers),
+            headers=extra_headers,
             timeout=timeout,
         )
 

@@ -60,9 +60,11 @@ DEFAULT_MAX_BUFFER_BYTES = 256 << 20
 #: The default concurrency is one stream per endpoint up to this many.
 MAX_DEFAULT_CONCURRENCY = 16
 #: What one open stream may hold outside our buffer: gRPC's receive window (fixed by the
-#: channels, see flightnb.transport.channels) and the message being decoded; the default
-#: concurrency keeps that within the memory budget.
-_BYTES_PER_STREAM = STREAM_WINDOW_BYTES
+#: channels, see flightnb.transport.channels), and about as much again in grpc's and the
+#: sockets' buffers (a stalled 16 MiB-window stream let a server send 27 MiB past a full
+#: buffer, a 64 MiB one 118 MiB: benchmarks/latency.py held); the default concurrency keeps
+#: that within the memory budget.
+_BYTES_PER_STREAM = 2 * STREAM_WINDOW_BYTES
 #: Renew an endpoint this long before it expires.
 _RENEW_MARGIN = dt.timedelta(seconds=5)
 #: How long the best-effort CancelFlightInfo of an abandoned read may take.

@@ -25,6 +25,8 @@ Where connections come from:
       password_env = "LOCAL_PASSWORD"
       headers = {"x-tenant" = "blue"}
       headers_env = {"x-api-key" = "LOCAL_API_KEY"}
+      # gRPC channel arguments, e.g. keepalive through a NAT that drops idle connections
+      grpc_options = {"grpc.keepalive_time_ms" = 60000, "grpc.keepalive_permit_without_calls" = 1}
 
 Credentials never come from text that is saved with the notebook or the file: a credential
 header, a token or a password typed in a cell or written in the file is refused with a
@@ -53,6 +55,7 @@ from flightnb.errors import (
     FlightUnauthorizedError,
 )
 from flightnb.progress.state import error_text
+from flightnb.transport.grpc_options import GrpcOptionValue, check_grpc_options
 
 __all__ = [
     "CONNECTIONS_FILE_ENV",
@@ -117,6 +120,8 @@ class ConnectionSpec:
     headers_env: Mapping[str, str] = field(default_factory=dict)
     tls_roots: str | None = None
     insecure_skip_verify: bool = False
+    #: Checked gRPC channel arguments; not shown (a proxy URL may carry a password).
+    grpc_options: tuple[tuple[str, GrpcOptionValue], ...] = field(default=(), repr=False)
 
     @property
     def auth(self) -> str:
@@ -154,6 +159,8 @@ class ConnectionSpec:
                 raise UsageError(f"{where}: cannot read --tls-roots: {exc.strerror}") from None
         if self.insecure_skip_verify:
             options["disable_server_verification"] = True
+        if self.grpc_options:
+            options["grpc_options"] = self.grpc_options
         return options
 
     def password(self, where: str) -> str:
@@ -380,6 +387,7 @@ _ALLOWED_KEYS = {
     "headers_env",
     "tls_roots",
     "insecure_skip_verify",
+    "grpc_options",
 }
 
 
@@ -427,6 +435,10 @@ def read_connections_file(path: Path) -> tuple[dict[str, ConnectionSpec], str | 
         headers = {str(k): str(v) for k, v in dict(entry.get("headers", {})).items()}
         for name, value in headers.items():
             refuse_secret_header(name, value, f"{where}: connection {alias!r}")
+        try:
+            grpc_options = check_grpc_options(entry.get("grpc_options"))
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"{where}: connection {alias!r}: {exc}") from None
         specs[alias] = ConnectionSpec(
             alias=alias,
             uri=entry["uri"],
@@ -438,6 +450,7 @@ def read_connections_file(path: Path) -> tuple[dict[str, ConnectionSpec], str | 
             headers_env={str(k): str(v) for k, v in dict(entry.get("headers_env", {})).items()},
             tls_roots=entry.get("tls_roots"),
             insecure_skip_verify=bool(entry.get("insecure_skip_verify", False)),
+            grpc_options=grpc_options,
         )
     default = data.get("default")
     if default is not None and default not in specs:

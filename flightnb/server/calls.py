@@ -40,6 +40,10 @@ class ServerCall:
         """True once the client has gone: it cancelled, timed out or disconnected."""
         return not self._context.is_active()
 
+    def cancel(self) -> None:
+        """End the call now (the client sees CANCELLED); frees a thread blocked sending."""
+        self._context.cancel()
+
     def peer(self) -> str:
         """The client's address, as gRPC names it (``ipv4:127.0.0.1:5432``, ``unix:...``)."""
         return str(self._context.peer())

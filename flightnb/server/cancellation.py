@@ -1,6 +1,6 @@
 """Stopping DuckDB work that nobody waits for any more.
 
-Two things end a query early:
+Three things end a query early:
 
 * **The call is cancelled**: the client timed out, was interrupted or cancelled its gRPC call.
   A handler can ask its call ``is_cancelled()``, but while
@@ -10,6 +10,9 @@ Two things end a query early:
 * **CancelFlightInfo** (or Flight SQL's older CancelQuery) names the tickets of a flight:
   executions redeeming those tickets are interrupted, and the tickets are remembered as
   cancelled so a later DoGet of them fails at once.
+* **The time limit** (``time_limit``, the server's ``--query-timeout``) passes: the watchdog
+  interrupts the work (DEADLINE_EXCEEDED) and, if its call has still not ended a moment later
+  (a client that stopped reading holds the stream), cancels the call itself.
 
 An interrupt reaches only the statement DuckDB runs at that moment, so the watchdog repeats it
 on every tick until the execution ends, and handlers call :meth:`Execution.check` between
@@ -29,20 +32,30 @@ True
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from flightnb.server.errors import cancelled
+from flightnb.server.errors import cancelled, too_slow
 
 __all__ = ["CallContext", "CancellationRegistry", "Execution"]
 
+_log = logging.getLogger(__name__)
+
+# How long a timed-out call may stay after its interrupt before the call itself is cancelled.
+_CALL_GRACE_SECONDS = 1.0
+
 
 class CallContext(Protocol):
-    """What the registry needs of a call: :class:`flightnb.server.calls.ServerCall` has it."""
+    """What the registry needs of a call: :class:`flightnb.server.calls.ServerCall` has it.
+
+    A context with a ``cancel()`` method too can be ended when its time limit passed.
+    """
 
     def is_cancelled(self) -> bool: ...
 
@@ -62,9 +75,16 @@ class Execution:
     ticket: bytes | None
     cancelled: bool = False
     reason: str = ""
+    #: ``time.monotonic()`` past which the work is stopped; None: no limit.
+    deadline: float | None = None
+    timed_out: bool = False
+    #: The call itself was ended (its client stopped reading after the time limit).
+    let_go: bool = False
 
     def check(self) -> None:
-        """Raise ``FlightCancelledError`` if the work was cancelled."""
+        """Raise CANCELLED if the work was cancelled, DEADLINE_EXCEEDED if it ran too long."""
+        if self.timed_out:
+            raise too_slow(self.reason)
         if self.cancelled:
             raise cancelled(self.reason or "the query was cancelled")
 
@@ -78,10 +98,17 @@ class CancellationRegistry:
         Seconds between two looks at the running calls.
     remembered : int, default 1024
         How many cancelled tickets to remember.
+    time_limit : float, optional
+        Seconds any execution may run, streaming its result included; None: no limit.
     """
 
-    def __init__(self, poll_interval: float = 0.05, remembered: int = 1024) -> None:
+    def __init__(
+        self, poll_interval: float = 0.05, remembered: int = 1024, time_limit: float | None = None
+    ) -> None:
+        if time_limit is not None and time_limit <= 0:
+            raise ValueError(f"the query time limit must be positive, got {time_limit}")
         self._poll_interval = poll_interval
+        self._time_limit = time_limit
         self._remembered = remembered
         self._running: set[Execution] = set()
         self._cancelled: OrderedDict[bytes, None] = OrderedDict()
@@ -103,11 +130,13 @@ class CancellationRegistry:
     ) -> Execution:
         """Register work about to run; pair with :meth:`finish`."""
         execution = Execution(connection, context, ticket)
+        if self._time_limit is not None:
+            execution.deadline = time.monotonic() + self._time_limit
         with self._lock:
             if ticket is not None and ticket in self._cancelled:
                 execution.cancelled, execution.reason = True, "the query was cancelled"
             self._running.add(execution)
-            if context is not None:
+            if context is not None or execution.deadline is not None:
                 self._ensure_watchdog()
                 self._lock.notify_all()
         return execution
@@ -184,7 +213,10 @@ class CancellationRegistry:
 
     def _poll_locked(self) -> int:
         cancelled = 0
+        now = time.monotonic()
         for execution in self._running:
+            if execution.deadline is not None and now >= execution.deadline:
+                self._time_out(execution, now)
             if not execution.cancelled and execution.context is not None:
                 try:
                     gone = execution.context.is_cancelled()
@@ -199,11 +231,34 @@ class CancellationRegistry:
                 cancelled += 1
         return cancelled
 
+    def _time_out(self, execution: Execution, now: float) -> None:
+        assert execution.deadline is not None
+        if not execution.timed_out:
+            execution.timed_out = True
+            execution.cancelled = True
+            execution.reason = (
+                f"the query ran longer than this server's limit of {self._time_limit:g} s"
+            )
+        elif now >= execution.deadline + _CALL_GRACE_SECONDS and execution.context is not None:
+            # Still registered after the interrupt: the handler is not in DuckDB but blocked
+            # sending to a client that does not read. Ending the call frees its thread.
+            cancel = getattr(execution.context, "cancel", None)
+            if cancel is not None and not execution.let_go:
+                execution.let_go = True
+                cancel()
+                _log.warning(
+                    "ended a call past the %g s time limit: its client stopped reading",
+                    self._time_limit,
+                )
+
     def _watch(self) -> None:
         with self._lock:
             while not self._closed:
                 self._poll_locked()
-                if any(e.context is not None or e.cancelled for e in self._running):
+                if any(
+                    e.context is not None or e.cancelled or e.deadline is not None
+                    for e in self._running
+                ):
                     self._lock.wait(self._poll_interval)
                 else:
                     self._lock.wait()

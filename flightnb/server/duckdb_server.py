@@ -11,6 +11,11 @@ How statements run:
 * Every request runs on its own DuckDB connection (``cursor()``), because the server calls
   handlers from several threads. A transaction owns one connection; its requests take turns.
 * Parameters are always bound by DuckDB, never written into SQL text.
+* Queries run in a sandbox (:mod:`flightnb.server.sandbox`): the served database and the
+  ``allow_dirs``, nothing else of the host; the switches are set before the first call.
+* Every call needs the server's token unless ``auth=False`` (:mod:`flightnb.server.auth`); a
+  loopback server publishes a generated token in a runtime file of its owner, where the same
+  user's flightnb clients find it (:mod:`flightnb.server.exposure`).
 * All DuckDB work is registered with a :class:`~flightnb.server.cancellation.CancellationRegistry`:
   it is interrupted when its call is cancelled (the client timed out or gave up) or when
   CancelFlightInfo names its flight.
@@ -28,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
+from pathlib import Path
 from typing import Any, cast
 
 import duckdb
@@ -37,12 +43,17 @@ import pyarrow.flight as flight
 
 from flightnb._proto import Flight_pb2
 from flightnb._proto import FlightSql_pb2 as sql
+from flightnb.runtime_files import remove_entry
 from flightnb.server import metadata, tables
+from flightnb.server.auth import ServerAuth, new_token
 from flightnb.server.calls import BatchStream, ServerCall, Upload
 from flightnb.server.cancellation import CancellationRegistry, Execution
 from flightnb.server.dispatch import FlightSqlServerBase, UploadMode
-from flightnb.server.errors import cancelled, flight_error, unsupported
+from flightnb.server.errors import cancelled, exhausted, flight_error, unsupported
+from flightnb.server.exposure import check_exposure, publish_token
 from flightnb.server.sample_data import load_sample_data
+from flightnb.server.sandbox import lock_down, refuse_escapes
+from flightnb.server.service import DEFAULT_MAX_CALLS_PER_CLIENT, DEFAULT_MAX_MESSAGE_BYTES
 from flightnb.server.sql_info import SqlInfoValue, duckdb_sql_info, sql_info_table
 from flightnb.server.state import (
     KeptResults,
@@ -123,7 +134,9 @@ class FlightSqlServer(FlightSqlServerBase):
         Where to listen: ``grpc://host:port`` (port 0 picks a free port, see :attr:`port`),
         ``grpc+tls://host:port`` (with ``tls_certificates``) or ``grpc+unix:///socket/path``.
     database : str or duckdb.DuckDBPyConnection, default ":memory:"
-        A DuckDB database file, ``":memory:"``, or an open connection to serve.
+        A DuckDB database file, ``":memory:"``, or an open connection to serve. A connection
+        given is sandboxed like the server's own (external access off, configuration
+        locked): load what it needs from files before handing it over.
     sample_size : int, optional
         Create the sample ``trips`` (with this many rows) and ``stations`` tables at start.
     read_only : bool, default False
@@ -138,6 +151,31 @@ class FlightSqlServer(FlightSqlServerBase):
         reads; tables with fewer rows get one endpoint per row.
     tls_certificates : sequence of (cert, key), optional
         PEM certificate chains and private keys, for a ``grpc+tls`` location.
+    token : str, optional
+        The bearer token every call must carry. Without one (and without ``basic_auth``) a
+        random token is made; on a loopback address or unix socket it is written to a
+        runtime file only this OS user can read, where this user's flightnb clients find it.
+    basic_auth : (str, str), optional
+        A user name and password that a Handshake trades for a session token.
+    auth : bool, default True
+        False serves every call without credentials; only on loopback or a unix socket, and
+        with a warning.
+    allow_dirs : sequence of str, optional
+        Directories queries may read and write files in; no other file of the host.
+    query_timeout : float, optional
+        Seconds a query may run, streaming its result included; then DEADLINE_EXCEEDED.
+    max_result_bytes : int, optional
+        The largest result (Arrow bytes) a query may return; beyond, RESOURCE_EXHAUSTED.
+    max_calls_per_client : int, default 32
+        Calls one client (one token or login) may have running at once.
+    max_message_bytes : int, default 256 MiB
+        The largest message (e.g. one uploaded batch) a client may send.
+
+    Raises
+    ------
+    ValueError
+        For a location beyond this host without TLS or without given credentials, and for
+        ``auth=False`` there.
 
     Examples
     --------
@@ -158,9 +196,31 @@ class FlightSqlServer(FlightSqlServerBase):
         timezone: str | None = "UTC",
         endpoints: int = 1,
         tls_certificates: Sequence[Any] | None = None,
+        token: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        auth: bool = True,
+        allow_dirs: Sequence[str] = (),
+        query_timeout: float | None = None,
+        max_result_bytes: int | None = None,
+        max_calls_per_client: int = DEFAULT_MAX_CALLS_PER_CLIENT,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         if endpoints < 1:
             raise ValueError(f"endpoints must be at least 1, got {endpoints}")
+        given = bool(token) or basic_auth is not None
+        check_exposure(
+            location,
+            tls=location.startswith("grpc+tls://") and bool(tls_certificates),
+            authenticated=auth,
+            credentials=given,
+        )
+        self._token: str | None = None
+        if auth:
+            # Basic logins alone need no token; without any credential, one is made.
+            self._token = token or (None if basic_auth is not None else new_token())
+        server_auth = ServerAuth(self._token, basic=basic_auth, enabled=auth)
+        self._max_result_bytes = max_result_bytes
+        self._runtime_file: Path | None = None
         if isinstance(database, duckdb.DuckDBPyConnection):
             self._db = database
             self._owns_db = False
@@ -177,7 +237,7 @@ class FlightSqlServer(FlightSqlServerBase):
         self._transactions = Transactions(self._db, self._cursor_lock)
         self._prepared = PreparedStatements()
         self._kept = KeptResults()
-        self._registry = CancellationRegistry()
+        self._registry = CancellationRegistry(time_limit=query_timeout)
         self._recent_queries: collections.deque[tuple[str, list[Parameters]]] = collections.deque(
             maxlen=_RECENT_QUERIES
         )
@@ -198,8 +258,22 @@ class FlightSqlServer(FlightSqlServerBase):
         self._scheme = scheme
         self._address = rest if scheme == "grpc+unix" else rest.rsplit(":", 1)[0]
         try:
-            super().__init__(location, tls_certificates=tls_certificates)
+            # Before the first client query: every connection of the server is confined.
+            lock_down(self._db, allow_dirs)
+            super().__init__(
+                location,
+                tls_certificates=tls_certificates,
+                auth=server_auth,
+                max_calls_per_client=max_calls_per_client,
+                max_message_bytes=max_message_bytes,
+            )
+            if self._token is not None:
+                self._runtime_file = publish_token(self.location, self._token)
         except BaseException:
+            if self._runtime_file is not None:
+                remove_entry(self._runtime_file)
+            if hasattr(self, "_stopped"):  # listening already
+                super().shutdown()
             self._registry.close()
             if self._owns_db:
                 self._db.close()
@@ -213,6 +287,23 @@ class FlightSqlServer(FlightSqlServerBase):
         if self._scheme == "grpc+unix":
             return f"grpc+unix://{self._address}"
         return f"{self._scheme}://{self._address}:{self.port}"
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token calls must carry (a secret: never print or log it).
+
+        None when the server takes Basic logins only, or no credentials (``auth=False``).
+        Other clients send it as ``authorization: Bearer <token>``.
+        """
+        return self._token
+
+    @property
+    def runtime_file(self) -> Path | None:
+        """The runtime file holding the token for this user's clients; None if not written."""
+        return self._runtime_file
+
+    def __repr__(self) -> str:
+        return f"FlightSqlServer({self.location!r}, auth={self.auth!r})"
 
     @property
     def batch_size(self) -> int:
@@ -244,7 +335,10 @@ class FlightSqlServer(FlightSqlServerBase):
         return self._registry
 
     def shutdown(self) -> None:
-        """Stop serving, roll back open transactions and close the database."""
+        """Stop serving, remove the runtime file, roll back transactions, close the database."""
+        if self._runtime_file is not None:
+            remove_entry(self._runtime_file)
+            self._runtime_file = None
         super().shutdown()
         self._registry.close()
         self._transactions.close()
@@ -315,6 +409,7 @@ class FlightSqlServer(FlightSqlServerBase):
     ) -> _Planned:
         """Bind a read-only SELECT (nothing runs); run anything else now."""
         self._recent_queries.append((query, parameter_sets))
+        refuse_escapes(con, query)
         single = len(con.extract_statements(query)) == 1
         relation = con.sql(query, params=parameter_sets[0])
         if relation is not None and relation.type == _QUERY_RELATION and single:
@@ -324,7 +419,16 @@ class FlightSqlServer(FlightSqlServerBase):
             more = con.sql(query, params=parameters)
             tables.append(more.to_arrow_table() if more is not None else pa.table({}))
         result = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        self._check_result_size(result.nbytes)
         return _Planned(result.schema, result)
+
+    def _check_result_size(self, size: int) -> None:
+        """RESOURCE_EXHAUSTED once a result has grown past ``max_result_bytes``."""
+        if self._max_result_bytes is not None and size > self._max_result_bytes:
+            raise exhausted(
+                f"the result is larger than this server's limit of {self._max_result_bytes:,} "
+                "bytes; select fewer rows or columns"
+            )
 
     def _result_ticket(self, table: pa.Table) -> bytes:
         data = _ipc_bytes(table)
@@ -446,11 +550,13 @@ class FlightSqlServer(FlightSqlServerBase):
             # A transaction's connection serves one request at a time, so its results are
             # read whole rather than holding the connection for as long as a client streams.
             with self._connection(transaction_id, context, ticket) as con:
+                refuse_escapes(con, query)
                 tables = []
                 for parameters in parameter_sets:
                     relation = con.sql(query, params=parameters)
                     assert relation is not None
                     tables.append(relation.to_arrow_table())
+                    self._check_result_size(sum(t.nbytes for t in tables))
             return BatchStream.of_table(pa.concat_tables(tables), max_rows=self._batch_size)
         con = self._new_connection()
         execution = self._registry.start(con, context=context, ticket=ticket)
@@ -474,6 +580,7 @@ class FlightSqlServer(FlightSqlServerBase):
     def _open_reader(
         self, con: duckdb.DuckDBPyConnection, query: str, parameters: Parameters
     ) -> pa.RecordBatchReader:
+        refuse_escapes(con, query)
         relation = con.sql(query, params=parameters)
         assert relation is not None
         return relation.to_arrow_reader(self._batch_size)
@@ -501,6 +608,8 @@ class FlightSqlServer(FlightSqlServerBase):
                     yield from self._checked(execution, reader)
             except Exception as exc:
                 # DuckDB's reader reports an interrupt as a plain OSError.
+                if execution.timed_out:
+                    execution.check()
                 if execution.cancelled:
                     raise cancelled(execution.reason or "the query was cancelled") from None
                 raise flight_error(exc) from None
@@ -509,10 +618,14 @@ class FlightSqlServer(FlightSqlServerBase):
             self._registry.finish(execution)
             con.close()
 
-    @staticmethod
-    def _checked(execution: Execution, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    def _checked(
+        self, execution: Execution, reader: pa.RecordBatchReader
+    ) -> Iterator[pa.RecordBatch]:
+        sent = 0
         for batch in reader:
             execution.check()
+            sent += batch.nbytes
+            self._check_result_size(sent)
             yield batch
 
     # ------------------------------------------------------------------ cancellation
@@ -584,6 +697,7 @@ class FlightSqlServer(FlightSqlServerBase):
         con: duckdb.DuckDBPyConnection, query: str, parameters: Parameters
     ) -> pa.Schema:
         """The schema of a single SELECT; an empty schema for statements that would write."""
+        refuse_escapes(con, query)
         statements = con.extract_statements(query)
         if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
             return pa.schema([])
@@ -632,6 +746,7 @@ class FlightSqlServer(FlightSqlServerBase):
         parameter_sets: list[Parameters],
         transaction_id: bytes | None = None,
     ) -> int:
+        refuse_escapes(con, query)
         counts = []
         block = self._autocommit_block(con, transaction_id) if len(parameter_sets) > 1 else None
         with block if block is not None else _noop():
@@ -680,6 +795,7 @@ class FlightSqlServer(FlightSqlServerBase):
     ) -> sql.ActionCreatePreparedStatementResult:
         transaction_id = _txn(request)
         with self._connection(transaction_id, context) as con:
+            refuse_escapes(con, request.query)
             names = parameter_names(con, request.query)
             try:
                 schema: pa.Schema | None = self._query_schema(

@@ -14,7 +14,10 @@ raised                                      status
 ``already_exists``                           ALREADY_EXISTS
 ``unsupported`` / DuckDB NotSupported        UNIMPLEMENTED
 ``cancelled`` / DuckDB interrupt             CANCELLED
-DuckDB permission errors                     PERMISSION_DENIED
+``unauthenticated``                          UNAUTHENTICATED
+``denied`` / DuckDB permission errors        PERMISSION_DENIED
+``exhausted`` (a limit of the server)        RESOURCE_EXHAUSTED
+``too_slow`` (the query time limit)          DEADLINE_EXCEEDED
 DuckDB internal errors, out of memory        INTERNAL
 DuckDB transaction and I/O errors            UNKNOWN
 anything else (a bug of the server)          INTERNAL, naming the exception's class
@@ -41,9 +44,13 @@ __all__ = [
     "ServerError",
     "already_exists",
     "cancelled",
+    "denied",
+    "exhausted",
     "flight_error",
     "invalid",
     "not_found",
+    "too_slow",
+    "unauthenticated",
     "unsupported",
 ]
 
@@ -93,6 +100,26 @@ def unsupported(message: str) -> ServerError:
 def cancelled(message: str) -> ServerError:
     """A CANCELLED error: the work was stopped before it finished."""
     return ServerError(_Code.CANCELLED, message)
+
+
+def unauthenticated(message: str) -> ServerError:
+    """An UNAUTHENTICATED error: the call carries no credential, or a wrong one."""
+    return ServerError(_Code.UNAUTHENTICATED, message)
+
+
+def denied(message: str) -> ServerError:
+    """A PERMISSION_DENIED error: the sandbox refuses what the statement would do."""
+    return ServerError(_Code.PERMISSION_DENIED, message)
+
+
+def exhausted(message: str) -> ServerError:
+    """A RESOURCE_EXHAUSTED error: the call went past one of the server's limits."""
+    return ServerError(_Code.RESOURCE_EXHAUSTED, message)
+
+
+def too_slow(message: str) -> ServerError:
+    """A DEADLINE_EXCEEDED error: the query ran past the server's time limit."""
+    return ServerError(_Code.DEADLINE_EXCEEDED, message)
 
 
 # Most specific first: the classes overlap (e.g. InterruptException is a DatabaseError).

@@ -18,10 +18,14 @@ DoGet               ``do_get(call, ticket) -> BatchStream``
 DoPut               ``do_put(call, descriptor, upload) -> bytes or None`` (a PutResult)
 DoAction            ``do_action(call, kind, body) -> iterable of bytes``
 ListActions         ``list_actions(call) -> list of (type, description)``
-Handshake           answered with no messages (no authentication)
+Handshake           ``auth.handshake`` (see :class:`~flightnb.server.auth.ServerAuth`)
 PollFlightInfo      UNIMPLEMENTED
 DoExchange          UNIMPLEMENTED
 ==================  ===========================================================
+
+Every call but Handshake passes :class:`~flightnb.server.guard.CallGuard` first: it is
+authenticated when the server was given ``auth``, and counted against its caller's
+``max_calls_per_client``.
 """
 
 from __future__ import annotations
@@ -39,8 +43,10 @@ from flightnb._proto import Flight_pb2
 from flightnb.codec.decoder import FlightDataDecoder
 from flightnb.codec.encoder import FlightDataEncoder
 from flightnb.codec.wire import parse_flight_data
+from flightnb.server.auth import ServerAuth
 from flightnb.server.calls import BatchStream, ServerCall, Upload
-from flightnb.server.errors import flight_error, invalid, unsupported
+from flightnb.server.errors import ServerError, flight_error, invalid, unsupported
+from flightnb.server.guard import CallGuard, CallSlots
 
 __all__ = ["FlightServer", "parse_listen_location"]
 
@@ -50,11 +56,21 @@ _MAX_WORKERS = 128
 # How long shutdown() lets running calls finish before cancelling them.
 _SHUTDOWN_GRACE_SECONDS = 1.0
 _OPTIONS = (
-    ("grpc.max_receive_message_length", -1),
     ("grpc.max_send_message_length", -1),
     # Without this a second server on a port in use would share it silently.
     ("grpc.so_reuseport", 0),
+    # Request headers beyond 16 KiB are refused by gRPC before any handler sees them.
+    ("grpc.max_metadata_size", 16 * 1024),
+    # gRPC cancels calls at random, any client's, once more than 1000 wait for the server to
+    # take them (the defaults); a flood of one client's calls would cancel another's. Let
+    # them wait: each is answered in turn, a flood's by its client's call limit.
+    ("grpc.server.max_pending_requests", 10_000),
+    ("grpc.server.max_pending_requests_hard_limit", 20_000),
 )
+#: The largest message a client may send (one FlightData of an upload, one request).
+DEFAULT_MAX_MESSAGE_BYTES = 256 << 20
+#: Calls one client (one token or login) may have running at once.
+DEFAULT_MAX_CALLS_PER_CLIENT = 32
 
 _T = TypeVar("_T")
 
@@ -108,6 +124,21 @@ class FlightServer:
     tls_certificates : sequence of (cert, key), optional
         PEM certificate chains and private keys, for ``grpc+tls``
         (``pyarrow.flight.CertKeyPair`` works too).
+    auth : ServerAuth, optional
+        Who may call; without it every call is served.
+    max_calls_per_client : int, default 32
+        Calls one caller (one token, one login; everyone when there is no ``auth``) may have
+        running at once; more are answered RESOURCE_EXHAUSTED.
+    max_message_bytes : int, default 256 MiB
+        The largest message a client may send; a larger one fails its call
+        (RESOURCE_EXHAUSTED) before it is held in memory.
+
+    Attributes
+    ----------
+    auth : ServerAuth
+        Who may call (a disabled ``ServerAuth`` without ``auth``).
+    call_slots : CallSlots
+        The running calls of each caller.
 
     Raises
     ------
@@ -122,15 +153,24 @@ class FlightServer:
         location: str = "grpc://127.0.0.1:0",
         *,
         tls_certificates: Sequence[Any] | None = None,
+        auth: ServerAuth | None = None,
+        max_calls_per_client: int = DEFAULT_MAX_CALLS_PER_CLIENT,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         scheme, address, tls = parse_listen_location(location)
         if tls and not tls_certificates:
             raise ValueError("grpc+tls needs tls_certificates=[(cert_pem, key_pem)]")
+        self.auth = auth if auth is not None else ServerAuth(enabled=False)
+        self.call_slots = CallSlots(max_calls_per_client)
         self._workers = ThreadPoolExecutor(_MAX_WORKERS, thread_name_prefix="flightnb-server")
         self._server = grpc.server(
             self._workers,
             handlers=[_Servicer(self).handler()],
-            options=_OPTIONS,
+            interceptors=[CallGuard(self.auth, self.call_slots)],
+            # No maximum_concurrent_rpcs: gRPC's refusal reaches clients as a bare CANCELLED.
+            # The per-client limit bounds each caller; refusals are quick, so a flood waits
+            # briefly for a worker thread rather than holding one.
+            options=(*_OPTIONS, ("grpc.max_receive_message_length", max_message_bytes)),
         )
         try:
             if tls:
@@ -259,7 +299,19 @@ class _Servicer:
     def _handshake(
         self, requests: Iterator[bytes], context: grpc.ServicerContext
     ) -> Iterator[bytes]:
-        return iter(())
+        headers = ServerCall(context).headers
+        # One request is enough for every login; reading no further bounds the call.
+        first = next(requests, None)
+        payload = Flight_pb2.HandshakeRequest.FromString(first).payload if first else b""
+        try:
+            answer, response_headers = self._server.auth.handshake(headers, payload)
+        except ServerError as exc:
+            context.abort(exc.code, exc.message)
+        if response_headers:
+            context.send_initial_metadata(response_headers)
+        if not answer:
+            return iter(())
+        return iter([Flight_pb2.HandshakeResponse(payload=answer).SerializeToString()])
 
     @staticmethod
     def _unimplemented(name: str) -> Callable[[Any, grpc.ServicerContext], Any]:

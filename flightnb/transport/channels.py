@@ -17,13 +17,15 @@ from flightnb.errors import (
     FlightUnavailableError,
 )
 from flightnb.transport.errors import connection_hint
+from flightnb.transport.grpc_options import GrpcOptionValue, merge_grpc_options
 from flightnb.transport.locations import ChannelTarget
 
 MAX_METADATA_BYTES = 1 << 20
 RECONNECT_BACKOFF_INITIAL_MS = 100
 RECONNECT_BACKOFF_MAX_MS = 1000
-#: The HTTP/2 receive window of each stream: what a server may send before the client reads.
-STREAM_WINDOW_BYTES = 4 << 20
+#: The HTTP/2 receive window of each stream: what a server may send before the client reads,
+#: and so what one stream moves per round trip (see _grpc_options).
+STREAM_WINDOW_BYTES = 16 << 20
 #: How long a call waits for a channel that lost its server to connect again (see
 #: :meth:`ChannelPool.get`); the channels' reconnect backoff is at most 1 s.
 RECONNECT_WAIT_SECONDS = 2.0
@@ -42,7 +44,9 @@ class ChannelConfig:
     #: -1 means unlimited; grpcio's own default is 4 MiB, smaller than many servers' batches.
     max_receive_message_size: int = -1
     max_send_message_size: int = -1
-    extra_options: tuple[tuple[str, str | int], ...] = ()
+    #: The user's gRPC channel arguments (``grpc_options=``), checked; they win over ours.
+    #: Not shown: a proxy URL (``grpc.http_proxy``) may carry a password.
+    extra_options: tuple[tuple[str, GrpcOptionValue], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if (self.cert_chain is None) != (self.private_key is None):
@@ -51,8 +55,8 @@ class ChannelConfig:
 
 def _grpc_options(
     config: ChannelConfig, override_hostname: str | None
-) -> list[tuple[str, str | int]]:
-    options: list[tuple[str, str | int]] = [
+) -> list[tuple[str, GrpcOptionValue]]:
+    options: list[tuple[str, GrpcOptionValue]] = [
         ("grpc.max_receive_message_length", config.max_receive_message_size),
         ("grpc.max_send_message_length", config.max_send_message_size),
         # grpc's default (8 KiB soft, 16 KiB hard) refuses the large trailers some servers
@@ -67,16 +71,20 @@ def _grpc_options(
         ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MAX_MS),
         # A fixed window per stream instead of grpc's bandwidth probing, which grows the
         # window with measured throughput until a server may push hundreds of MiB the client
-        # has not asked for: a streaming read's memory bound (max_buffer_bytes plus one
-        # window per stream) would not hold. 4 MiB keeps a loopback read at full speed and
-        # allows 4 MiB per round trip per stream (40 MB/s at 100 ms), times the streams.
+        # has not asked for: a streaming read's memory bound (max_buffer_bytes plus about
+        # two windows per stream, see client/batch_stream.py) would not hold. The window is
+        # what one stream may have in flight per round trip: 16 MiB is 168 MB/s at 100 ms
+        # (1.3 Gbit/s), full from the first round trip where probing starts at 64 KiB and
+        # ramps up; 4 MiB (40 MB/s at 100 ms) read at half pyarrow.flight's speed over an
+        # 800 Mbit/s, 100 ms link.
+        # grpc_options= may set another ("grpc.http2.lookahead_bytes"); the default
+        # concurrency counts this one (STREAM_WINDOW_BYTES) against the budget.
         ("grpc.http2.bdp_probe", 0),
         ("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES),
     ]
     if override_hostname:
         options.append(("grpc.ssl_target_name_override", override_hostname))
-    options.extend(config.extra_options)
-    return options
+    return merge_grpc_options(options, config.extra_options)
 
 
 def _der_bytes(certificate: object) -> bytes:

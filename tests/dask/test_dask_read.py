@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 import pytest
+from bearer import adbc_connect
 
 pytest.importorskip("distributed")
 
@@ -44,7 +45,8 @@ def dask_client() -> Iterator[Client]:
 
 @pytest.fixture(scope="module")
 def split_server() -> Iterator[FlightSqlServer]:
-    server = FlightSqlServer(sample_size=3000, batch_size=500, endpoints=4)
+    # The token the workers read from FLIGHTNB_TEST_TOKEN; the server refuses any other.
+    server = FlightSqlServer(sample_size=3000, batch_size=500, endpoints=4, token=TOKEN)
     try:
         yield server
     finally:
@@ -134,8 +136,8 @@ def test_partition_on_needs_sql(split_server):
 
 
 def test_from_adbc_partition(split_server):
-    dbapi = pytest.importorskip("adbc_driver_flightsql.dbapi")
-    with dbapi.connect(split_server.location, autocommit=True) as conn, conn.cursor() as cursor:
+    pytest.importorskip("adbc_driver_flightsql.dbapi")
+    with adbc_connect(split_server, autocommit=True) as conn, conn.cursor() as cursor:
         partitions, _ = cursor.adbc_execute_partitions("SELECT * FROM trips WHERE trip_id < 100")
         endpoints = [FlightEndpoint.from_adbc_partition(p) for p in partitions]
         assert len(endpoints) == 1

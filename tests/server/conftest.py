@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pyarrow.flight as flight
 import pytest
+from bearer import adbc_connect, pyarrow_client
 
 from flightnb.server import FlightSqlServer
 
@@ -26,7 +27,7 @@ def sql_server() -> Iterator[FlightSqlServer]:
 @pytest.fixture
 def flight_client(sql_server: FlightSqlServer) -> Iterator[flight.FlightClient]:
     """pyarrow's own Flight client, as an independent raw client."""
-    client = flight.connect(sql_server.location)
+    client = pyarrow_client(sql_server)
     try:
         yield client
     finally:
@@ -36,8 +37,8 @@ def flight_client(sql_server: FlightSqlServer) -> Iterator[flight.FlightClient]:
 @pytest.fixture
 def adbc_conn(sql_server: FlightSqlServer) -> Iterator[object]:
     """An ADBC Flight SQL DB-API connection in autocommit mode."""
-    dbapi = pytest.importorskip("adbc_driver_flightsql.dbapi")
-    conn = dbapi.connect(sql_server.location, autocommit=True)
+    pytest.importorskip("adbc_driver_flightsql.dbapi")
+    conn = adbc_connect(sql_server, autocommit=True)
     try:
         yield conn
     finally:

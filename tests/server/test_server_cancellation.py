@@ -6,6 +6,7 @@ The server runs in its own process so its CPU time can be read from ``/proc/<pid
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pyarrow.flight as flight
 import pytest
+from bearer import pyarrow_client
 
 import flightnb
 from flightnb._proto import Flight_pb2
@@ -35,6 +37,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 class ServerProcess:
     process: subprocess.Popen[str]
     location: str
+    token: str
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -63,16 +66,29 @@ class ServerProcess:
 
 @pytest.fixture
 def server_process() -> Iterator[ServerProcess]:
+    token = secrets.token_urlsafe(16)
     process = subprocess.Popen(
-        [sys.executable, "-m", "flightnb", "serve", "--port", "0", "--sample-size", "100"],
+        [
+            sys.executable,
+            "-m",
+            "flightnb",
+            "serve",
+            "--port",
+            "0",
+            "--sample-size",
+            "100",
+            "--token-env",
+            "FLIGHTNB_TEST_TOKEN",
+        ],
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "FLIGHTNB_TEST_TOKEN": token},
     )
     try:
         assert process.stdout is not None
         location = process.stdout.readline().rsplit(" ", 1)[-1].strip()
         assert location.startswith("grpc://127.0.0.1:")
-        server = ServerProcess(process, location)
+        server = ServerProcess(process, location, token)
         server.assert_idle_within(time.monotonic(), 10.0)  # done loading the sample data
         yield server
     finally:
@@ -125,7 +141,7 @@ def test_keyboard_interrupt_stops_the_query(server_process: ServerProcess) -> No
 
 
 def test_cancel_flight_info_stops_the_query(server_process: ServerProcess) -> None:
-    client = flight.connect(server_process.location)
+    client = pyarrow_client(server_process)
     try:
         command = sql.CommandStatementQuery(query=HEAVY)
         info = client.get_flight_info(flight.FlightDescriptor.for_command(pack(command)))

@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
+from bearer import adbc_connect, pyarrow_client
 
 import flightnb
 from flightnb._proto import FlightSql_pb2 as sql
@@ -112,7 +113,7 @@ def split_server() -> Iterator[FlightSqlServer]:
 
 
 def test_endpoints_split_a_table_into_row_ranges(split_server: FlightSqlServer) -> None:
-    client = flight.connect(split_server.location)
+    client = pyarrow_client(split_server)
     try:
         info = client.get_flight_info(flight.FlightDescriptor.for_path("trips"))
         parts = [client.do_get(e.ticket).read_all() for e in info.endpoints]
@@ -147,9 +148,9 @@ def test_unix_socket_location() -> None:
 
 
 def test_adbc_transaction_survives_sql_errors(sql_server: FlightSqlServer) -> None:
-    dbapi = pytest.importorskip("adbc_driver_flightsql.dbapi")
+    pytest.importorskip("adbc_driver_flightsql.dbapi")
     adbc = pytest.importorskip("adbc_driver_manager")
-    with dbapi.connect(sql_server.location) as conn:  # DB-API default: autocommit off
+    with adbc_connect(sql_server) as conn:  # DB-API default: autocommit off
         with conn.cursor() as cur:
             cur.execute("CREATE TABLE txn_errors (id INTEGER PRIMARY KEY)")
             cur.execute("INSERT INTO txn_errors VALUES (1)")
@@ -175,12 +176,12 @@ def test_adbc_transaction_survives_sql_errors(sql_server: FlightSqlServer) -> No
 def test_abandoned_reads_leave_nothing_registered(sql_server: FlightSqlServer) -> None:
     command = pack(sql.CommandStatementQuery(query="SELECT * FROM range(100000000)"))
     for _ in range(5):
-        client = flight.connect(sql_server.location)
+        client = pyarrow_client(sql_server)
         info = client.get_flight_info(flight.FlightDescriptor.for_command(command))
         reader = client.do_get(info.endpoints[0].ticket)
         del reader
         client.close()  # gone before reading a batch
-    client = flight.connect(sql_server.location)
+    client = pyarrow_client(sql_server)
     try:
         with pytest.raises(flight.FlightTimedOutError):
             options = flight.FlightCallOptions(timeout=0.3)

@@ -9,10 +9,11 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from bearer import adbc_connect
 
 from flightnb.server import FlightSqlServer
 
-dbapi = pytest.importorskip("adbc_driver_flightsql.dbapi")
+pytest.importorskip("adbc_driver_flightsql.dbapi")
 adbc = pytest.importorskip("adbc_driver_manager")
 
 UTC = dt.timezone.utc
@@ -201,9 +202,9 @@ def test_get_info(adbc_conn: Any, sql_server: FlightSqlServer) -> None:
 
 def test_transaction_commit_and_rollback(sql_server: FlightSqlServer) -> None:
     name = _name("txn")
-    with dbapi.connect(sql_server.location, autocommit=True) as setup, setup.cursor() as cur:
+    with adbc_connect(sql_server, autocommit=True) as setup, setup.cursor() as cur:
         cur.execute(f"CREATE TABLE {name} (id INTEGER)")
-    with dbapi.connect(sql_server.location) as conn:  # DB-API default: autocommit off
+    with adbc_connect(sql_server) as conn:  # DB-API default: autocommit off
         with conn.cursor() as cur:
             cur.execute(f"INSERT INTO {name} VALUES (1)")
         conn.commit()
@@ -212,16 +213,16 @@ def test_transaction_commit_and_rollback(sql_server: FlightSqlServer) -> None:
             cur.execute(f"SELECT count(*) FROM {name}")
             assert cur.fetchall() == [(2,)]  # the transaction sees its own write
         conn.rollback()
-    with dbapi.connect(sql_server.location, autocommit=True) as other, other.cursor() as cur:
+    with adbc_connect(sql_server, autocommit=True) as other, other.cursor() as cur:
         cur.execute(f"SELECT id FROM {name} ORDER BY id")
         assert cur.fetchall() == [(1,)]
 
 
 def test_uncommitted_writes_are_invisible_to_others(sql_server: FlightSqlServer) -> None:
     name = _name("iso")
-    with dbapi.connect(sql_server.location, autocommit=True) as other, other.cursor() as seen:
+    with adbc_connect(sql_server, autocommit=True) as other, other.cursor() as seen:
         seen.execute(f"CREATE TABLE {name} (id INTEGER)")
-        with dbapi.connect(sql_server.location) as conn, conn.cursor() as cur:
+        with adbc_connect(sql_server) as conn, conn.cursor() as cur:
             cur.execute(f"INSERT INTO {name} VALUES (1)")
             seen.execute(f"SELECT count(*) FROM {name}")
             assert seen.fetchall() == [(0,)]

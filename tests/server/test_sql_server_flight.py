@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import subprocess
 import sys
 import threading
+from types import SimpleNamespace
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
+from bearer import pyarrow_client
 
 from flightnb._proto import Flight_pb2
 from flightnb._proto import FlightSql_pb2 as sql
@@ -216,7 +220,7 @@ def test_cancel_while_streaming(
     )
     reader = flight_client.do_get(info.endpoints[0].ticket)
     reader.read_chunk()  # the query is running
-    canceller = flight.connect(sql_server.location)
+    canceller = pyarrow_client(sql_server)
     try:
         request = Flight_pb2.CancelFlightInfoRequest(
             info=Flight_pb2.FlightInfo.FromString(info.serialize())
@@ -280,7 +284,7 @@ def test_concurrent_queries(sql_server: FlightSqlServer) -> None:
     errors: list[BaseException] = []
 
     def run() -> None:
-        client = flight.connect(sql_server.location)
+        client = pyarrow_client(sql_server)
         try:
             for _ in range(3):
                 _, table = _fetch(
@@ -304,7 +308,7 @@ def test_concurrent_queries(sql_server: FlightSqlServer) -> None:
 def test_serve_non_blocking() -> None:
     server = serve(port=0, sample_size=100, block=False)
     try:
-        client = flight.connect(server.location)
+        client = pyarrow_client(server)
         try:
             _, table = _fetch(client, sql.CommandStatementQuery(query="SELECT count(*) FROM trips"))
         finally:
@@ -322,15 +326,22 @@ def test_cli_parser() -> None:
 def test_cli_serves_until_interrupted() -> None:
     code = (
         "from flightnb.server.cli import serve_main; raise SystemExit(serve_main("
-        "['--sample-size', '50', '--port', '0']))"
+        "['--sample-size', '50', '--port', '0', '--token-env', 'FLIGHTNB_TEST_TOKEN']))"
     )
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    token = secrets.token_urlsafe(16)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "FLIGHTNB_TEST_TOKEN": token},
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         location = line.rsplit(" ", 1)[-1].strip()
         assert location.startswith("grpc://127.0.0.1:")
-        client = flight.connect(location)
+        assert token not in " ".join(process.args)  # never on the command line
+        client = pyarrow_client(SimpleNamespace(token=token), location)
         try:
             _, table = _fetch(client, sql.CommandStatementQuery(query="SELECT count(*) FROM trips"))
         finally:

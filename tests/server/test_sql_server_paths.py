@@ -7,6 +7,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
+from bearer import pyarrow_client
 
 import flightnb
 from flightnb._proto import FlightSql_pb2 as sql
@@ -22,7 +23,7 @@ def test_list_flights_names_tables(sql_server: Any) -> None:
 
 def test_path_read_matches_sql_and_pyarrow(sql_server: Any) -> None:
     by_path = flightnb.read_flight(sql_server.location, path="stations", progress=False)
-    client = flight.connect(sql_server.location)
+    client = pyarrow_client(sql_server)
     try:
         info = client.get_flight_info(flight.FlightDescriptor.for_path("stations"))
         reference = client.do_get(info.endpoints[0].ticket).read_all()

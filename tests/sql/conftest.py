@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from bearer import adbc_connect
 
 from flightnb import FlightSqlClient
 from flightnb.server import FlightSqlServer
@@ -43,8 +44,8 @@ def sql_client(sql_server: FlightSqlServer) -> Iterator[FlightSqlClient]:
 
 @pytest.fixture
 def adbc_conn(sql_server: FlightSqlServer) -> Iterator[Any]:
-    dbapi = pytest.importorskip("adbc_driver_flightsql.dbapi")
-    conn = dbapi.connect(sql_server.location, autocommit=True)
+    pytest.importorskip("adbc_driver_flightsql.dbapi")
+    conn = adbc_connect(sql_server, autocommit=True)
     try:
         yield conn
     finally:

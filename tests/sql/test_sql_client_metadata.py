@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
+from bearer import pyarrow_client
 from google.protobuf.message import Message
 
 from flightnb import FlightSqlClient
@@ -24,7 +25,7 @@ from flightnb.sql.commands import pack
 
 @pytest.fixture
 def raw(sql_server: FlightSqlServer) -> Iterator[flight.FlightClient]:
-    client = flight.connect(sql_server.location)
+    client = pyarrow_client(sql_server)
     try:
         yield client
     finally:

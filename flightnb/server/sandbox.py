@@ -1,0 +1,77 @@
+"""The SQL sandbox: client queries reach the served database and nothing else of the host.
+
+:func:`lock_down` sets DuckDB's own switches once, before the first client query, on the
+database every connection of the server shares:
+
+* ``allowed_directories``: the directories given with ``--allow-dir``, the only host files
+  queries may read or write (the served database file itself stays DuckDB's own business);
+* ``enable_external_access = false``: no other file, directory listing or URL
+  (``read_csv``, ``read_text``, ``glob``, ``read_parquet``, ``COPY ... TO``, ``EXPORT
+  DATABASE``, ``ATTACH`` of a file, ``INSTALL``, secrets stored on disk);
+* ``autoinstall_known_extensions`` and ``autoload_known_extensions`` off: no extension is
+  fetched or loaded behind a query's back;
+* ``lock_configuration = true``, last: no ``SET``, ``RESET`` or ``PRAGMA`` may change any
+  of the above (or any other setting) afterwards.
+
+:func:`refuse_escapes` is the second wall, in front of DuckDB: statements whose kind has no
+business on a shared server (``ATTACH``, also of ``:memory:``; ``DETACH``; ``INSTALL`` and
+``LOAD``; ``EXPORT``; ``SET``, ``RESET`` and ``USE``) are refused with PERMISSION_DENIED
+before DuckDB sees them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import duckdb
+
+from flightnb.server.errors import denied
+
+__all__ = ["lock_down", "refuse_escapes"]
+
+_REFUSED = {
+    duckdb.StatementType.ATTACH: "ATTACH",
+    duckdb.StatementType.DETACH: "DETACH",
+    duckdb.StatementType.LOAD: "INSTALL and LOAD",
+    duckdb.StatementType.EXPORT: "EXPORT DATABASE",
+    duckdb.StatementType.SET: "SET, RESET and USE",
+}
+
+
+def lock_down(db: duckdb.DuckDBPyConnection, allow_dirs: Sequence[str] = ()) -> None:
+    """Confine every connection of ``db`` to its database and ``allow_dirs`` (see above).
+
+    Raises
+    ------
+    ValueError
+        When a directory of ``allow_dirs`` does not exist.
+    """
+    directories = []
+    for directory in allow_dirs:
+        path = os.path.realpath(directory)
+        if not os.path.isdir(path):
+            raise ValueError(f"--allow-dir {directory!r} is not a directory")
+        directories.append(path.rstrip("/") + "/")
+    if directories:
+        db.execute("SET allowed_directories = ?", [directories])
+    db.execute("SET autoinstall_known_extensions = false")
+    db.execute("SET autoload_known_extensions = false")
+    db.execute("SET enable_external_access = false")
+    db.execute("SET lock_configuration = true")
+
+
+def refuse_escapes(con: duckdb.DuckDBPyConnection, query: str) -> None:
+    """Raise PERMISSION_DENIED if ``query`` holds a statement the sandbox refuses.
+
+    A query DuckDB cannot split into statements passes: running it fails with DuckDB's own
+    syntax error.
+    """
+    try:
+        statements = con.extract_statements(query)
+    except (duckdb.Error, ValueError):
+        return
+    for statement in statements:
+        kind = _REFUSED.get(statement.type)
+        if kind is not None:
+            raise denied(f"this server does not allow {kind}")
