@@ -10,6 +10,7 @@ from flightnb.client.sync import FlightClient
 from flightnb.errors import (
     FlightAlreadyExistsError,
     FlightCancelledError,
+    FlightCapabilityError,
     FlightClientClosedError,
     FlightDecodeError,
     FlightError,
@@ -55,6 +56,7 @@ __all__ = [
     "FlightAlreadyExistsError",
     "FlightBatchReader",
     "FlightCancelledError",
+    "FlightCapabilityError",
     "FlightClient",
     "FlightClientClosedError",
     "FlightDecodeError",

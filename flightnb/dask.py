@@ -7,6 +7,11 @@ the schema, so nothing is read on the client. Each worker process keeps one
 :class:`~flightnb.FlightClient` per server and options (its channels are reused by every task
 the worker runs) and reads its endpoint with the streaming reader.
 
+Servers lacking a capability: a prepared statement's missing or placeholder schema is replaced
+by GetSchema of the query; a server that does not bind parameters (it refuses an empty binding
+tried when planning) gets the ``partition_on`` bounds written into each range query as typed
+literals of its dialect (:mod:`flightnb.scan.literals`).
+
 Credentials never enter the graph: ``token_env="NAME"`` makes each worker read the token from
 its own environment variable ``NAME`` (a picklable callable given as ``token=`` works too,
 and is called on the worker); a ``token=`` string is refused. What cannot travel to workers:
@@ -28,9 +33,16 @@ import pyarrow as pa
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.convert import check_dtype_backend, to_pandas
-from flightnb.errors import FlightInvalidArgumentError
+from flightnb.errors import FlightCapabilityError, FlightError, FlightInvalidArgumentError
 from flightnb.requests import SqlQuery, read_request
+from flightnb.scan.literals import render_literal
+from flightnb.scan.predicate import Dialect, dialect_for
 from flightnb.scan.query import SCAN_ALIAS, narrow_query, wrappable
+from flightnb.sql.capabilities import (
+    BINDING,
+    capabilities_of,
+    refuses_capability,
+)
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.streaming import plan_and_stream
 from flightnb.types import FlightEndpoint, FlightInfo, Location
@@ -91,6 +103,29 @@ async def _bounds(
     return table.column(0)[0], table.column(1)[0]
 
 
+async def _literal_dialect(client: AsyncFlightClient, query: str) -> Dialect | None:
+    """None if the server binds parameters (an empty binding tried on ``query``), else the
+    dialect to write values as literals in."""
+    found = capabilities_of(client)
+    async with AsyncFlightSqlClient(client) as sql_client:
+        if found.parameter_binding is None:
+            try:
+                async with sql_client.prepare(query) as statement:
+                    await statement.probe_binding()
+            except FlightError as exc:
+                if not refuses_capability(exc):
+                    raise
+                found.lacks_binding(exc)  # no prepared statements, so nothing to bind to
+        if found.parameter_binding is not False:
+            return None
+        try:
+            info = await sql_client.get_sql_info(["FLIGHT_SQL_SERVER_NAME"])
+        except FlightError:
+            return dialect_for(None)
+    name = info.get("FLIGHT_SQL_SERVER_NAME")
+    return dialect_for(name if isinstance(name, str) else None)
+
+
 def _split(low: pa.Scalar, high: pa.Scalar, n: int) -> list[pa.Scalar]:
     """``n + 1`` boundaries from ``low`` to ``high`` in the column's own type."""
     type_ = low.type
@@ -111,21 +146,39 @@ def _split(low: pa.Scalar, high: pa.Scalar, n: int) -> list[pa.Scalar]:
 
 
 def _range_queries(
-    query: str, parameters: Any, column: str, bounds: list[pa.Scalar]
-) -> list[tuple[str, list[Any]]]:
+    query: str,
+    parameters: Any,
+    column: str,
+    bounds: list[pa.Scalar],
+    literals: Dialect | None = None,
+) -> list[tuple[str, list[Any] | None]]:
+    """One query per range; with ``literals`` the bounds are written in that dialect."""
     from flightnb.scan.predicate import quote_identifier
 
     name = quote_identifier(column)
     base = f"SELECT * FROM ({query}) AS {quote_identifier(SCAN_ALIAS)} WHERE "
     own = list(parameters or ())
-    parts = []
+    marks = ["?"] * len(bounds)
+    if literals is not None:
+        written = [render_literal(b, literals.literals) for b in bounds]
+        if any(w is None for w in written):
+            raise FlightCapabilityError(
+                BINDING,
+                f"the partition_on= bounds of {column!r} ({bounds[0].type}) cannot be written "
+                "into the SQL exactly; read without partition_on=",
+            )
+        marks = [w for w in written if w is not None]
+    parts: list[tuple[str, list[Any] | None]] = []
     last = len(bounds) - 2
     for i in range(len(bounds) - 1):
         high_op = "<=" if i == last else "<"
-        condition = f"{name} >= ? AND {name} {high_op} ?"
+        condition = f"{name} >= {marks[i]} AND {name} {high_op} {marks[i + 1]}"
         if i == 0:
             condition = f"({condition}) OR {name} IS NULL"  # NULLs go to the first partition
-        parts.append((base + condition, [*own, bounds[i], bounds[i + 1]]))
+        if literals is not None:
+            parts.append((base + condition, parameters))
+        else:
+            parts.append((base + condition, [*own, bounds[i], bounds[i + 1]]))
     return parts
 
 
@@ -164,7 +217,8 @@ def read_flight(
     partition_on, npartitions : str and int, optional
         For a ``sql`` query: ask the server for the column's minimum and maximum and read
         ``npartitions`` range queries instead (``column >= ? AND column < ?``; NULLs go to the
-        first), like ``dask.dataframe.read_sql_query``.
+        first), like ``dask.dataframe.read_sql_query``. For a server that does not bind
+        parameters the bounds are written into the queries as literals.
     **client_options
         The client options of each worker's client (``headers=``, TLS, ``timeout=``, ...);
         they travel in the graph, so keep secrets out of them.
@@ -213,16 +267,18 @@ def read_flight(
         )
         request = SqlQuery(narrowed.query, narrowed.parameters)
 
-    async def plan() -> tuple[FlightInfo | None, pa.Schema, Any]:
+    async def plan() -> tuple[FlightInfo | None, pa.Schema, Any, Dialect | None]:
         async with AsyncFlightClient(location, **planning) as client:
             info, schema = await plan_request(client, request)
-            bounds = None
+            bounds, literals = None, None
             if partition_on is not None:
                 assert isinstance(request, SqlQuery)
                 bounds = await _bounds(client, request.query, request.parameters, partition_on)
-            return info, schema, bounds
+                if request.parameters is None:
+                    literals = await _literal_dialect(client, request.query)
+            return info, schema, bounds, literals
 
-    info, schema, bounds = shared_loop_thread().run(plan())
+    info, schema, bounds, literals = shared_loop_thread().run(plan())
     shown = schema
     if wanted is not None:
         missing = [c for c in wanted if c not in schema.names]
@@ -247,7 +303,11 @@ def read_flight(
         else:
             assert npartitions is not None
             ranges = _range_queries(
-                request.query, request.parameters, partition_on, _split(low, high, npartitions)
+                request.query,
+                request.parameters,
+                partition_on,
+                _split(low, high, npartitions),
+                literals,
             )
             parts = [_Part(query=q, parameters=p, **common) for q, p in ranges]
     elif info is None:

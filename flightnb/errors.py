@@ -15,6 +15,7 @@ code written against it reads the same::
     ├── FlightNotFoundError          NOT_FOUND
     ├── FlightAlreadyExistsError     ALREADY_EXISTS
     ├── FlightNotImplementedError    UNIMPLEMENTED: the server lacks this call or command
+    │   └── FlightCapabilityError    ... and flightnb's fallback for it cannot apply here
     ├── FlightResourceExhaustedError RESOURCE_EXHAUSTED: e.g. a message over a size limit
     ├── FlightInternalError          INTERNAL, DATA_LOSS
     └── FlightServerError            UNKNOWN and every other status a server sends
@@ -26,9 +27,12 @@ gRPC status codes are translated to these classes in exactly one place,
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "FlightAlreadyExistsError",
     "FlightCancelledError",
+    "FlightCapabilityError",
     "FlightClientClosedError",
     "FlightDecodeError",
     "FlightError",
@@ -153,6 +157,47 @@ class FlightAlreadyExistsError(FlightError):
 
 class FlightNotImplementedError(FlightError):
     """The server does not implement this RPC, action or command."""
+
+
+class FlightCapabilityError(FlightNotImplementedError):
+    """The server lacks a capability this call needs, and flightnb's fallback cannot apply.
+
+    The message is one line naming both, e.g. that the server does not bind parameters and
+    that values written into the SQL (as ``scan_flight`` filters are) would work instead.
+
+    Attributes
+    ----------
+    capability : str
+        What the server lacks (``"parameter binding"``, ...).
+    fallback : str
+        What flightnb does, or what the caller can do, without it.
+    """
+
+    def __init__(self, capability: str, fallback: str, *, cause: FlightError | None = None) -> None:
+        said = f" (the server said: {cause})" if cause is not None else ""
+        super().__init__(
+            f"this server does not support {capability}{said}; {fallback}",
+            code=cause.code if cause is not None else "UNIMPLEMENTED",
+            detail=cause.detail if cause is not None else None,
+        )
+        self.capability = capability
+        self.fallback = fallback
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as what it says (a Dask worker's error travels to the client this way).
+        return (_capability_error, (self.capability, self.fallback, self.message, self.code))
+
+
+def _capability_error(
+    capability: str, fallback: str, message: str, code: str | None
+) -> FlightCapabilityError:
+    error = FlightCapabilityError(capability, fallback)
+    error.message, error.code = message, code
+    error.args = (message,)
+    return error
 
 
 class FlightResourceExhaustedError(FlightError):

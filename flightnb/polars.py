@@ -76,10 +76,12 @@ def scan_flight(
 
     For ``sql=`` sources the scan pushes down what polars asks for: the needed columns become
     the select list, the safely translatable conjuncts of the predicate a ``WHERE`` (values
-    bound as Arrow parameters, never written into the SQL) and ``head(n)`` a ``LIMIT``. The
-    whole predicate is always applied again to what arrives, so server rules (NULLs, NaN,
-    collations) cannot change the result. Plain Flight sources are filtered and projected
-    batch by batch on the client. See ``docs/scaling.md`` for the rules.
+    bound as Arrow parameters; for servers that cannot bind, written as typed, escaped SQL
+    literals, or kept on the client) and ``head(n)`` a ``LIMIT``. The whole predicate is
+    always applied again to what arrives, so server rules (NULLs, NaN, collations) cannot
+    change the result. Plain Flight sources are filtered and projected batch by batch on the
+    client. ``explain()`` says what is pushed and which fallbacks apply. See
+    ``docs/scaling.md`` for the rules.
 
     Parameters
     ----------

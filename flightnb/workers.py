@@ -21,8 +21,9 @@ from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.batch_reader import FlightBatchReader
 from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.client.sync import FlightClient
-from flightnb.errors import FlightInvalidArgumentError
+from flightnb.errors import FlightError, FlightInvalidArgumentError
 from flightnb.requests import SqlQuery
+from flightnb.sql.capabilities import is_placeholder_schema, refuses_capability
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.streaming import plan_and_stream
 from flightnb.types import FlightDescriptor, FlightEndpoint, FlightInfo, Ticket
@@ -67,13 +68,22 @@ class EnvToken:
 # --- worker side -------------------------------------------------------------------------
 
 #: This process's clients, one per (location, options): every task a worker runs reuses them.
-CLIENTS: dict[tuple[str, Options], FlightClient] = {}
+CLIENTS: dict[tuple[str, tuple[tuple[str, Any], ...]], FlightClient] = {}
 _CLIENTS_LOCK = threading.Lock()
+
+
+def _hashable(value: Any) -> Any:
+    """``value`` as a cache key part (``headers=`` is a dict, a list of pairs, ...)."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _hashable(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    return value
 
 
 def worker_client(location: str, options: Options) -> FlightClient:
     """This process's client for ``location`` and ``options`` (created on first use)."""
-    key = (location, options)
+    key = (location, tuple((name, _hashable(value)) for name, value in options))
     with _CLIENTS_LOCK:
         client = CLIENTS.get(key)
         if client is None:
@@ -142,12 +152,22 @@ async def plan(
     async with AsyncFlightSqlClient(client) as sql_client:
         if request.parameters is None:
             info = await sql_client.execute(request.query)
-            if info.schema is not None:
+            if not is_placeholder_schema(info.schema):
+                assert info.schema is not None
                 return info, info.schema
+            try:
+                schema = await sql_client.get_schema(request.query)
+            except FlightError as exc:
+                if not refuses_capability(exc):
+                    raise
+            else:
+                if not is_placeholder_schema(schema):
+                    return info, schema
         # A parameterized query's tickets name a prepared statement of this client, which
         # closes with it: the query runs whole on a worker instead.
         async with sql_client.prepare(request.query) as statement:
-            if statement.dataset_schema is not None and len(statement.dataset_schema):
+            if not is_placeholder_schema(statement.dataset_schema):
+                assert statement.dataset_schema is not None
                 return None, statement.dataset_schema
         info = await sql_client.execute(request.query, request.parameters)
         if info.schema is None:

@@ -21,6 +21,7 @@ PUBLIC = {
     "FlightAlreadyExistsError",
     "FlightBatchReader",
     "FlightCancelledError",
+    "FlightCapabilityError",
     "FlightClient",
     "FlightClientClosedError",
     "FlightDecodeError",

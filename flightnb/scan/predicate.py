@@ -20,8 +20,10 @@ What is translated (anything else stays local):
 
 The literal is cast to the column's Arrow type with a *safe* cast (a literal that does not fit
 exactly, such as ``5.5`` against an integer column, keeps its conjunct local) and travels as a
-statement parameter; no value is ever written into the SQL text. Placeholders are ``?``, in
-text order.
+statement parameter; placeholders are ``?``, in text order. For a server that does not bind
+parameters (``bind=False``) the value is written into the SQL instead, as a typed literal of
+the server's dialect (:mod:`flightnb.scan.literals`); a value that cannot be written exactly
+and safely keeps its conjunct local.
 
 The tree is read from ``Expr.meta.serialize(format="json")``, whose shape is the same on
 polars 1.x and 2.x; a node this module does not know is simply not translated.
@@ -38,10 +40,16 @@ from typing import Any
 
 import pyarrow as pa
 
+from flightnb.scan.literals import LiteralRules, render_literal
+
 __all__ = ["Dialect", "SqlCondition", "dialect_for", "quote_identifier", "translate_predicate"]
 
 #: ``is_in`` lists longer than this stay local (each value is one bound parameter).
 MAX_IN_VALUES = 1000
+
+#: Literals written for one node (an ``is_in`` list) longer than this stay local: the SQL text
+#: must stay well below the request size servers accept (often 4 MiB).
+MAX_LITERAL_CHARS = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -53,18 +61,40 @@ class Dialect:
     quote: str = '"'
     #: NaN = NaN is true and NaN sorts above every number, as in polars.
     nan_like_polars: bool = False
+    #: How values are written into the SQL when the server does not bind parameters.
+    literals: LiteralRules = field(default_factory=LiteralRules)
+    #: The ``ESCAPE`` character of ``LIKE`` patterns (DataFusion takes only a backslash).
+    like_escape: str = "!"
+    #: ``LIKE`` is understood (``str.starts_with`` stays local where not: Deephaven).
+    like: bool = True
 
 
 GENERIC = Dialect("generic")
+_PLAIN_BACKSLASH = LiteralRules(backslash_is_literal=True)
+_DUCKDB_LITERALS = LiteralRules(backslash_is_literal=True, zoned_timestamps=True)
+_POSTGRES_LITERALS = LiteralRules(zoned_timestamps=True)
 _DIALECTS = (
-    ("duckdb", Dialect("duckdb", nan_like_polars=True)),
-    ("postgres", Dialect("postgres", nan_like_polars=True)),
+    ("duckdb", Dialect("duckdb", nan_like_polars=True, literals=_DUCKDB_LITERALS)),
+    # standard_conforming_strings may be off on a PostgreSQL server: backslashes stay local.
+    ("postgres", Dialect("postgres", nan_like_polars=True, literals=_POSTGRES_LITERALS)),
     ("mysql", Dialect("mysql", quote="`")),
     ("mariadb", Dialect("mysql", quote="`")),
-    ("spark", Dialect("spark", quote="`")),
-    ("databricks", Dialect("spark", quote="`")),
+    ("spark", Dialect("spark", quote="`", literals=LiteralRules(doubles_quotes=False))),
+    ("databricks", Dialect("spark", quote="`", literals=LiteralRules(doubles_quotes=False))),
     ("dremio", Dialect("dremio")),
-    ("sqlite", Dialect("sqlite")),
+    ("sqlite", Dialect("sqlite", literals=LiteralRules(True, True, typed_literals=False))),
+    # DataFusion orders floats by IEEE totalOrder (-0.0 < 0.0): floats stay local.
+    ("roapi", Dialect("datafusion", literals=_PLAIN_BACKSLASH, like_escape="\\")),
+    ("datafusion", Dialect("datafusion", literals=_PLAIN_BACKSLASH, like_escape="\\")),
+    # Deephaven's SQL has no LIKE, CAST, decimal or typed date and time literals.
+    (
+        "deephaven",
+        Dialect(
+            "deephaven",
+            literals=LiteralRules(backslash_is_literal=True, typed_literals=False, casts=False),
+            like=False,
+        ),
+    ),
 )
 
 
@@ -114,7 +144,7 @@ _SQL_OP = {"Eq": "=", "NotEq": "<>", "Lt": "<", "LtEq": "<=", "Gt": ">", "GtEq":
 
 
 def translate_predicate(
-    predicate: Any, schema: pa.Schema, dialect: Dialect = GENERIC
+    predicate: Any, schema: pa.Schema, dialect: Dialect = GENERIC, *, bind: bool = True
 ) -> SqlCondition | None:
     """The translatable part of a polars predicate as SQL, or None if no part is.
 
@@ -125,7 +155,10 @@ def translate_predicate(
     schema : pyarrow.Schema
         The columns the SQL refers to, with their Arrow types.
     dialect : Dialect
-        The server's SQL (identifier quotes, NaN rules).
+        The server's SQL (identifier quotes, NaN rules, literals).
+    bind : bool, default True
+        Values as ``?`` parameters; False writes them as literals (for servers that do not
+        bind), and conjuncts whose values cannot be written safely stay local.
 
     Examples
     --------
@@ -134,19 +167,34 @@ def translate_predicate(
     >>> condition = translate_predicate((pl.col("n") > 5) & (pl.col("s") < "b"), schema)
     >>> condition.text, [p.as_py() for p in condition.parameters], condition.complete
     ('"n" > ?', [5], False)
+    >>> print(translate_predicate(pl.col("s") == "it's", schema, bind=False).text)
+    "s" = 'it''s'
     """
     with warnings.catch_warnings():
         # polars marks its JSON format unstable; the shape we read is checked by our tests.
         warnings.simplefilter("ignore")
         text = predicate.meta.serialize(format="json")
     tree = json.loads(text)
-    return _Translator(schema, dialect).node(tree)
+    return _Translator(schema, dialect, bind).node(tree)
 
 
 class _Translator:
-    def __init__(self, schema: pa.Schema, dialect: Dialect) -> None:
+    def __init__(self, schema: pa.Schema, dialect: Dialect, bind: bool = True) -> None:
         self.schema = schema
         self.dialect = dialect
+        self.bind = bind
+
+    def place(self, *values: pa.Scalar) -> tuple[list[str], tuple[pa.Scalar, ...]] | None:
+        """Each value's SQL (``?`` or its literal) and the parameters to bind; None if one
+        value cannot be written as a literal."""
+        if self.bind:
+            return ["?" for _ in values], values
+        texts = [render_literal(v, self.dialect.literals) for v in values]
+        if any(t is None for t in texts):
+            return None
+        if sum(len(t) for t in texts if t is not None) > MAX_LITERAL_CHARS:
+            return None
+        return [t for t in texts if t is not None], ()
 
     def node(self, node: Any) -> SqlCondition | None:
         if not isinstance(node, dict) or len(node) != 1:
@@ -158,8 +206,9 @@ class _Translator:
             return self.function(body)
         if kind == "Column":
             column = self.column(node)
-            if column is not None and pa.types.is_boolean(column[1]):
-                return SqlCondition(f"{column[0]} = ?", (pa.scalar(True),))
+            placed = self.place(pa.scalar(True))
+            if column is not None and pa.types.is_boolean(column[1]) and placed is not None:
+                return SqlCondition(f"{column[0]} = {placed[0][0]}", placed[1])
         return None
 
     # --- leaves ------------------------------------------------------------------------------
@@ -292,9 +341,10 @@ class _Translator:
             return None
         array = self.literal(other)
         scalar = self.value(array, type_) if array is not None else None
-        if scalar is None:
+        placed = self.place(scalar) if scalar is not None else None
+        if placed is None:
             return None
-        return SqlCondition(f"{name} {_SQL_OP[op]} ?", (scalar,), exact=kind == "exact")
+        return SqlCondition(f"{name} {_SQL_OP[op]} {placed[0][0]}", placed[1], kind == "exact")
 
     def function(self, body: dict[str, Any]) -> SqlCondition | None:
         inputs = body.get("input") or []
@@ -344,10 +394,10 @@ class _Translator:
         scalars = [self.value(array.slice(i, 1), type_) for i in range(len(array))]
         if any(s is None for s in scalars):
             return None
-        marks = ", ".join("?" for _ in scalars)
-        return SqlCondition(
-            f"{name} IN ({marks})", tuple(s for s in scalars if s is not None), kind == "exact"
-        )
+        placed = self.place(*(s for s in scalars if s is not None))
+        if placed is None:
+            return None
+        return SqlCondition(f"{name} IN ({', '.join(placed[0])})", placed[1], kind == "exact")
 
     def between(self, inputs: list[Any], closed: Any) -> SqlCondition | None:
         column = self.column(inputs[0])
@@ -370,13 +420,19 @@ class _Translator:
         array = self.literal(prefix)
         if column is None or array is None or self.kind(column[1]) != "string":
             return None
+        if not self.dialect.like:
+            return None
         value = self.value(array, pa.string())
         if value is None:
             return None
         text = value.as_py()
-        pattern = text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+        escape = self.dialect.like_escape
+        pattern = "".join(escape + c if c in (escape, "%", "_") else c for c in text) + "%"
+        placed = self.place(pa.scalar(pattern, pa.string()))
+        if placed is None:
+            return None
         return SqlCondition(
-            f"{column[0]} LIKE ? ESCAPE '!'", (pa.scalar(pattern, pa.string()),), exact=False
+            f"{column[0]} LIKE {placed[0][0]} ESCAPE '{escape}'", placed[1], exact=False
         )
 
 

@@ -6,8 +6,9 @@ The user's query is kept as written, as a subquery; the narrowing goes around it
 
 so its own parameters, joins and ``GROUP BY`` mean what they meant. The condition's values
 are bound after the query's own positional parameters (placeholders are ``?``, in text
-order). No value is ever written into the SQL text: only quoted column names and the integer
-``LIMIT``, which the scan itself computed.
+order). Values are written into the SQL text only as the literals of a condition built for a
+server that does not bind parameters (:mod:`flightnb.scan.literals`); otherwise the text gets
+only quoted column names and the integer ``LIMIT``, which the scan itself computed.
 
 Left as written (nothing pushed):
 
@@ -15,8 +16,8 @@ Left as written (nothing pushed):
   polars expects the rows in the query's order;
 * statements that do not start with ``SELECT``, ``WITH``, ``VALUES``, ``TABLE`` or ``FROM``.
 
-With named (dict) or per-row (table, frame) ``parameters`` the condition stays local, as
-``?`` markers cannot be mixed with named markers; columns and ``LIMIT`` are still pushed.
+With named (dict) or per-row (table, frame) ``parameters`` a condition with ``?`` markers
+stays local, as they cannot be mixed with named markers; columns and ``LIMIT`` are still pushed.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def narrow_query(
         return unchanged
     if (
         condition is not None
+        and condition.parameters
         and parameters is not None
         and not isinstance(parameters, (list, tuple))
     ):

@@ -15,6 +15,20 @@ predicate it pushed down, an optional row limit and a batch-size hint. The sourc
 The schema is asked for once, when the scan is created (GetSchema, a prepared statement's
 dataset schema, or the stream's first message) and kept: polars asks for it again at every
 ``collect``.
+
+Fallbacks, decided from the server's answers and shown by ``explain()``:
+
+* a server that does not bind parameters (it answers UNIMPLEMENTED or FAILED_PRECONDITION to
+  an empty binding tried when the scan is created, or to the first real one) gets the filter
+  values written into the SQL as literals (:mod:`flightnb.scan.literals`); a value that cannot
+  be written safely keeps its filter on the client. Learnt once per client.
+* a prepared statement without a dataset schema, or with a placeholder (Deephaven answers a
+  single ``DO_NOT_USE`` column), is replaced by GetSchema of the query, else by the schema of
+  the first batch.
+* a server that refuses the narrowed query (its SQL lacks subqueries, an operator, a
+  ``LIKE ... ESCAPE``) gets the query as written, once more, and the scan filters on the
+  client from then on; a warning (logger ``flightnb.scan``) says so. A lazy scan thus never
+  fails a query the eager read answers.
 """
 
 from __future__ import annotations
@@ -22,6 +36,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import inspect
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -33,10 +48,25 @@ from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.batch_reader import FlightBatchReader
 from flightnb.client.observer import TransferObserver
 from flightnb.convert import to_polars
-from flightnb.errors import FlightError, FlightInvalidArgumentError, FlightNotImplementedError
+from flightnb.errors import (
+    FlightCapabilityError,
+    FlightError,
+    FlightInternalError,
+    FlightInvalidArgumentError,
+    FlightNotFoundError,
+    FlightNotImplementedError,
+    FlightServerError,
+)
 from flightnb.requests import SqlQuery, read_request
 from flightnb.scan.predicate import GENERIC, Dialect, dialect_for, translate_predicate
 from flightnb.scan.query import NarrowedQuery, narrow_query
+from flightnb.sql.capabilities import (
+    BINDING,
+    SqlCapabilities,
+    capabilities_of,
+    is_placeholder_schema,
+    refuses_capability,
+)
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.streaming import client_for, open_flight, plan_and_stream, resolve_source
 from flightnb.types import FlightDescriptor, Ticket
@@ -47,6 +77,17 @@ POLARS_1 = int(pl.__version__.split(".", 1)[0]) < 2
 
 #: Memory bound of a read that stops after ``n_rows``: a few batches, not 256 MiB of them.
 LIMITED_BUFFER_BYTES = 8 << 20
+
+#: Answers about the SQL a server was sent (not about the connection, credentials or time).
+_REFUSALS = (
+    FlightInvalidArgumentError,
+    FlightNotImplementedError,
+    FlightNotFoundError,
+    FlightInternalError,
+    FlightServerError,
+)
+
+_log = logging.getLogger("flightnb.scan")
 
 
 class FlightScan:
@@ -75,7 +116,7 @@ class FlightScan:
         self.max_concurrency = max_concurrency
         self.progress = progress
         self.client_options = dict(client_options or {})
-        _, thread, _ = resolve_source(source, self.client_options)
+        client, thread, _ = resolve_source(source, self.client_options)
         if thread is None:
             raise FlightInvalidArgumentError(
                 "scan_flight needs a URI, a FlightClient or a FlightSqlClient; polars reads "
@@ -83,6 +124,16 @@ class FlightScan:
             )
         self._dialect: Dialect | None = None
         self._lock = threading.Lock()
+        # What the server lacks: the client's own record, or this scan's for a URI (whose
+        # reads each open a client of their own).
+        self.capabilities = capabilities_of(client) if client is not None else SqlCapabilities()
+        #: Where the schema came from: "prepared statement", "GetSchema", "GetFlightInfo",
+        #: or "first batch".
+        self.schema_source = "GetSchema"
+        #: Why a SQL query's schema did not come from its prepared statement.
+        self.schema_reason = "the prepared statement announced none or a placeholder"
+        #: The server's answer to a narrowed query it refused (pushdown is off from then on).
+        self.narrowing_refused: str | None = None
         self.arrow_schema: pa.Schema = self._on_loop(self._fetch_schema)
         self.schema: pl.Schema = pl.Schema(to_polars(self.arrow_schema.empty_table()).schema)
 
@@ -101,18 +152,19 @@ class FlightScan:
     async def _fetch_schema(self, client: AsyncFlightClient) -> pa.Schema:
         request = self.request
         if isinstance(request, SqlQuery):
-            async with AsyncFlightSqlClient(client) as sql_client:
-                async with sql_client.prepare(request.query) as statement:
-                    if statement.dataset_schema is not None and len(statement.dataset_schema):
-                        return statement.dataset_schema
+            schema = await self._sql_schema(client, request)
+            if schema is not None:
+                return schema
         elif isinstance(request, FlightDescriptor):
             try:
                 return await client.get_schema(request)
             except FlightNotImplementedError:
                 info = await client.get_flight_info(request)
                 if info.schema is not None:
+                    self.schema_source = "GetFlightInfo"
                     return info.schema
         # No cheaper way: start the read and take the schema its first message carries.
+        self.schema_source = "first batch"
         stream = await plan_and_stream(client, request, owns_client=False)
         try:
             schema = stream.schema
@@ -120,6 +172,64 @@ class FlightScan:
             return schema
         finally:
             await stream.aclose()
+
+    async def _sql_schema(self, client: AsyncFlightClient, request: SqlQuery) -> pa.Schema | None:
+        """The query's schema from its prepared statement or GetSchema (None: neither has it).
+
+        Also learns, when pushdown may need it, whether the server binds parameters.
+        """
+        found = self.capabilities
+        async with AsyncFlightSqlClient(client) as sql_client:
+            try:
+                async with sql_client.prepare(request.query) as statement:
+                    if self.pushdown and found.parameter_binding is None:
+                        await statement.probe_binding()
+                        learnt = capabilities_of(client)  # where the statement recorded it
+                        found.parameter_binding = learnt.parameter_binding
+                        found.binding_answer = learnt.binding_answer
+                    schema = statement.dataset_schema
+            except FlightError as exc:
+                if not refuses_capability(exc):
+                    raise
+                # No prepared statements: no binding either; the schema comes another way.
+                found.lacks_binding(exc)
+                self.schema_reason = "the server has no prepared statements"
+                schema = None
+            if not is_placeholder_schema(schema):
+                found.dataset_schema = True
+                self.schema_source = "prepared statement"
+                return schema
+            found.dataset_schema = False
+            if request.parameters is not None:
+                return None  # GetSchema of a statement with markers has no values to bind
+            try:
+                schema = await sql_client.get_schema(request.query)
+            except FlightError as exc:
+                if not refuses_capability(exc):
+                    raise
+                return None
+            if is_placeholder_schema(schema):
+                return None
+            self.schema_source = "GetSchema"
+            return schema
+
+    def explain_detail(self) -> str:
+        """One line for ``explain()``: what is pushed down, and the fallbacks in use."""
+        request = self.request
+        if not isinstance(request, SqlQuery):
+            parts = ["plain Flight: filters and columns applied on the client"]
+        elif not self.pushdown:
+            parts = ["pushdown off: the query is sent as written"]
+        elif self.capabilities.parameter_binding is False:
+            parts = [
+                "pushdown: columns, filters, head; filter values written as SQL literals "
+                "(the server does not bind parameters)"
+            ]
+        else:
+            parts = ["pushdown: columns, filters, head; filter values bound as parameters"]
+        if isinstance(request, SqlQuery) and self.schema_source != "prepared statement":
+            parts.append(f"schema from {self.schema_source} ({self.schema_reason})")
+        return "flightnb " + "; ".join(parts)
 
     async def _fetch_dialect(self, client: AsyncFlightClient) -> Dialect:
         try:
@@ -143,13 +253,16 @@ class FlightScan:
         request = self.request
         if not isinstance(request, SqlQuery):
             return None
-        if not self.pushdown:
+        if not self.pushdown or self.narrowing_refused is not None:
             return NarrowedQuery(request.query, request.parameters)
         condition = None
         if predicate is not None:
             needed = set(predicate.meta.root_names())
             if needed <= set(self.arrow_schema.names):
-                condition = translate_predicate(predicate, self.arrow_schema, self.dialect())
+                bind = self.capabilities.parameter_binding is not False
+                condition = translate_predicate(
+                    predicate, self.arrow_schema, self.dialect(), bind=bind
+                )
         wanted = None
         if columns is not None:
             extra = predicate.meta.root_names() if predicate is not None else []
@@ -191,15 +304,6 @@ class FlightScan:
         if n_rows is not None and n_rows <= 0:
             yield self.schema_frame(columns)
             return
-        narrowed = self.narrow(columns, predicate, n_rows)
-        what: dict[str, Any]
-        if narrowed is not None:
-            what = {"sql": narrowed.query, "parameters": narrowed.parameters}
-        elif isinstance(self.request, Ticket):
-            what = {"ticket": self.request}
-        else:
-            assert isinstance(self.request, FlightDescriptor)
-            what = {"descriptor": self.request}
         options: dict[str, Any] = {}
         if n_rows is not None:
             # A few batches at a time: stopping early then leaves little read for nothing.
@@ -209,9 +313,7 @@ class FlightScan:
         if self.max_concurrency is not None:
             options["max_concurrency"] = self.max_concurrency
         remaining, yielded = n_rows, False
-        reader = open_flight(
-            self.source, progress=self.progress, **what, **options, **self.client_options
-        )
+        reader = self._open(columns, predicate, n_rows, options)
         try:
             for batch in reader:
                 frame = to_polars(pa.Table.from_batches([batch]))
@@ -234,6 +336,47 @@ class FlightScan:
         if not yielded:
             yield self.schema_frame(columns)  # polars wants at least the columns
 
+    def _open(
+        self,
+        columns: list[str] | None,
+        predicate: pl.Expr | None,
+        n_rows: int | None,
+        options: dict[str, Any],
+    ) -> FlightBatchReader:
+        """Plan and start the read; a refused binding is learnt and the read planned again
+        with the filter values written as literals."""
+        while True:
+            narrowed = self.narrow(columns, predicate, n_rows)
+            what: dict[str, Any]
+            if narrowed is not None:
+                what = {"sql": narrowed.query, "parameters": narrowed.parameters}
+            elif isinstance(self.request, Ticket):
+                what = {"ticket": self.request}
+            else:
+                assert isinstance(self.request, FlightDescriptor)
+                what = {"descriptor": self.request}
+            try:
+                return open_flight(
+                    self.source, progress=self.progress, **what, **options, **self.client_options
+                )
+            except FlightCapabilityError as exc:
+                condition = narrowed.condition if narrowed is not None else None
+                if exc.capability != BINDING or condition is None or not condition.parameters:
+                    raise  # the query's own parameters, or a read with nothing to write out
+                self.capabilities.lacks_binding(exc)
+            except _REFUSALS as exc:
+                request = self.request
+                if not isinstance(request, SqlQuery) or narrowed is None:
+                    raise
+                if narrowed.query == request.query:
+                    raise  # nothing was pushed: the eager read fails the same way
+                self.narrowing_refused = str(exc)
+                _log.warning(
+                    "the server refused the narrowed query (%s); reading the query as written "
+                    "and filtering on the client",
+                    exc,
+                )
+
     def schema_frame(self, columns: list[str] | None) -> pl.DataFrame:
         frame = pl.DataFrame(schema=self.schema)
         return frame.select(columns) if columns is not None else frame
@@ -243,11 +386,18 @@ class FlightScan:
         from polars.io.plugins import register_io_source
 
         options: dict[str, Any] = {}
-        if "explain_name" in inspect.signature(register_io_source).parameters:
+        accepted = inspect.signature(register_io_source).parameters
+        if "explain_name" in accepted:
             options["explain_name"] = "flightnb"
+        if "explain_detail" in accepted:
+            options["explain_detail"] = self.explain_detail()
         frame = register_io_source(self, schema=self.schema, **options)
         if POLARS_1:
-            return _FlightLazyFrame._from_pyldf(frame._ldf)
+            # A class of this scan's own, so that frames derived from it keep its detail.
+            own: type[_FlightLazyFrame] = type(
+                "_FlightLazyFrame", (_FlightLazyFrame,), {"detail": self.explain_detail()}
+            )
+            return own._from_pyldf(frame._ldf)
         return frame
 
 
@@ -309,8 +459,16 @@ class _FlightLazyFrame(pl.LazyFrame):
     whose message names the flightnb error.
     """
 
+    #: The scan's line for ``explain()`` (polars 1.x has no ``explain_detail``).
+    detail = ""
+
     collect = _mapped(pl.LazyFrame.collect)
     sink_parquet = _mapped(pl.LazyFrame.sink_parquet)
     sink_ipc = _mapped(pl.LazyFrame.sink_ipc)
     sink_csv = _mapped(pl.LazyFrame.sink_csv)
     sink_ndjson = _mapped(pl.LazyFrame.sink_ndjson)
+
+    def explain(self, *args: Any, **kwargs: Any) -> str:
+        """polars' plan, then the scan's pushdown and fallbacks (as polars 2 shows them)."""
+        plan: str = pl.LazyFrame.explain(self, *args, **kwargs)
+        return f"{plan}\nINFO: {self.detail}" if self.detail else plan

@@ -378,6 +378,25 @@ class AsyncFlightSqlClient:
         async with self.prepare(query, transaction=transaction, timeout=timeout) as statement:
             return await statement.execute_update(parameters, timeout=timeout)
 
+    async def get_schema(
+        self,
+        query: str,
+        *,
+        transaction: Transaction | Any | None = None,
+        timeout: float | None = None,
+    ) -> pa.Schema:
+        """The result schema of ``query`` without running it (GetSchema of the statement).
+
+        Servers whose prepared statements announce no schema, or a placeholder, may still
+        answer this; it raises :class:`~flightnb.FlightNotImplementedError` where they do not.
+
+        Examples
+        --------
+        >>> await client.get_schema("SELECT * FROM trips")  # doctest: +SKIP
+        """
+        command = _with_transaction(sql.CommandStatementQuery(query=query), transaction)
+        return await self._client.get_schema(_descriptor(command), timeout=timeout)
+
     def prepare(
         self,
         query: str,

@@ -14,7 +14,13 @@ from google.protobuf.message import Message
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.client.flights import DEFAULT_MAX_CONCURRENCY
 from flightnb.client.observer import TransferObserver
-from flightnb.errors import FlightError, FlightInvalidArgumentError
+from flightnb.errors import FlightCapabilityError, FlightError, FlightInvalidArgumentError
+from flightnb.sql.capabilities import (
+    BINDING,
+    BINDING_FALLBACK,
+    capabilities_of,
+    refuses_capability,
+)
 from flightnb.sql.commands import (
     ACTION_CLOSE_PREPARED_STATEMENT,
     ACTION_END_TRANSACTION,
@@ -59,6 +65,9 @@ class SqlSession(Protocol):
     ) -> pa.Table: ...
 
     def _forget(self, statement: PreparedStatement) -> None: ...
+
+    @property
+    def flight_client(self) -> Any: ...
 
 
 _log = logging.getLogger("flightnb.sql")
@@ -190,7 +199,14 @@ class PreparedStatement:
         if self._sent or self._bound is None:
             return
         command = sql.CommandPreparedStatementQuery(prepared_statement_handle=self.handle)
-        results = await self._client._put(command, self._bound, timeout=timeout)
+        try:
+            results = await self._client._put(command, self._bound, timeout=timeout)
+        except FlightError as exc:
+            if not refuses_capability(exc):
+                raise
+            capabilities_of(self._client.flight_client).lacks_binding(exc)
+            raise FlightCapabilityError(BINDING, BINDING_FALLBACK, cause=exc) from exc
+        capabilities_of(self._client.flight_client).parameter_binding = True
         for raw in results:
             if not raw:
                 continue
@@ -199,6 +215,26 @@ class PreparedStatement:
             if result.HasField("prepared_statement_handle"):
                 self.handle = result.prepared_statement_handle
         self._sent = True
+
+    async def probe_binding(self, *, timeout: float | None = None) -> bool | None:
+        """Ask whether the server binds parameters: bind an empty set of them (no rows).
+
+        Returns False when the server answers UNIMPLEMENTED or FAILED_PRECONDITION (and the
+        client remembers it), True when it accepts, None when its answer says neither (an
+        error about this statement). Nothing runs: no row of parameters is sent.
+        """
+        self._check_open()
+        command = sql.CommandPreparedStatementQuery(prepared_statement_handle=self.handle)
+        found = capabilities_of(self._client.flight_client)
+        try:
+            await self._client._put(command, pa.schema([]).empty_table(), timeout=timeout)
+        except FlightError as exc:
+            if not refuses_capability(exc):
+                return None
+            found.lacks_binding(exc)
+            return False
+        found.parameter_binding = True
+        return True
 
     async def execute(
         self,

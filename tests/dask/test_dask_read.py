@@ -31,7 +31,7 @@ def dask_client() -> Iterator[Client]:
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # not 8787, which another cluster may hold
         death_timeout=60,
     )
     client = Client(cluster, timeout=60)
@@ -146,3 +146,86 @@ def test_from_adbc_partition(split_server):
     assert table.num_rows == 99
     with pytest.raises(flightnb.FlightDecodeError):
         FlightEndpoint.from_adbc_partition(b"\xff\xffnot a flight info")
+
+
+class _NoBindingServer(FlightSqlServer):
+    """Answers UNIMPLEMENTED to every binding of parameters, as roapi does."""
+
+    def do_put_prepared_statement_query(self, context, command, reader):
+        from flightnb.server.errors import unsupported
+
+        raise unsupported("do_put_prepared_statement_query not implemented")
+
+
+@pytest.fixture(scope="module")
+def no_binding_server() -> Iterator[FlightSqlServer]:
+    server = _NoBindingServer(sample_size=3000, batch_size=500)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("column", ["trip_id", "started_at", "fare", "distance_km"])
+def test_partition_on_writes_bounds_as_literals_without_binding(
+    dask_client, no_binding_server, column
+):
+    query = "SELECT * FROM trips"
+    frame = fd.read_flight(
+        no_binding_server.location, sql=query, partition_on=column, npartitions=3
+    )
+    assert frame.npartitions == 3
+    got = _sorted(frame.compute(), "trip_id")
+    sent = no_binding_server.recent_queries[-3:]
+    assert all("?" not in q and parameters == [None] for q, parameters in sent)
+    expected = flightnb.read_flight(no_binding_server.location, sql=query, progress=False)
+    expected = expected.to_pandas(types_mapper=pd.ArrowDtype)
+    pd.testing.assert_frame_equal(got, _sorted(expected, "trip_id"))
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_the_querys_own_parameters_need_binding(dask_client, no_binding_server, split):
+    # Split, the client fails while planning; whole, a worker fails and its error travels.
+    from flightnb.errors import FlightCapabilityError
+
+    options = {"partition_on": "trip_id", "npartitions": 2} if split else {}
+    refused = r"^this server does not support parameter binding"
+    with pytest.raises(FlightCapabilityError, match=refused):
+        fd.read_flight(
+            no_binding_server.location,
+            sql="SELECT * FROM trips WHERE fare > ?",
+            parameters=[3.0],
+            **options,
+        ).compute()
+
+
+def test_headers_given_as_a_dict_reach_the_workers(dask_client, split_server):
+    # Deephaven users pass headers={...}; the workers' client cache must take a dict.
+    frame = fd.read_flight(
+        split_server.location, path="trips", headers={"x-flightnb-test": "1"}, columns=["trip_id"]
+    )
+    assert len(frame.compute()) == 3000
+
+
+class _NoPreparedStatementServer(FlightSqlServer):
+    """Has no prepared statements, so nothing to bind parameters to."""
+
+    def create_prepared_statement(self, context, request):
+        from flightnb.server.errors import unsupported
+
+        raise unsupported("CreatePreparedStatement is not implemented")
+
+
+def test_partition_on_without_prepared_statements(dask_client):
+    server = _NoPreparedStatementServer(sample_size=500, batch_size=100)
+    try:
+        frame = fd.read_flight(
+            server.location, sql="SELECT * FROM trips", partition_on="trip_id", npartitions=2
+        )
+        got = _sorted(frame.compute(), "trip_id")
+        assert all("?" not in q for q, _ in server.recent_queries[-2:])
+        expected = flightnb.read_flight(server.location, sql="SELECT * FROM trips", progress=False)
+        expected = expected.to_pandas(types_mapper=pd.ArrowDtype)
+        pd.testing.assert_frame_equal(got, _sorted(expected, "trip_id"))
+    finally:
+        server.shutdown()

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pytest
+from fallback_servers import NoBindingServer, PlaceholderSchemaServer
 
 from flightnb.server import FlightSqlServer
 
@@ -50,14 +52,54 @@ def shapes_table() -> pa.Table:
     )
 
 
-@pytest.fixture(scope="session")
-def scan_server() -> Iterator[FlightSqlServer]:
-    server = FlightSqlServer(sample_size=5000, batch_size=50, endpoints=3)
-    table = shapes_table()
-    server.database.register("shapes_source", table)
+def serve_shapes(server: FlightSqlServer) -> FlightSqlServer:
+    """``server`` with the ``shapes`` table."""
+    server.database.register("shapes_source", shapes_table())
     server.database.execute("CREATE TABLE shapes AS SELECT * FROM shapes_source")
     server.database.unregister("shapes_source")
+    return server
+
+
+@pytest.fixture(scope="session")
+def scan_server() -> Iterator[FlightSqlServer]:
+    server = serve_shapes(FlightSqlServer(sample_size=5000, batch_size=50, endpoints=3))
     try:
         yield server
     finally:
         server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def no_binding_server() -> Iterator[NoBindingServer]:
+    server = NoBindingServer(batch_size=50, endpoints=2)
+    serve_shapes(server)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def placeholder_schema_server() -> Iterator[PlaceholderSchemaServer]:
+    server = PlaceholderSchemaServer(batch_size=50)
+    serve_shapes(server)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def make_shapes_server() -> Iterator[Callable[..., FlightSqlServer]]:
+    started: list[FlightSqlServer] = []
+
+    def make(cls: type[FlightSqlServer], **options: Any) -> FlightSqlServer:
+        server = cls(**options)
+        started.append(server)
+        return serve_shapes(server)
+
+    try:
+        yield make
+    finally:
+        for server in started:
+            server.shutdown()

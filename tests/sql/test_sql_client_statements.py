@@ -260,3 +260,17 @@ def test_results_read_whole_still_stream_in_batches(
     assert result.num_rows == rows
     sizes = [len(chunk) for chunk in result.column("x").chunks]
     assert max(sizes) <= sql_server.batch_size and len(sizes) >= 6
+
+
+def test_get_schema_of_a_query_and_the_binding_probe(
+    sql_client: FlightSqlClient, adbc_conn: Any
+) -> None:
+    query = "SELECT trip_id, fare, started_at FROM trips"
+    schema = sql_client.get_schema(query)
+    with adbc_conn.cursor() as cur:
+        assert schema.equals(cur.adbc_execute_schema(query))
+    with sql_client.prepare(query) as statement:
+        before = statement.query()
+        assert statement.probe_binding() is True  # this server binds parameters
+        after = statement.query()
+    assert before.schema.equals(schema) and after.equals(before)  # the probe changed nothing
