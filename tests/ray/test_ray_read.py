@@ -239,6 +239,15 @@ def test_token_env_reaches_the_workers_not_what_ray_ships(ray_cluster, auth_flig
     assert token not in cloudpickle.dumps(ds)
     with pytest.raises(FlightInvalidArgumentError):
         fr.read_flight(auth_flight_server.location, path="numbers", token=ray_cluster.token)
+    # The writer: uploads from the workers with their token, none in what Ray ships.
+    sink = fr.FlightDatasink(
+        auth_flight_server.location, path="ray/secret_upload", token_env=ray_cluster.token_env
+    )
+    assert token not in cloudpickle.dumps(sink)
+    rows = ray.data.from_arrow(pa.table({"k": pa.array(range(10), pa.int64())}))
+    rows.write_datasink(sink)
+    assert sink.summary is not None and sink.summary.rows == 10
+    assert auth_flight_server.table("ray/secret_upload").num_rows == 10
     assert not _files_holding(ray_cluster.session_dir, token)
 
 
