@@ -15,6 +15,7 @@ from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.client.observer import TransferObserver, notify, observed_transfer
 from flightnb.client.sync import FlightClient
 from flightnb.convert import as_table, check_target, convert_table
+from flightnb.narrowing import Narrowing, narrow_large_types
 from flightnb.progress.state import describe_descriptor
 from flightnb.requests import bounded, observer_for
 from flightnb.sql.results import update_count
@@ -46,6 +47,11 @@ class PutSummary:
         ``DoPutUpdateResult`` (the embedded server does); None for servers that do not say.
     results : tuple of bytes
         The ``app_metadata`` of every PutResult, as received.
+    narrowed : tuple of str
+        Columns sent with 32-bit offsets instead of the large types they had (see
+        ``keep_large_types`` of :func:`write_flight_async`).
+    kept_large : tuple of str
+        Columns whose data does not fit 32-bit offsets, sent with their large types.
     """
 
     rows: int
@@ -54,15 +60,22 @@ class PutSummary:
     seconds: float
     rows_written: int | None
     results: tuple[builtins.bytes, ...]  # the field ``bytes`` shadows the type here
+    narrowed: tuple[str, ...] = ()
+    kept_large: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         stored = "" if self.rows_written is None else f", {self.rows_written:,} stored"
-        return f"uploaded {self.rows:,} rows ({self.bytes / 2**20:.1f} MiB{stored}) in " + (
+        text = f"uploaded {self.rows:,} rows ({self.bytes / 2**20:.1f} MiB{stored}) in " + (
             f"{self.seconds:.2f} s"
         )
+        if self.narrowed:
+            text += f"; large types sent as 32-bit: {', '.join(self.narrowed)}"
+        if self.kept_large:
+            text += f"; too large for 32-bit offsets, sent as is: {', '.join(self.kept_large)}"
+        return text
 
 
-def _summary(writer: Any) -> PutSummary:
+def _summary(writer: Any, narrowing: Narrowing) -> PutSummary:
     counts = [c for c in map(update_count, writer.results) if c is not None]
     stats = writer.stats
     return PutSummary(
@@ -72,6 +85,8 @@ def _summary(writer: Any) -> PutSummary:
         seconds=stats.elapsed,
         rows_written=sum(counts) if counts else None,
         results=tuple(writer.results),
+        narrowed=narrowing.narrowed,
+        kept_large=narrowing.kept,
     )
 
 
@@ -105,6 +120,7 @@ async def write_flight_async(
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
+    keep_large_types: bool = False,
     **client_options: Any,
 ) -> PutSummary:
     """Upload ``data`` with DoPut; returns what was sent and what the server stored.
@@ -112,8 +128,15 @@ async def write_flight_async(
     Whether an upload to an existing flight appends, replaces or is refused is the server's
     choice; the embedded server refuses unless the path asks (``path="trips?mode=append"``,
     ``?mode=replace``; see :mod:`flightnb.server`).
+
+    Large string, binary and list columns (64-bit offsets: what polars exports) are sent in
+    their 32-bit forms when the data fits, since many servers refuse the large ones;
+    ``keep_large_types=True`` sends them as they are. The summary names the columns
+    narrowed, and those too large to narrow (:mod:`flightnb.narrowing`).
     """
     table = as_arrow_table(data)
+    narrowing = Narrowing(table) if keep_large_types else narrow_large_types(table)
+    table = narrowing.table
     target = descriptor_from(path, command, descriptor)
     # The display names the target ("upload to uploads/trips"), not just "upload".
     observer = observer_for(
@@ -127,7 +150,7 @@ async def write_flight_async(
                 writer.on_progress = lambda stats: notify(observer, "progressed", 0, stats)
             async with writer:
                 await writer.write_table(table, max_chunksize=max_chunksize)
-            return _summary(writer)
+            return _summary(writer, narrowing)
 
     return await bounded(_with_client(source, client_options, work), timeout)
 

@@ -34,6 +34,16 @@ are accepted, so both plain gRPC clients and ``pyarrow.flight`` clients can log 
   ``authorization: Bearer <token>`` response header.
 
 Later calls present the token as ``authorization: Bearer <token>`` or as ``auth-token-bin``.
+
+Sessions issued on every call
+-----------------------------
+:class:`SessionFlightServer` behaves as Deephaven does: a call that logs in (an
+``authorization`` header equal to its ``login`` value) opens a session, every call is
+answered with ``authorization: Bearer <token>``, a new token each time (earlier tokens of
+the session stay valid, so concurrent calls do not trip over each other), and tickets only
+work in the session that planned them ("must use the original session"). Its
+:class:`RotatingSessions` middleware records which session each call used and whether it
+carried the newest token.
 """
 
 from __future__ import annotations
@@ -59,6 +69,9 @@ __all__ = [
     "Endpoint",
     "ErrorCase",
     "FlightTestServer",
+    "RotatingSessions",
+    "SessionCall",
+    "SessionFlightServer",
     "multi_batch_dictionary_table",
     "populate",
     "serve_unix",
@@ -271,16 +284,27 @@ class FlightTestServer(flight.FlightServerBase):
         Where to listen, e.g. ``"grpc://127.0.0.1:0"`` or ``"grpc+unix:///tmp/x.sock"``.
     users : dict[str, str], optional
         Enable authentication with these username/password pairs.
+    middleware : dict, optional
+        More pyarrow server middleware, by name.
+    auth_handler : ServerAuthHandler, optional
+        What answers Handshake when ``users`` is not given (pyarrow's default: UNIMPLEMENTED).
     """
 
     def __init__(
-        self, location: str = "grpc://127.0.0.1:0", *, users: dict[str, str] | None = None
+        self,
+        location: str = "grpc://127.0.0.1:0",
+        *,
+        users: dict[str, str] | None = None,
+        middleware: dict[str, flight.ServerMiddlewareFactory] | None = None,
+        auth_handler: flight.ServerAuthHandler | None = None,
     ) -> None:
         self._tokens = _Tokens(users) if users else None
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"middleware": dict(middleware or {})}
+        if auth_handler is not None:
+            kwargs["auth_handler"] = auth_handler
         if self._tokens is not None:
             kwargs["auth_handler"] = _PayloadAuthHandler(self._tokens)
-            kwargs["middleware"] = {"auth": _BearerAuthMiddlewareFactory(self._tokens)}
+            kwargs["middleware"]["auth"] = _BearerAuthMiddlewareFactory(self._tokens)
         super().__init__(location, **kwargs)
         self._lock = threading.Lock()
         self._tables: dict[str, _Entry] = {}
@@ -515,6 +539,137 @@ class FlightTestServer(flight.FlightServerBase):
                 self.uploads.pop(body.decode(), None)
             return iter([])
         raise pa.ArrowNotImplementedError(f"unknown action {kind!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Sessions whose token rotates on every call (as Deephaven's)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionCall:
+    """One call a :class:`RotatingSessions` server saw."""
+
+    method: str
+    session: str
+    #: How the call authenticated: "login", "latest" (the newest token) or "older".
+    presented: str
+    #: The names of the headers the call came with.
+    headers: frozenset[str] = frozenset()
+
+
+class _SessionToken(flight.ServerMiddleware):
+    def __init__(self, session: str, token: str) -> None:
+        self.session = session
+        self.token = token
+
+    def sending_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"}
+
+
+class RotatingSessions(flight.ServerMiddlewareFactory):
+    """Opens a session on a login, and answers every call with a fresh session token.
+
+    Parameters
+    ----------
+    login : str
+        The ``authorization`` value that opens a new session (Deephaven takes
+        ``"Anonymous"``; flightnb's ``token="Anonymous"`` sends ``"Bearer Anonymous"``).
+    """
+
+    def __init__(self, login: str = "Bearer Anonymous") -> None:
+        super().__init__()
+        self.login = login
+        self._lock = threading.Lock()
+        self._sessions: dict[str, str] = {}  # token -> session
+        self._latest: dict[str, str] = {}  # session -> newest token
+        self.calls: list[SessionCall] = []
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls = []
+
+    def expire(self, session: str) -> None:
+        """Forget every token of ``session`` (later calls with them are UNAUTHENTICATED)."""
+        with self._lock:
+            self._sessions = {t: s for t, s in self._sessions.items() if s != session}
+
+    def start_call(self, info: Any, headers: dict[str, list[Any]]) -> _SessionToken:
+        authorization = _first(headers, "authorization") or ""
+        method = str(info.method).rsplit(".", 1)[-1]
+        with self._lock:
+            token = authorization.removeprefix("Bearer ")
+            session = self._sessions.get(token) if authorization.startswith("Bearer ") else None
+            if session is not None:
+                presented = "latest" if self._latest[session] == token else "older"
+            elif authorization == self.login:
+                session, presented = secrets.token_hex(4), "login"
+            else:
+                raise flight.FlightUnauthenticatedError(f"{method}: no session for this call")
+            fresh = secrets.token_hex(8)
+            self._sessions[fresh] = session
+            self._latest[session] = fresh
+            self.calls.append(SessionCall(method, session, presented, frozenset(headers)))
+        return _SessionToken(session, fresh)
+
+
+class _SessionHandshake(flight.ServerAuthHandler):
+    """Handshake answers one empty response (the middleware has judged the login already)."""
+
+    def authenticate(self, outgoing: Any, incoming: Any) -> None:
+        # One message, so the session token travels in headers with it: grpcio sometimes
+        # drops the headers of a trailers-only answer to a bidirectional call.
+        outgoing.write(b"")
+
+    def is_valid(self, token: bytes) -> str:
+        return ""
+
+
+class SessionFlightServer(FlightTestServer):
+    """A :class:`FlightTestServer` behind :class:`RotatingSessions`; tickets are per session.
+
+    The tickets of its flights name the session that planned them; ``do_get`` refuses a
+    ticket from another session with PERMISSION_DENIED, as Deephaven refuses a Flight SQL
+    ticket: plain ``do_get(b"name")`` tickets work in any session.
+    """
+
+    def __init__(
+        self, location: str = "grpc://127.0.0.1:0", *, login: str = "Bearer Anonymous"
+    ) -> None:
+        self.sessions = RotatingSessions(login)
+        super().__init__(
+            location, middleware={"session": self.sessions}, auth_handler=_SessionHandshake()
+        )
+
+    @staticmethod
+    def _session(context: Any) -> str:
+        middleware = context.get_middleware("session")
+        return str(middleware.session)
+
+    def get_flight_info(
+        self, context: Any, descriptor: flight.FlightDescriptor
+    ) -> flight.FlightInfo:
+        info = super().get_flight_info(context, descriptor)
+        session = self._session(context).encode()
+        here = self.location.encode()
+        endpoints = [
+            # Tickets of other servers are theirs: left alone.
+            e
+            if any(location.uri != here for location in e.locations)
+            else flight.FlightEndpoint(session + b":" + e.ticket.ticket, [self.location])
+            for e in info.endpoints
+        ]
+        return flight.FlightInfo(
+            info.schema, descriptor, endpoints, info.total_records, info.total_bytes
+        )
+
+    def do_get(self, context: Any, ticket: flight.Ticket) -> flight.FlightDataStream:
+        session, sep, name = ticket.ticket.partition(b":")
+        if sep:
+            if session.decode() != self._session(context):
+                raise flight.FlightUnauthorizedError("must use the original session")
+            ticket = flight.Ticket(name)
+        return super().do_get(context, ticket)
 
 
 def unix_socket_path() -> Path:

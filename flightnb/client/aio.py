@@ -15,6 +15,7 @@ from flightnb.client.streams import FlightExchange, FlightPutWriter, FlightStrea
 from flightnb.errors import (
     FlightDecodeError,
     FlightInternalError,
+    FlightNotImplementedError,
     FlightUnauthenticatedError,
 )
 from flightnb.transport.auth import (
@@ -63,6 +64,16 @@ __all__ = ["RECONNECT_WAIT_SECONDS", "AsyncFlightClient", "ClientState", "Header
 M = TypeVar("M", bound=Message)
 
 
+def _credentials(token: str | TokenSource | None, metadata: list[tuple[str, Any]]) -> Credentials:
+    """The client's login from ``token=`` and an ``authorization`` header in ``headers=``."""
+    given = [value for key, value in metadata if key == "authorization"]
+    if given and token is not None:
+        raise ValueError("give the credential once: token= or an authorization header, not both")
+    if len(given) > 1:
+        raise ValueError("headers= has more than one authorization header")
+    return Credentials(token, authorization=str(given[0]) if given else None)
+
+
 class ClientState(enum.Enum):
     """Where a client is in its life: a closed client never opens again."""
 
@@ -80,17 +91,23 @@ class AsyncFlightClient:
         ``grpc://host:port``, ``grpc+tcp://``, ``grpc+tls://`` or ``grpc+unix:///path``.
         pyarrow.flight ``Location`` objects work too.
     token : str or callable, optional
-        Bearer token sent as ``authorization: Bearer ...`` on every call. A callable (sync,
-        or async) returning a token string is called before the first call and again when
-        the server answers UNAUTHENTICATED (token expired): the call is then retried once
-        with the new token, if it failed before any data arrived. Keep a sync callable quick
-        (it runs on the event loop), or make it ``async``. Without a token or an
+        Token sent in the ``authorization`` header of every call: a bare token as
+        ``Bearer <token>``, a value with a space in it (``"Basic ..."``, ``"Bearer ..."``) as
+        it is, as ADBC's ``authorization_header`` option. A callable (sync, or async)
+        returning a token string is called before the first call and again when the server
+        answers UNAUTHENTICATED (token expired): the call is then retried once with the new
+        token, if it failed before any data arrived. Keep a sync callable quick (it runs on
+        the event loop), or make it ``async``. A credential the server issues or rotates on
+        any call (an ``authorization`` response header or trailer, as Deephaven sends) is
+        used from then on, as ADBC does; a call given its own ``authorization`` header in
+        ``headers=`` sends that instead and adopts nothing. Without a token or an
         ``authorization`` header, a client of a loopback or unix-socket location uses the
         token of a server of the same OS user running there (flightnb's embedded server),
         once it checked that server is still the user's (see
         :mod:`flightnb.transport.runtime_tokens`).
     headers : mapping, optional
-        Extra headers for every call.
+        Extra headers for every call. An ``authorization`` header here is the client's first
+        credential, like ``token=`` with a complete value (give one or the other).
     timeout : float, optional
         Default per-call timeout in seconds.
     tls_root_certs, cert_chain, private_key : bytes, optional
@@ -147,11 +164,11 @@ class AsyncFlightClient:
     ) -> None:
         self.location = as_location(location)
         self._target = parse_location(self.location)
+        metadata = normalize_headers(headers)
         self._validate = validate
         self._align_buffers = align_buffers
         self._state = ClientState.UNOPENED
-        extra_headers = normalize_headers(headers)
-        if token is None and not any(key == "authorization" for key, _ in extra_headers):
+        if token is None and not any(key == "authorization" for key, _ in metadata):
             token = runtime_token_source(self._target)
         self._calls = CallSeam(
             self._target,
@@ -167,8 +184,8 @@ class AsyncFlightClient:
                     extra_options=check_grpc_options(grpc_options),
                 )
             ),
-            Credentials(token),
-            headers=extra_headers,
+            _credentials(token, metadata),
+            headers=[(key, value) for key, value in metadata if key != "authorization"],
             timeout=timeout,
         )
 
@@ -269,18 +286,42 @@ class AsyncFlightClient:
 
     async def handshake(
         self,
-        username: str,
-        password: str,
+        username: str | None = None,
+        password: str | None = None,
         *,
+        token: str | None = None,
         timeout: float | None = None,
         headers: Headers = None,
     ) -> None:
-        """Authenticate with a username and password and keep the token the server returns.
+        """Log in with the Handshake RPC and keep the credential the server returns.
 
-        Sends both conventions servers use: an ``authorization: Basic`` header and a
-        ``BasicAuth`` handshake payload. A returned ``authorization: Bearer`` header becomes
-        the client's token; otherwise a returned payload is sent as ``auth-token-bin``.
+        Three schemes, as servers use them:
+
+        - ``handshake(username, password)``, Basic: sends both conventions servers use, an
+          ``authorization: Basic`` header and a ``BasicAuth`` handshake payload. The server
+          must return a credential.
+        - ``handshake(token="...")``, token only: the token goes out in the
+          ``authorization`` header (a bare token as ``Bearer <token>``, a value with a
+          scheme, like ``"Anonymous"`` or ``"Basic ..."``... as it is; see ``token=`` of the
+          client) and becomes the client's credential; a server may exchange it for a
+          session token.
+        - ``handshake()``, anonymous or with the client's own credential: sends what the
+          client would send on any call (nothing, or its ``token=``).
+
+        A returned ``authorization`` header or trailer becomes the client's credential (kept
+        verbatim, as ADBC does); otherwise a returned payload is sent as ``auth-token-bin``.
+        Token and anonymous handshakes keep their credential when the server returns none,
+        or has no Handshake at all (UNIMPLEMENTED): its calls then take the credential as is.
         """
+        if username is None:
+            if password is not None:
+                raise ValueError("handshake(password=...) needs a username too")
+            await self._token_handshake(token, timeout=timeout, headers=headers)
+            return
+        if token is not None:
+            raise ValueError("handshake() takes a username and password, or a token, not both")
+        if password is None:
+            raise ValueError("handshake(username) needs a password too")
         try:
             responses, metadata = await self._handshake_call(
                 username, password, send_payload=True, timeout=timeout, headers=headers
@@ -294,18 +335,48 @@ class AsyncFlightClient:
             responses, metadata = await self._handshake_call(
                 username, password, send_payload=False, timeout=timeout, headers=headers
             )
-        credentials = self._calls.credentials
-        for key, value in metadata:
-            text = value.decode() if isinstance(value, bytes) else str(value)
-            if key.lower() == "authorization" and text.lower().startswith("bearer "):
-                credentials.set(text[7:])
-                return
-        token = next((r for r in reversed(responses) if r), None)
-        if token is None:
+        if not self._keep_returned(responses, metadata):
             raise FlightUnauthenticatedError(
                 "the server accepted the handshake but returned no token", code="UNAUTHENTICATED"
             )
+
+    async def _token_handshake(
+        self, token: str | None, *, timeout: float | None, headers: Headers
+    ) -> None:
+        """A Handshake that carries the client's credential (``token`` first, if given)."""
+        credentials = self._calls.credentials
+        if token is not None:
+            if not isinstance(token, str) or not token.strip():
+                raise ValueError("handshake(token=...) takes a non-empty string")
+            credentials.set(token)
+        await credentials.ensure()
+        call = await self._calls.bidi("Handshake", timeout=timeout, headers=headers, retry=False)
+        try:
+            await call.done_writing()
+            responses: list[bytes] = []
+            while (message := await call.read()) is not None:
+                responses.append(parse_response(pb.HandshakeResponse, message).payload)
+        except FlightNotImplementedError:
+            # No Handshake (pyarrow's servers without an auth handler): nothing to exchange,
+            # the credential goes with every call as it is.
+            return
+        finally:
+            call.cancel()
+        self._keep_returned(responses, call.response_metadata)
+
+    def _keep_returned(self, responses: list[bytes], metadata: list[tuple[str, Any]]) -> bool:
+        """Take the credential a handshake returned; False if it returned none."""
+        credentials = self._calls.credentials
+        for key, value in metadata:
+            text = (value.decode() if isinstance(value, bytes) else str(value)).strip()
+            if key.lower() == "authorization" and text:
+                credentials.rotate(text)
+                return True
+        token = next((r for r in reversed(responses) if r), None)
+        if token is None:
+            return False
         credentials.set(token, header="auth-token-bin")
+        return True
 
     async def _handshake_call(
         self,

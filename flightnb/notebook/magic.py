@@ -12,6 +12,7 @@ the notebook); a server's error is a :class:`~flightnb.FlightError`, also shown 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import weakref
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from flightnb.convert import TARGETS, UnsupportedTypeError
+from flightnb.doctor import DEFAULT_PROBE_SECONDS, diagnose
 from flightnb.errors import FlightError
 from flightnb.notebook import rendering
 from flightnb.notebook.background import start_background
@@ -492,6 +494,81 @@ class FlightMagic(Magics):
         client = self._connection(args).client
         return rendering.ResultList(args.type, list(client.do_action(args.type, body or b"")))
 
+    # --- diagnosis -------------------------------------------------------------------------
+
+    def _doctor(self, args: argparse.Namespace, cell: str | None) -> Any:
+        """Probe a server (a URI, a named connection, else the active one); one table."""
+        where = "%flight doctor"
+        if args.token is not None or args.password is not None:
+            option = "--token" if args.token is not None else "--password"
+            raise UsageError(f"{where}: {option} is not accepted; {WHERE_SECRETS_GO}")
+        timeout = args.timeout if args.timeout is not None else DEFAULT_PROBE_SECONDS
+        if timeout <= 0:
+            raise UsageError(f"{where}: --timeout must be positive")
+        login: dict[str, Any] = {}
+        if args.uri is None and not _login_given(args):
+            # The connection as it is: its login is used, not asked for again.
+            connection = self._connection(args)
+            spec = dataclasses.replace(
+                connection.spec, token_env=None, ask_token=False, user=None, password_env=None
+            )
+            login["login_from"] = connection.client.async_client
+        else:
+            spec = self._doctor_spec(args)
+        options = spec.client_options(where)
+        password = spec.password(where) if spec.user else None
+        try:
+            diagnosis = diagnose(
+                spec.uri,
+                username=spec.user,
+                password=password,
+                timeout=timeout,
+                **login,
+                **options,
+            )
+        except FlightError as exc:  # a location that is not one
+            raise UsageError(f"{where}: {exc.message}") from None
+        if not diagnosis.answered:
+            raise UsageError(f"{where}: {diagnosis.reason}")
+        if args.output:
+            if not args.output.isidentifier():
+                raise UsageError(f"{where}: -o needs a variable name, got {args.output!r}")
+            self._namespace()[args.output] = diagnosis
+            args.output = None  # the table is shown; the variable holds the Diagnosis
+        return rendering.DiagnosisTable(diagnosis)
+
+    def _doctor_spec(self, args: argparse.Namespace) -> ConnectionSpec:
+        """The connection to probe, with this line's options over its own."""
+        where = "%flight doctor"
+        headers = _pairs(args.header, "--header", "NAME=VALUE")
+        for name, value in headers.items():
+            refuse_secret_header(name, value, where)
+        headers_env = _pairs(args.header_env, "--header-env", "NAME=VARIABLE")
+        if args.uri is None:
+            base = self._connection(args).spec
+        elif "://" in args.uri:
+            base = ConnectionSpec(alias="doctor", uri=args.uri)
+        else:
+            named = self.connections.spec(args.uri)
+            if named is None:
+                known = ", ".join(self.connections.aliases) or "none"
+                raise UsageError(
+                    f"{where}: {args.uri!r} is neither a URI (grpc://host:port) nor a named "
+                    f"connection (known: {known})"
+                )
+            base = named
+        return dataclasses.replace(
+            base,
+            token_env=args.token_env or base.token_env,
+            ask_token=args.ask_token or base.ask_token,
+            user=args.user or base.user,
+            password_env=args.password_env or base.password_env,
+            headers={**base.headers, **headers},
+            headers_env={**base.headers_env, **headers_env},
+            tls_roots=args.tls_roots or base.tls_roots,
+            insecure_skip_verify=args.insecure_skip_verify or base.insecure_skip_verify,
+        )
+
 
 def _handlers() -> dict[str, Callable[[FlightMagic, argparse.Namespace, str | None], Any]]:
     return {
@@ -507,7 +584,22 @@ def _handlers() -> dict[str, Callable[[FlightMagic, argparse.Namespace, str | No
         "schema": FlightMagic._schema,
         "actions": FlightMagic._actions,
         "action": FlightMagic._action,
+        "doctor": FlightMagic._doctor,
     }
+
+
+def _login_given(args: argparse.Namespace) -> bool:
+    """Did the line give a login or headers of its own (``%flight doctor --user ...``)?"""
+    return bool(
+        args.token_env
+        or args.ask_token
+        or args.user
+        or args.password_env
+        or args.header
+        or args.header_env
+        or args.tls_roots
+        or args.insecure_skip_verify
+    )
 
 
 def _nothing() -> None:

@@ -41,6 +41,7 @@ SUBCOMMANDS: dict[str, str] = {
     "schema": "a flight's schema",
     "actions": "the server's actions",
     "action": "run an action (cell form: the body is the action body)",
+    "doctor": "probe a server (default: the active connection): what it speaks, what flightnb does",
     "help": "this help, or one subcommand's (%flight help get)",
 }
 
@@ -99,6 +100,33 @@ def _read_options(parser: argparse.ArgumentParser) -> None:
     _conn_option(parser)
 
 
+def _login_options(parser: argparse.ArgumentParser) -> None:
+    """How to reach and log in to a server: ``connect`` and ``doctor`` take the same."""
+    parser.add_argument("--token-env", metavar="VAR", help="bearer token from this env variable")
+    parser.add_argument("--ask-token", action="store_true", help="prompt for the token (hidden)")
+    parser.add_argument("--user", metavar="NAME", help="basic-auth handshake as this user")
+    parser.add_argument(
+        "--password-env", metavar="VAR", help="the password from this env variable (else a prompt)"
+    )
+    parser.add_argument(
+        "--header", action="append", default=[], metavar="K=V", help="extra header (no secrets)"
+    )
+    parser.add_argument(
+        "--header-env",
+        action="append",
+        default=[],
+        metavar="K=VAR",
+        help="extra header whose value comes from the env variable VAR",
+    )
+    parser.add_argument("--tls-roots", metavar="FILE", help="PEM root certificates to trust")
+    parser.add_argument(
+        "--insecure-skip-verify", action="store_true", help="accept any certificate (testing only)"
+    )
+    # Never accepted: caught to say where credentials go instead (see connections.py).
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--password", help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``%flight`` parser, one subparser per subcommand."""
     parser = _Parser(prog="%flight", add_help=False, allow_abbrev=False)
@@ -115,30 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument(
         "--alias", metavar="NAME", help="name this connection (default: 'default')"
     )
-    connect.add_argument("--token-env", metavar="VAR", help="bearer token from this env variable")
-    connect.add_argument("--ask-token", action="store_true", help="prompt for the token (hidden)")
-    connect.add_argument("--user", metavar="NAME", help="basic-auth handshake as this user")
-    connect.add_argument(
-        "--password-env", metavar="VAR", help="the password from this env variable (else a prompt)"
-    )
-    connect.add_argument(
-        "--header", action="append", default=[], metavar="K=V", help="extra header (no secrets)"
-    )
-    connect.add_argument(
-        "--header-env",
-        action="append",
-        default=[],
-        metavar="K=VAR",
-        help="extra header whose value comes from the env variable VAR",
-    )
-    connect.add_argument("--tls-roots", metavar="FILE", help="PEM root certificates to trust")
-    connect.add_argument(
-        "--insecure-skip-verify", action="store_true", help="accept any certificate (testing only)"
-    )
+    _login_options(connect)
     connect.add_argument("--no-check", action="store_true", help="do not contact the server now")
-    # Never accepted: caught to say where credentials go instead (see connections.py).
-    connect.add_argument("--token", help=argparse.SUPPRESS)
-    connect.add_argument("--password", help=argparse.SUPPRESS)
 
     use = sub("use")
     use.add_argument("alias", metavar="NAME")
@@ -194,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("body", nargs="?", default=None, metavar="BODY")
     _output_option(action, "the list of Result")
     _conn_option(action)
+
+    doctor = sub("doctor")
+    doctor.add_argument(
+        "uri", nargs="?", default=None, metavar="URI|NAME", help="a location or a named connection"
+    )
+    _login_options(doctor)
+    doctor.add_argument("--timeout", type=float, metavar="SECONDS", help="bound on each probe")
+    _output_option(doctor, "the Diagnosis")
+    _conn_option(doctor)
 
     helper = sub("help")
     helper.add_argument("topic", nargs="?", default=None, metavar="SUBCOMMAND")

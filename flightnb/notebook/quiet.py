@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["quiet_grpc_in_kernels"]
+__all__ = ["quiet_grpc_in_kernels", "quiet_grpc_on_command_line"]
 
 KERNEL_VERBOSITY = "ERROR"
+#: Subcommands of ``python -m flightnb`` whose failures are one line of their own.
+QUIET_COMMANDS = ("doctor",)
 
 
 def quiet_grpc_in_kernels() -> bool:
@@ -23,5 +25,24 @@ def quiet_grpc_in_kernels() -> bool:
         return False
     if "grpc" in sys.modules:
         return False  # too late: gRPC has read its settings
+    os.environ["GRPC_VERBOSITY"] = KERNEL_VERBOSITY
+    return True
+
+
+def quiet_grpc_on_command_line(argv: list[str] | None = None) -> bool:
+    """For ``python -m flightnb doctor`` (or the ``flightnb`` script), the same as in kernels.
+
+    The doctor says why a server cannot be reached in one line on stderr; gRPC's own lines
+    (a failed TLS handshake, say) would come before it. Only these commands are quieted,
+    and only when ``GRPC_VERBOSITY`` is unset and gRPC not yet imported.
+    """
+    argv = sys.argv if argv is None else argv
+    # Running ``python -m flightnb``, the package is imported while argv[0] is still "-m".
+    launcher = os.path.basename(argv[0]) if argv else ""
+    command = argv[1] if len(argv) > 1 else ""
+    if launcher not in ("-m", "flightnb") or command not in QUIET_COMMANDS:
+        return False
+    if "GRPC_VERBOSITY" in os.environ or "grpc" in sys.modules:
+        return False
     os.environ["GRPC_VERBOSITY"] = KERNEL_VERBOSITY
     return True

@@ -21,12 +21,14 @@ from typing import Any
 import pyarrow as pa
 
 from flightnb.convert import frame_library
+from flightnb.doctor import Diagnosis, report
 from flightnb.errors import FlightError
 from flightnb.progress.state import error_text
 from flightnb.types import ActionType, FlightInfo, Result
 
 __all__ = [
     "ActionList",
+    "DiagnosisTable",
     "DisplayTable",
     "FlightList",
     "ResultList",
@@ -81,6 +83,17 @@ class DisplayTable:
             for row in self.rows
         ]
         return "\n".join(lines)
+
+
+class DiagnosisTable(DisplayTable):
+    """``%flight doctor``'s table: HTML in notebooks, text wrapped to a terminal elsewhere."""
+
+    def __init__(self, diagnosis: Diagnosis) -> None:
+        super().__init__(report.COLUMNS, report.rows(diagnosis), title=report.title(diagnosis))
+        self.diagnosis = diagnosis
+
+    def __repr__(self) -> str:
+        return report.render_text(self.diagnosis)
 
 
 def _cell(value: Any) -> str:

@@ -91,23 +91,59 @@ class CookieJar:
         return f"CookieJar(names={sorted(self._cookies)})"
 
 
-class Credentials:
-    """The login of one client: a token, the header it travels in, and what renews it.
+def authorization_value(token: str) -> str:
+    """The ``authorization`` header that carries ``token``.
 
-    A bearer token goes out as ``authorization: Bearer ...``; a token a handshake returned
-    in its payload goes out as ``auth-token-bin``. A token callable is asked for the first
-    token before the first call and again when the server rejects the current one.
+    A token with a space in it already names its scheme (``"Bearer abc"``, ``"Basic ..."``,
+    Deephaven's ``"io.deephaven.authentication.psk.PskAuthenticationHandler key"``) and is
+    sent as it is, as ADBC sends its ``authorization_header`` option; a bare token (bearer
+    tokens never contain spaces) is sent as ``Bearer <token>``.
+
+    Examples
+    --------
+    >>> authorization_value("abc")
+    'Bearer abc'
+    >>> authorization_value("Basic YTpi")
+    'Basic YTpi'
+    """
+    token = token.strip()
+    return token if " " in token else f"Bearer {token}"
+
+
+class Credentials:
+    """The login of one client: the credential calls carry, and what renews it.
+
+    A token goes out in the ``authorization`` header (see :func:`authorization_value`); a
+    token a handshake returned in its payload goes out as ``auth-token-bin``. A token
+    callable is asked for the first token before the first call and again when the server
+    rejects the current one.
+
+    Servers may issue or rotate the credential on any call (Deephaven answers every call
+    with ``authorization: Bearer <session>`` and wants it back on the next one): what a
+    server returns in ``authorization`` replaces the client's credential (:meth:`rotate`),
+    as ADBC's Flight SQL driver does. The user's own login still wins where it must: a
+    call given its own ``authorization`` header sends that one and adopts nothing, and a
+    token callable is asked again when the server rejects the credential it issued.
 
     Parameters
     ----------
     token : str or callable, optional
-        A bearer token, or a callable (sync or async) returning one.
+        A token, or a callable (sync or async) returning one.
+    authorization : str, optional
+        A complete ``authorization`` header value (what ``headers={"authorization": ...}``
+        gave), used as the first credential.
     """
 
-    def __init__(self, token: str | TokenSource | None = None) -> None:
+    def __init__(
+        self, token: str | TokenSource | None = None, *, authorization: str | None = None
+    ) -> None:
         self._source: TokenSource | None = token if callable(token) else None
-        self._token: Secret | None = Secret(token) if token and not callable(token) else None
         self._header = "authorization"
+        self._token: Secret | None = None
+        if token and not callable(token):
+            self._token = Secret(authorization_value(token))
+        elif authorization:
+            self._token = Secret(authorization)
         self._lock = asyncio.Lock()
 
     @property
@@ -117,12 +153,26 @@ class Credentials:
 
     @property
     def current(self) -> Secret | None:
-        """The token calls carry now (compare with it to refresh only once)."""
+        """The credential calls carry now (compare with it to refresh only once)."""
         return self._token
 
     def set(self, value: str | bytes, *, header: str = "authorization") -> None:
-        """Use ``value`` from now on, in ``header`` (``authorization`` means a bearer token)."""
+        """Use ``value`` from now on, in ``header`` (``authorization``: a token, see above)."""
+        if header == "authorization":
+            text = value.decode() if isinstance(value, bytes) else value
+            value = authorization_value(text)
         self._token, self._header = Secret(value), header
+
+    def rotate(self, authorization: str) -> None:
+        """Carry the ``authorization`` value a server returned from now on (kept verbatim)."""
+        current = self._token
+        if (
+            self._header == "authorization"
+            and current is not None
+            and current.reveal() == authorization
+        ):
+            return  # the same credential again: keep its identity for refresh()
+        self._token, self._header = Secret(authorization), "authorization"
 
     def adopt(self, other: Credentials) -> None:
         """Take the token and token callable of ``other`` (a second client of one login)."""
@@ -158,11 +208,7 @@ class Credentials:
         """The credential as call metadata (empty without a token)."""
         if self._token is None:
             return []
-        value = self._token.reveal()
-        if self._header == "authorization":
-            text = value.decode() if isinstance(value, bytes) else value
-            return [("authorization", f"Bearer {text}")]
-        return [(self._header, value)]
+        return [(self._header, self._token.reveal())]
 
     def __repr__(self) -> str:
         return f"Credentials({self.kind})"

@@ -9,6 +9,10 @@ unary, server-streaming and bidirectional calls:
   :class:`~flightnb.errors.FlightError` (with the TLS hints of the channel's target);
 - cookies: ``set-cookie`` in headers and trailers of every call, failed ones too, goes to
   the client's jar;
+- issued credentials: an ``authorization`` header or trailer the client's server returns on
+  any call becomes the client's credential for the next calls (see
+  :class:`~flightnb.transport.auth.Credentials`), unless the call carried an
+  ``authorization`` header of its own; endpoints on other servers issue nothing to it;
 - one retry on UNAUTHENTICATED with a refreshed token wherever nothing can be duplicated:
   a unary call; a server stream that delivered nothing; an upload that the server rejected
   before answering anything, while all it wrote is still held for a replay (at most
@@ -46,6 +50,7 @@ __all__ = [
     "BidiStream",
     "CallSeam",
     "ServerStream",
+    "has_authorization",
     "is_lost_status",
 ]
 
@@ -92,13 +97,36 @@ class CallSeam:
     # --- call options ------------------------------------------------------------------
 
     def metadata(self, headers: Headers, *, authorize: bool = True) -> Metadata:
-        """What a call sends as metadata: client headers, credential, cookies, call headers."""
+        """What a call sends as metadata: client headers, credential, cookies, call headers.
+
+        A call's own ``authorization`` header replaces the client's credential on that call.
+        """
+        own = normalize_headers(headers)
         metadata = list(self.headers)
-        if authorize:
+        if authorize and not has_authorization(own):
             metadata.extend(self.credentials.header())
         metadata.extend(self.cookies.header())
-        metadata.extend(normalize_headers(headers))
+        metadata.extend(own)
         return metadata
+
+    def observe(self, metadata: Any, *, adopt: bool) -> None:
+        """Keep the cookies a server's headers or trailers set, and the credential it issued.
+
+        ``adopt=False`` (the call carried its own credential) keeps only the cookies.
+        """
+        if not metadata:
+            return
+        self.cookies.observe(metadata)
+        if adopt:
+            for key, value in metadata:
+                if str(key).lower() == "authorization":
+                    text = value.decode(errors="replace") if isinstance(value, bytes) else value
+                    if str(text).strip():
+                        self.credentials.rotate(str(text).strip())
+
+    def adopts(self, headers: Headers, *, authorize: bool = True) -> bool:
+        """Whether a call with these options takes a credential the server returns."""
+        return authorize and not has_authorization(normalize_headers(headers))
 
     def deadline(self, timeout: float | None) -> float | None:
         """The call's timeout: its own, else the client's default."""
@@ -111,15 +139,17 @@ class CallSeam:
 
     # --- errors ------------------------------------------------------------------------
 
-    def error(self, exc: BaseException, target: ChannelTarget | None) -> FlightError:
+    def error(
+        self, exc: BaseException, target: ChannelTarget | None, *, adopt: bool = True
+    ) -> FlightError:
         """The FlightError for a failed call on ``target``; its cookies are kept too."""
         if isinstance(exc, asyncio.TimeoutError):
             return FlightTimedOutError("the call's deadline passed", code="DEADLINE_EXCEEDED")
         assert isinstance(exc, grpc.RpcError)
         if isinstance(exc, grpc.aio.AioRpcError):
-            # A server may set a cookie while rejecting a call.
-            self.cookies.observe(exc.initial_metadata())
-            self.cookies.observe(exc.trailing_metadata())
+            # A server may set a cookie (or issue a credential) while rejecting a call.
+            self.observe(exc.initial_metadata(), adopt=adopt)
+            self.observe(exc.trailing_metadata(), adopt=adopt)
         return translate_rpc_error(exc, self._hint_target(target))
 
     def _hint_target(self, target: ChannelTarget | None) -> ChannelTarget:
@@ -151,6 +181,7 @@ class CallSeam:
         headers: Headers = None,
     ) -> bytes:
         """One request, one response (the response's bytes)."""
+        adopt = self.adopts(headers)
         for retry in (False, True):
             channel = await self.channel(None, timeout)
             rejected = self.credentials.current
@@ -159,10 +190,10 @@ class CallSeam:
             )
             try:
                 response: bytes = await call
-                self.cookies.observe(await call.initial_metadata())
-                self.cookies.observe(await call.trailing_metadata())
+                self.observe(await call.initial_metadata(), adopt=adopt)
+                self.observe(await call.trailing_metadata(), adopt=adopt)
             except (grpc.RpcError, asyncio.TimeoutError) as exc:
-                error = self.error(exc, None)
+                error = self.error(exc, None, adopt=adopt)
                 if retry or not await self.may_retry(error, rejected):
                     raise error from exc
                 continue
@@ -214,6 +245,7 @@ class ServerStream:
     """
 
     __slots__ = (
+        "_adopt",
         "_call",
         "_finished",
         "_headers",
@@ -242,6 +274,8 @@ class ServerStream:
         self._target = target
         self._timeout = timeout
         self._headers = headers
+        # A credential another server issues (an endpoint elsewhere) is not this server's.
+        self._adopt = seam.adopts(headers) and (target is None or target == seam.target)
         self._call: Any = None
         self._rejected: Any = None
         self._received = False
@@ -271,7 +305,7 @@ class ServerStream:
                 message = await call.read()
             except (grpc.RpcError, asyncio.TimeoutError) as exc:
                 self._finish()
-                error = self._seam.error(exc, self._target)
+                error = self._seam.error(exc, self._target, adopt=self._adopt)
                 if self._received or self._retried:
                     raise error from exc
                 self._retried = True
@@ -284,14 +318,14 @@ class ServerStream:
                 raise
             if message is grpc.aio.EOF:
                 self._finished = True
-                cookies = self._seam.cookies
+                seam, adopt = self._seam, self._adopt
                 if not self._received:
-                    cookies.observe(await call.initial_metadata())
-                cookies.observe(await call.trailing_metadata())
+                    seam.observe(await call.initial_metadata(), adopt=adopt)
+                seam.observe(await call.trailing_metadata(), adopt=adopt)
                 return None
             if not self._received:
                 self._received = True
-                self._seam.cookies.observe(await call.initial_metadata())
+                self._seam.observe(await call.initial_metadata(), adopt=self._adopt)
             return message  # type: ignore[no-any-return]
 
     def _finish(self) -> None:
@@ -328,6 +362,7 @@ class BidiStream:
         self._headers = headers
         self._extra = extra_metadata
         self._authorize = authorize
+        self._adopt = seam.adopts(headers, authorize=authorize)
         self._call: Any = None
         self._rejected: Any = None
         # What was written, for a replay; None once a replay is no longer possible.
@@ -401,7 +436,7 @@ class BidiStream:
             while await call.read() is not grpc.aio.EOF:
                 pass
         except (grpc.RpcError, asyncio.TimeoutError) as exc:
-            return self._seam.error(exc, None)
+            return self._seam.error(exc, None, adopt=self._adopt)
         finally:
             call.cancel()
         return None
@@ -430,7 +465,7 @@ class BidiStream:
             return await operation(*args)
         except (grpc.RpcError, asyncio.TimeoutError) as exc:
             self._finished = True
-            raise self._seam.error(exc, None) from exc
+            raise self._seam.error(exc, None, adopt=self._adopt) from exc
         except _EndedWhileWriting as exc:
             self._finished = True
             raise FlightServerError(
@@ -494,13 +529,13 @@ class BidiStream:
                 *(await call.trailing_metadata() or ()),
             ]
             if not self._received:
-                self._seam.cookies.observe(await call.initial_metadata())
-            self._seam.cookies.observe(await call.trailing_metadata())
+                self._seam.observe(await call.initial_metadata(), adopt=self._adopt)
+            self._seam.observe(await call.trailing_metadata(), adopt=self._adopt)
             return None
         if not self._received:
             self._received = True
             self._held = None
-            self._seam.cookies.observe(await self._call.initial_metadata())
+            self._seam.observe(await self._call.initial_metadata(), adopt=self._adopt)
         return message  # type: ignore[no-any-return]
 
     async def _read_once(self) -> Any:
@@ -515,6 +550,11 @@ class BidiStream:
     @property
     def finished(self) -> bool:
         return self._finished
+
+
+def has_authorization(metadata: Metadata) -> bool:
+    """Whether ``metadata`` has an ``authorization`` header (keys already lower-case)."""
+    return any(key == "authorization" for key, _ in metadata)
 
 
 def is_lost_status(error: FlightError) -> bool:

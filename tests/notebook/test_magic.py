@@ -163,3 +163,56 @@ def test_credentials_in_the_uri_are_refused_without_echo(shell: InteractiveShell
     with pytest.raises(UsageError) as excinfo:
         line(shell, "flight connect grpc://alice:s3cret-pw@127.0.0.1:1")
     assert "s3cret-pw" not in str(excinfo.value)
+
+
+# --- credentials: judged by name and value; sessions the server issues ----------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "secret"),
+    [
+        ("authorization", "Anonymous", True),
+        ("Proxy-Authorization", "x", True),
+        ("cookie", "a=b", True),
+        ("x-api-key", "k", True),
+        ("x-deephaven-auth-cookie-request", "true", False),
+        ("x-session-id", "42", False),
+        ("x-team", "Bearer abc", True),
+        ("x-note", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", True),
+        ("x-note", "550e8400-e29b-41d4-a716-446655440000", True),
+        ("x-note", "ghp_ABCdef1234567890abcdefXYZ", True),
+        ("database", "analytics_2024", False),
+    ],
+)
+def test_headers_are_judged_as_credentials_by_name_and_value(
+    name: str, value: str, secret: bool
+) -> None:
+    from flightnb.notebook.connections import looks_like_credential
+
+    assert looks_like_credential(name, value) is secret
+
+
+def test_magic_keeps_the_session_a_server_issues(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flight_servers import SessionFlightServer
+
+    server = SessionFlightServer()
+    server.add_table("t", pa.table({"n": [1, 2, 3]}))
+    monkeypatch.setenv("FLIGHTNB_TEST_LOGIN", "Anonymous")
+    ip = InteractiveShell.instance()
+    try:
+        ip.run_line_magic("load_ext", "flightnb")
+        line(
+            ip,
+            f"flight connect {server.location} --token-env FLIGHTNB_TEST_LOGIN "
+            "--header x-deephaven-auth-cookie-request=true",
+        )
+        # GetFlightInfo plans a ticket of this session, DoGet must present the same one.
+        assert line(ip, "flight get t --to arrow --no-progress").num_rows == 3
+    finally:
+        ip.magics_manager.registry["FlightMagic"].connection = None
+        InteractiveShell.clear_instance()
+        server.shutdown()
+    calls = server.sessions.calls
+    assert len(calls) >= 3 and {c.session for c in calls} == {calls[0].session}, calls
+    assert [c.presented for c in calls[1:]] == ["latest"] * (len(calls) - 1)
+    assert all("x-deephaven-auth-cookie-request" in c.headers for c in calls)

@@ -230,12 +230,10 @@ def test_connection_repr_shows_header_names_only(
 ) -> None:
     from flightnb.notebook.connections import ConnectionSpec, open_connection
 
-    monkeypatch.setenv("FLIGHTNB_TEST_TOKEN", CANARY)
     monkeypatch.setenv("FLIGHTNB_TEST_AUTH", f"Bearer {CANARY}")
     spec = ConnectionSpec(
         "t",
         location,
-        token_env="FLIGHTNB_TEST_TOKEN",
         headers={"x-team": "a"},
         headers_env={"authorization": "FLIGHTNB_TEST_AUTH"},
     )
