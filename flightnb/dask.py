@@ -23,9 +23,7 @@ Requires ``pip install 'flightnb[dask]'``; importing this module imports dask.
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +32,6 @@ import pyarrow as pa
 
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.loop_thread import shared_loop_thread
-from flightnb.client.sync import FlightClient
 from flightnb.convert import check_dtype_backend, to_pandas
 from flightnb.errors import (
     FlightArgumentError,
@@ -49,35 +46,16 @@ from flightnb.scan.query import SCAN_ALIAS, narrow_query, wrappable
 from flightnb.sql.capabilities import (
     BINDING,
     capabilities_of,
-    is_placeholder_schema,
     refuses_capability,
 )
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.streaming import plan_and_stream
-from flightnb.types import FlightDescriptor, FlightEndpoint, FlightInfo, Location, Ticket
+from flightnb.types import FlightEndpoint, FlightInfo, Location
+from flightnb.workers import EnvToken, part_request, planning_options, worker_options
+from flightnb.workers import plan as plan_request
+from flightnb.workers import worker_client as _client
 
 __all__ = ["EnvToken", "read_flight", "read_partition"]
-
-
-@dataclass(frozen=True)
-class EnvToken:
-    """A token read from an environment variable where it is called (on each worker).
-
-    Picklable and free of the secret itself: the graph holds only the variable's name.
-    """
-
-    name: str
-
-    def __call__(self) -> str:
-        value = os.environ.get(self.name)
-        if not value:
-            raise FlightArgumentError(
-                f"the environment variable {self.name} (token_env=) is not set on this worker"
-            )
-        return value
-
-    def __repr__(self) -> str:
-        return f"EnvToken({self.name!r})"
 
 
 @dataclass(frozen=True)
@@ -96,36 +74,9 @@ class _Part:
 
 # --- worker side -------------------------------------------------------------------------
 
-_CLIENTS: dict[tuple[str, tuple[tuple[str, Any], ...]], FlightClient] = {}
-_CLIENTS_LOCK = threading.Lock()
-
-
-def _hashable(value: Any) -> Any:
-    """``value`` as a cache key part (``headers=`` is a dict, a list of pairs, ...)."""
-    if isinstance(value, dict):
-        return tuple(sorted((str(k), _hashable(v)) for k, v in value.items()))
-    if isinstance(value, (list, tuple)):
-        return tuple(_hashable(v) for v in value)
-    return value
-
-
-def _client(location: str, options: tuple[tuple[str, Any], ...]) -> FlightClient:
-    """This process's client for ``location`` and ``options`` (created on first use)."""
-    key = (location, tuple((name, _hashable(value)) for name, value in options))
-    with _CLIENTS_LOCK:
-        client = _CLIENTS.get(key)
-        if client is None:
-            client = _CLIENTS[key] = FlightClient(location, **dict(options))
-        return client
-
 
 async def _read_part(client: AsyncFlightClient, part: _Part) -> pa.Table:
-    request: FlightInfo | SqlQuery
-    if part.endpoint is not None:
-        request = FlightInfo(part.schema, None, (part.endpoint,), ordered=True)
-    else:
-        assert part.query is not None
-        request = SqlQuery(part.query, part.parameters)
+    request = part_request(part.endpoint, part.schema, part.query, part.parameters)
     stream = await plan_and_stream(client, request, owns_client=False)
     try:
         return await stream.read_table()
@@ -143,61 +94,6 @@ def read_partition(part: _Part) -> Any:
 
 
 # --- client side -------------------------------------------------------------------------
-
-
-def _worker_options(token_env: str | None, client_options: dict[str, Any]) -> dict[str, Any]:
-    options = dict(client_options)
-    token = options.pop("token", None)
-    if isinstance(token, str):
-        raise FlightArgumentError(
-            "a token= string would travel inside the task graph; use token_env='NAME' (each "
-            "worker reads the environment variable NAME) or a picklable callable"
-        )
-    if token is not None and token_env is not None:
-        raise FlightArgumentError("give token= or token_env=, not both")
-    if token_env is not None:
-        token = EnvToken(token_env)
-    if token is not None:
-        options["token"] = token
-    return options
-
-
-async def _plan(
-    client: AsyncFlightClient, request: Ticket | FlightDescriptor | SqlQuery
-) -> tuple[FlightInfo | None, pa.Schema]:
-    """(the FlightInfo to split, or None to run the query on one worker; the schema)."""
-    if isinstance(request, FlightDescriptor):
-        info = await client.get_flight_info(request)
-        schema = info.schema if info.schema is not None else await client.get_schema(request)
-        return info, schema
-    assert isinstance(request, SqlQuery)
-    async with AsyncFlightSqlClient(client) as sql_client:
-        if request.parameters is None:
-            info = await sql_client.execute(request.query)
-            if not is_placeholder_schema(info.schema):
-                assert info.schema is not None
-                return info, info.schema
-            try:
-                schema = await sql_client.get_schema(request.query)
-            except FlightError as exc:
-                if not refuses_capability(exc):
-                    raise
-            else:
-                if not is_placeholder_schema(schema):
-                    return info, schema
-        # A parameterized query's tickets name a prepared statement of this client, which
-        # closes with it: the query runs whole on a worker instead.
-        async with sql_client.prepare(request.query) as statement:
-            if not is_placeholder_schema(statement.dataset_schema):
-                assert statement.dataset_schema is not None
-                return None, statement.dataset_schema
-        info = await sql_client.execute(request.query, request.parameters)
-        if info.schema is None:
-            raise FlightNotImplementedError(
-                "the server's FlightInfo has no schema for this query; flightnb.dask needs it "
-                "to plan partitions"
-            )
-        return None, info.schema
 
 
 async def _bounds(
@@ -363,11 +259,8 @@ def read_flight(
                 "partition_on= binds its bounds after positional parameters: pass a list"
             )
     location = source.uri if isinstance(source, Location) else source
-    options = _worker_options(token_env, client_options)
-    planning_options = dict(options)
-    planning_token: Callable[[], str] | Any = planning_options.get("token")
-    if isinstance(planning_token, EnvToken) and not os.environ.get(planning_token.name):
-        planning_options.pop("token")  # the workers may have it even where the client has not
+    options = worker_options(token_env, client_options)
+    planning = planning_options(options)  # the workers may have a token the client has not
 
     wanted = tuple(columns) if columns is not None else None
     if isinstance(request, SqlQuery) and wanted is not None and wrappable(request.query):
@@ -382,8 +275,8 @@ def read_flight(
         request = SqlQuery(narrowed.query, narrowed.parameters)
 
     async def plan() -> tuple[FlightInfo | None, pa.Schema, Any, Dialect | None]:
-        async with AsyncFlightClient(location, **planning_options) as client:
-            info, schema = await _plan(client, request)
+        async with AsyncFlightClient(location, **planning) as client:
+            info, schema = await plan_request(client, request)
             bounds, literals = None, None
             if partition_on is not None:
                 assert isinstance(request, SqlQuery)

@@ -49,13 +49,28 @@ corpus_cases : list[tuple[str, pyarrow.Table]]
 
 from __future__ import annotations
 
+import dataclasses
+import gc
+import os
+import shutil
 import signal
+import subprocess
+import tempfile
+import warnings
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pyarrow.flight as flight
 import pytest
 from corpus import CASES
 from flight_servers import TEST_USERS, FlightTestServer, populate, serve_unix
+
+# Ray reads these when it is imported, so before any test module imports it: no usage
+# statistics, and its single-node mode, whose services listen on and advertise 127.0.0.1
+# instead of the machine's address (ray._private.services.get_node_ip_address).
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 
 @pytest.fixture(autouse=True)
@@ -130,3 +145,80 @@ def pyarrow_flight_client(flight_server: FlightTestServer) -> Iterator[flight.Fl
 @pytest.fixture(scope="session")
 def corpus_cases() -> list:
     return CASES
+
+
+@dataclasses.dataclass(frozen=True)
+class RayCluster:
+    """A local Ray instance of the session, and the token its workers find in their env."""
+
+    session_dir: Path
+    token_env: str
+    token: str
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(auth_flight_server: FlightTestServer) -> Iterator[RayCluster]:
+    """One local Ray instance for the session: 2 CPUs, worker processes, loopback only.
+
+    The bearer token that ``auth_flight_server`` issued is put in this process's environment
+    before Ray starts, so every worker inherits it, as a cluster's workers would have it from
+    their own environment; it is never given to Ray itself.
+    """
+    ray = pytest.importorskip("ray")
+    with flight.connect(auth_flight_server.location) as client:
+        _, value = client.authenticate_basic_token("alice", TEST_USERS["alice"])
+    token = value.decode().removeprefix("Bearer ")
+    saved = dict(os.environ)
+    os.environ["FLIGHTNB_RAY_TOKEN"] = token
+    # A short directory: Ray's unix sockets live under it (paths of at most 107 bytes).
+    temp_dir = Path(tempfile.mkdtemp(prefix="fnbray-"))
+    try:
+        _start_ray(
+            ray,
+            num_cpus=2,
+            include_dashboard=False,
+            object_store_memory=96 * 2**20,
+            _node_ip_address="127.0.0.1",
+            _temp_dir=str(temp_dir),
+            log_to_driver=False,
+            configure_logging=False,
+        )
+        import ray.data
+
+        with warnings.catch_warnings():
+            # Ray's DataContext warns about its own defaults when it is first made (2.60:
+            # "use_push_based_shuffle is deprecated"); made once here, it never warns again.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ray.data.DataContext.get_current().enable_progress_bars = False
+        yield RayCluster(temp_dir / "session_latest", "FLIGHTNB_RAY_TOKEN", token)
+    finally:
+        ray.shutdown()
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _start_ray(ray: Any, **options: Any) -> None:
+    """``ray.init(**options)``, tried up to three times.
+
+    Ray gives its node a fixed 30 s to come up (``ray._private.node``), and its raylet gives
+    up waiting for its agents' ports sooner or later; on a loaded machine either can fail a
+    start that would succeed a moment later. A failed start's processes are ours: they are
+    killed and reaped before the next try.
+    """
+    for attempt in range(3):
+        known = {id(p) for p in gc.get_objects() if isinstance(p, subprocess.Popen)}
+        try:
+            ray.init(**options)
+            return
+        except Exception:
+            # Here, while the traceback still holds the failed node's Popen objects (once it
+            # goes, they are collected, and a running one warns).
+            for process in gc.get_objects():
+                if isinstance(process, subprocess.Popen) and id(process) not in known:
+                    if process.poll() is None:
+                        process.kill()
+                    process.wait(timeout=30)
+            ray.shutdown()
+            if attempt == 2:
+                raise

@@ -36,6 +36,8 @@ NOT_IN_THE_TREE = {
     # Server side: each becomes the status of the call the server answers.
     "flightnb.server.errors.ServerError",
     "flightnb.server.tickets.TicketError",
+    # The doctor CLI prints it as one line on stderr and exits with status 2.
+    "flightnb.doctor.cli._UsageError",
     # Private signals inside the call seam, mapped to FlightErrors before they leave it.
     "flightnb.transport.calls._EndedWhileWriting",
     "flightnb.transport.calls._SendFailed",

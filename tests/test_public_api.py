@@ -83,7 +83,8 @@ def test_every_error_is_a_flight_error() -> None:
 def test_import_does_not_pull_in_dataframe_or_notebook_libraries() -> None:
     code = (
         "import sys, flightnb, flightnb.codec; "
-        "print(sorted(m for m in ('pandas', 'polars', 'IPython', 'ipywidgets', 'tqdm') "
+        "print(sorted(m for m in ('pandas', 'polars', 'IPython', 'ipywidgets', 'tqdm', "
+        "'dask', 'ray') "
         "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

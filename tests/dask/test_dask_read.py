@@ -16,6 +16,7 @@ from distributed import Client, LocalCluster
 
 import flightnb
 import flightnb.dask as fd
+from flightnb import workers
 from flightnb.errors import FlightArgumentError, FlightError
 from flightnb.server import FlightSqlServer
 from flightnb.types import FlightEndpoint
@@ -60,13 +61,13 @@ def test_one_partition_per_endpoint_read_by_workers(dask_client, split_server):
     frame = fd.read_flight(split_server.location, path="trips", columns=["trip_id", "fare"])
     assert frame.npartitions == 4
     assert list(frame.columns) == ["trip_id", "fare"]
-    assert fd._CLIENTS == {}  # planning used no cached client here
+    assert workers.CLIENTS == {}  # planning used no cached client here
     got = _sorted(frame.compute(), "trip_id")
     expected = flightnb.read_flight(split_server.location, path="trips", progress=False)
     expected = expected.select(["trip_id", "fare"]).to_pandas(types_mapper=pd.ArrowDtype)
     pd.testing.assert_frame_equal(got, _sorted(expected, "trip_id"))
-    cached = dask_client.run(lambda: len(fd._CLIENTS))
-    assert sum(cached.values()) >= 1 and fd._CLIENTS == {}  # the workers read, not us
+    cached = dask_client.run(lambda: len(workers.CLIENTS))
+    assert sum(cached.values()) >= 1 and workers.CLIENTS == {}  # the workers read, not us
 
 
 def test_meta_comes_from_the_schema(split_server):

@@ -25,9 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_PACKAGES = (
     "flightnb.codec",
     "flightnb.dask",
+    "flightnb.doctor",
     "flightnb.pandas",
     "flightnb.polars",
     "flightnb.progress",
+    "flightnb.ray",
     "flightnb.server",
     "flightnb.sql",
 )

@@ -1,0 +1,178 @@
+"""What the cluster readers share: planning on the driver, reading one part on a worker.
+
+``flightnb.dask`` and ``flightnb.ray`` plan a read once, where the user calls them (the
+driver), and ship one small, picklable description per endpoint to the workers. This module
+holds the pieces both need and no cluster library: the token read from a worker's
+environment (:class:`EnvToken`), the options that may travel, the plan, one cached client
+per worker process and server, and the read of one endpoint (or of a whole query).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from flightnb.client.aio import AsyncFlightClient
+from flightnb.client.batch_reader import FlightBatchReader
+from flightnb.client.loop_thread import shared_loop_thread
+from flightnb.client.sync import FlightClient
+from flightnb.errors import FlightArgumentError, FlightError, FlightNotImplementedError
+from flightnb.requests import SqlQuery
+from flightnb.sql.capabilities import is_placeholder_schema, refuses_capability
+from flightnb.sql.client import AsyncFlightSqlClient
+from flightnb.streaming import plan_and_stream
+from flightnb.types import FlightDescriptor, FlightEndpoint, FlightInfo, Ticket
+
+__all__ = [
+    "CLIENTS",
+    "EnvToken",
+    "Options",
+    "open_part",
+    "part_request",
+    "plan",
+    "planning_options",
+    "worker_client",
+    "worker_options",
+]
+
+#: Client options as they travel to workers: sorted (name, value) pairs, hashable.
+Options = tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class EnvToken:
+    """A token read from an environment variable where it is called (on each worker).
+
+    Picklable and free of the secret itself: the graph holds only the variable's name.
+    """
+
+    name: str
+
+    def __call__(self) -> str:
+        value = os.environ.get(self.name)
+        if not value:
+            raise FlightArgumentError(
+                f"the environment variable {self.name} (token_env=) is not set on this worker"
+            )
+        return value
+
+    def __repr__(self) -> str:
+        return f"EnvToken({self.name!r})"
+
+
+# --- worker side -------------------------------------------------------------------------
+
+#: This process's clients, one per (location, options): every task a worker runs reuses them.
+CLIENTS: dict[tuple[str, tuple[tuple[str, Any], ...]], FlightClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _hashable(value: Any) -> Any:
+    """``value`` as a cache key part (``headers=`` is a dict, a list of pairs, ...)."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _hashable(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
+def worker_client(location: str, options: Options) -> FlightClient:
+    """This process's client for ``location`` and ``options`` (created on first use)."""
+    key = (location, tuple((name, _hashable(value)) for name, value in options))
+    with _CLIENTS_LOCK:
+        client = CLIENTS.get(key)
+        if client is None:
+            client = CLIENTS[key] = FlightClient(location, **dict(options))
+        return client
+
+
+def part_request(
+    endpoint: FlightEndpoint | None, schema: pa.Schema | None, query: str | None, parameters: Any
+) -> FlightInfo | SqlQuery:
+    """The read of one part: a single planned endpoint, or a query run whole on the worker."""
+    if endpoint is not None:
+        return FlightInfo(schema, None, (endpoint,), ordered=True)
+    if query is None:
+        raise FlightArgumentError("a part names an endpoint or a query")
+    return SqlQuery(query, parameters)
+
+
+def open_part(client: FlightClient, request: FlightInfo | SqlQuery) -> FlightBatchReader:
+    """Start reading one part with ``client``: failover, renewal and errors as in any read."""
+    thread = shared_loop_thread()
+    stream = thread.run(plan_and_stream(client.async_client, request, owns_client=False))
+    return FlightBatchReader(stream, thread)
+
+
+# --- driver side -------------------------------------------------------------------------
+
+
+def worker_options(token_env: str | None, client_options: dict[str, Any]) -> dict[str, Any]:
+    """The client options that travel to the workers: a token only as a name or callable."""
+    options = dict(client_options)
+    token = options.pop("token", None)
+    if isinstance(token, str):
+        raise FlightArgumentError(
+            "a token= string would travel inside the task graph; use token_env='NAME' (each "
+            "worker reads the environment variable NAME) or a picklable callable"
+        )
+    if token is not None and token_env is not None:
+        raise FlightArgumentError("give token= or token_env=, not both")
+    if token_env is not None:
+        token = EnvToken(token_env)
+    if token is not None:
+        options["token"] = token
+    return options
+
+
+def planning_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The options of the driver's planning client (the workers may have a token it lacks)."""
+    planning = dict(options)
+    token: Callable[[], str] | Any = planning.get("token")
+    if isinstance(token, EnvToken) and not os.environ.get(token.name):
+        planning.pop("token")
+    return planning
+
+
+async def plan(
+    client: AsyncFlightClient, request: Ticket | FlightDescriptor | SqlQuery
+) -> tuple[FlightInfo | None, pa.Schema]:
+    """(the FlightInfo to split, or None to run the query on one worker; the schema)."""
+    if isinstance(request, FlightDescriptor):
+        info = await client.get_flight_info(request)
+        schema = info.schema if info.schema is not None else await client.get_schema(request)
+        return info, schema
+    if not isinstance(request, SqlQuery):
+        raise FlightArgumentError("a cluster read plans a descriptor or a sql= query")
+    async with AsyncFlightSqlClient(client) as sql_client:
+        if request.parameters is None:
+            info = await sql_client.execute(request.query)
+            if not is_placeholder_schema(info.schema):
+                assert info.schema is not None
+                return info, info.schema
+            try:
+                schema = await sql_client.get_schema(request.query)
+            except FlightError as exc:
+                if not refuses_capability(exc):
+                    raise
+            else:
+                if not is_placeholder_schema(schema):
+                    return info, schema
+        # A parameterized query's tickets name a prepared statement of this client, which
+        # closes with it: the query runs whole on a worker instead.
+        async with sql_client.prepare(request.query) as statement:
+            if not is_placeholder_schema(statement.dataset_schema):
+                assert statement.dataset_schema is not None
+                return None, statement.dataset_schema
+        info = await sql_client.execute(request.query, request.parameters)
+        if info.schema is None:
+            raise FlightNotImplementedError(
+                "the server's FlightInfo has no schema for this query; a cluster read needs it "
+                "to plan partitions"
+            )
+        return None, info.schema
