@@ -37,7 +37,6 @@ from flightnb.errors import (
     FlightArgumentError,
     FlightCapabilityError,
     FlightError,
-    FlightNotImplementedError,
 )
 from flightnb.requests import SqlQuery, read_request
 from flightnb.scan.literals import render_literal

@@ -396,7 +396,9 @@ class AsyncFlightSqlClient:
 
         Examples
         --------
-        >>> await client.get_schema("SELECT * FROM trips")  # doctest: +SKIP
+        >>> schema = await client.get_schema("SELECT * FROM trips")
+        >>> "fare" in schema.names
+        True
         """
         command = _with_transaction(sql.CommandStatementQuery(query=query), transaction)
         return await self._client.get_schema(_descriptor(command), timeout=timeout)

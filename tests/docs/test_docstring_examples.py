@@ -35,6 +35,8 @@ SKIPPED = {
     "flightnb.codec.decoder.FlightDataDecoder": "iterates the reader's own generated gRPC stub",
     "flightnb.notebook.background.BackgroundRead": "a %flight magic, which needs IPython",
     "flightnb.pandas.FlightAccessor": "exchange: the embedded server has no DoExchange",
+    "flightnb.ray.read_flight": "needs a Ray cluster (tests/ray makes the same calls on one)",
+    "flightnb.ray.write_flight": "needs a Ray cluster (tests/ray makes the same calls on one)",
     "flightnb.progress.widget.WidgetProgress": "shows a widget, which needs a notebook frontend",
     "flightnb.sinks.write_dataset": "resume: the embedded server mints new tickets per plan",
     "flightnb.types.FlightEndpoint.from_adbc_partition": "needs an ADBC cursor's partitions",
