@@ -18,11 +18,17 @@ the token from its own environment variable ``NAME`` (a picklable callable given
 ``token=`` works too, and is called on the worker); a ``token=`` string is refused. As for
 Dask, a client cannot travel to workers, so ``source`` is a location.
 
+A server that opens a session for the planning client (it answered with a credential of its
+own, as Deephaven does) may read the tickets it planned in that session only: a query then
+runs whole in one task, and each task plans a flight again in its worker's session (one line
+on the ``flightnb.ray`` logger says so).
+
 Requires ``pip install 'flightnb[ray]'``; importing this module imports ray.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,9 +44,11 @@ from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.errors import FlightArgumentError, FlightArgumentTypeError
 from flightnb.requests import SqlQuery, read_request
 from flightnb.scan.query import narrow_query, wrappable
-from flightnb.types import FlightDescriptor, FlightEndpoint, FlightInfo, Location, descriptor_from
+from flightnb.types import FlightDescriptor, FlightEndpoint, Location, descriptor_from
 from flightnb.workers import (
     Options,
+    Plan,
+    Replan,
     open_part,
     part_request,
     plan,
@@ -52,6 +60,8 @@ from flightnb.write import DEFAULT_CHUNK_ROWS, PutSummary
 from flightnb.write import write_flight as put_table
 
 __all__ = ["FlightDatasink", "FlightDatasource", "read_flight", "write_flight"]
+
+_log = logging.getLogger("flightnb.ray")
 
 #: Where a read task cuts its endpoint's stream into blocks when Ray's context does not say.
 DEFAULT_BLOCK_BYTES = 128 * 2**20
@@ -66,6 +76,7 @@ class _Part:
     parameters: Any = field(default=None, repr=False)
     rows: int | None = None
     size_bytes: int | None = None
+    replan: Replan | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +101,10 @@ class _ReadParts:
         size = 0
         sent = False
         for part in self.parts:
-            request = part_request(part.endpoint, self.schema, part.query, part.parameters)
-            with open_part(client, request) as reader:
+            request = part_request(
+                part.endpoint, self.schema, part.query, part.parameters, part.replan
+            )
+            with open_part(client, request, part.replan) as reader:
                 kept = self._kept(reader.schema)
                 if pending and schema is not None and not kept.equals(schema):
                     # Endpoints of one task whose schemas differ (metadata, say): one block each.
@@ -229,7 +242,8 @@ class FlightDatasource(Datasource):
         return tasks
 
 
-def _parts(info: FlightInfo | None, request: Any) -> list[_Part]:
+def _parts(planned: Plan, request: Any) -> list[_Part]:
+    info = planned.info
     if info is None:
         assert isinstance(request, SqlQuery)
         return [_Part(query=request.query, parameters=request.parameters)]
@@ -238,6 +252,9 @@ def _parts(info: FlightInfo | None, request: Any) -> list[_Part]:
     # rows of each are unknown (Ray trusts num_rows, e.g. for count()) and bytes an even share.
     rows = info.total_records if n == 1 and info.total_records >= 0 else None
     share = info.total_bytes // n if n and info.total_bytes >= 0 else None
+    replans = planned.replans(request)
+    if replans is not None:
+        return [_Part(replan=r, rows=rows, size_bytes=share) for r in replans]
     return [_Part(endpoint=e, rows=rows, size_bytes=share) for e in info.endpoints]
 
 
@@ -317,12 +334,16 @@ def read_flight(
         planning = planning_options(options)
         planned = request
 
-        async def plan_once() -> tuple[FlightInfo | None, pa.Schema]:
+        async def plan_once() -> Plan:
             async with AsyncFlightClient(location, **planning) as client:
                 return await plan(client, planned)
 
-        info, schema = shared_loop_thread().run(plan_once())
-        parts = _parts(info, request)
+        plan_ = shared_loop_thread().run(plan_once())
+        schema = plan_.schema
+        parts = _parts(plan_, request)
+        note = plan_.session_note(request)
+        if note is not None:
+            _log.warning("%s: %s", location, note)
         if wanted is not None:
             missing = [c for c in wanted if c not in schema.names]
             if missing:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 from collections.abc import Iterator
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from bearer import adbc_connect
+from flight_servers import Endpoint, SessionFlightServer
 
 pytest.importorskip("distributed")
 
@@ -17,7 +20,7 @@ from distributed import Client, LocalCluster
 import flightnb
 import flightnb.dask as fd
 from flightnb import workers
-from flightnb.errors import FlightArgumentError, FlightError
+from flightnb.errors import FlightArgumentError, FlightError, FlightUnauthorizedError
 from flightnb.server import FlightSqlServer
 from flightnb.types import FlightEndpoint
 
@@ -229,3 +232,45 @@ def test_partition_on_without_prepared_statements(dask_client):
         pd.testing.assert_frame_equal(got, _sorted(expected, "trip_id"))
     finally:
         server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def session_server() -> Iterator[SessionFlightServer]:
+    # Opens a session for whoever logs in with the workers' token, and reads the tickets it
+    # planned in that session only, as Deephaven reads a statement's.
+    server = SessionFlightServer(login=f"Bearer {TOKEN}")
+    parts = [pa.table({"n": pa.array(range(i * 100, i * 100 + 100), pa.int64())}) for i in range(3)]
+    for i, part in enumerate(parts):
+        server.add_table(f"part/{i}", part)
+    server.add_flight(
+        "split",
+        [Endpoint(f"part/{i}".encode()) for i in range(3)],
+        schema=parts[0].schema,
+    )
+    try:
+        yield server
+    finally:
+        server.shutdown()
+
+
+def test_tickets_of_the_planning_session_are_planned_again_on_the_workers(
+    dask_client, session_server, caplog
+):
+    # The planning client's tickets, read in another session: refused.
+    with flightnb.FlightClient(session_server.location, token=TOKEN) as planner:
+        info = planner.get_flight_info(flightnb.FlightDescriptor.for_path("split"))
+        with flightnb.FlightClient(session_server.location, token=TOKEN) as other:
+            with pytest.raises(FlightUnauthorizedError, match="original session"):
+                other.do_get(info.endpoints[0].ticket).read_all()
+    with caplog.at_level(logging.WARNING, logger="flightnb.dask"):
+        frame = fd.read_flight(
+            session_server.location, path="split", token_env="FLIGHTNB_TEST_TOKEN"
+        )
+    assert frame.npartitions == 3  # each worker reads its own endpoint of its own plan
+    [record] = [r for r in caplog.records if r.name == "flightnb.dask"]
+    assert "session" in record.getMessage() and "\n" not in record.getMessage()
+    graph = pickle.dumps(dict(frame.__dask_graph__()))
+    assert TOKEN.encode() not in graph
+    assert not any(token.encode() in graph for token in session_server.sessions._sessions)
+    got = frame.compute().sort_values("n").reset_index(drop=True)
+    assert got["n"].tolist() == list(range(300))
