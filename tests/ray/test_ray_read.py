@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as paflight
 import pytest
+from flight_servers import Endpoint, SessionFlightServer
 
 pytest.importorskip("ray.data")
 
@@ -21,7 +23,12 @@ import ray.data
 import flightnb
 import flightnb.ray as fr
 from flightnb import workers
-from flightnb.errors import FlightArgumentError, FlightArgumentTypeError, FlightUnavailableError
+from flightnb.errors import (
+    FlightArgumentError,
+    FlightArgumentTypeError,
+    FlightUnauthorizedError,
+    FlightUnavailableError,
+)
 from flightnb.server import FlightSqlServer
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
@@ -276,3 +283,37 @@ def test_write_back_one_upload_per_block(split_server):
 def test_ray_runs_on_loopback():
     assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
     assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+
+
+def test_tickets_of_the_planning_session_are_planned_again_on_the_workers(
+    ray_cluster, planned, caplog
+):
+    # Opens a session for whoever logs in with the workers' token, and reads the tickets it
+    # planned in that session only, as Deephaven reads a statement's.
+    server = SessionFlightServer(login=f"Bearer {ray_cluster.token}")
+    try:
+        parts = [
+            pa.table({"n": pa.array(range(i * 50, i * 50 + 50), pa.int64())}) for i in range(3)
+        ]
+        for i, part in enumerate(parts):
+            server.add_table(f"part/{i}", part)
+        server.add_flight(
+            "split", [Endpoint(f"part/{i}".encode()) for i in range(3)], schema=parts[0].schema
+        )
+        with flightnb.FlightClient(server.location, token=ray_cluster.token) as planner:
+            info = planner.get_flight_info(flightnb.FlightDescriptor.for_path("split"))
+            with flightnb.FlightClient(server.location, token=ray_cluster.token) as other:
+                with pytest.raises(FlightUnauthorizedError, match="original session"):
+                    other.do_get(info.endpoints[0].ticket).read_all()
+        with caplog.at_level(logging.WARNING, logger="flightnb.ray"):
+            ds = fr.read_flight(server.location, path="split", token_env=ray_cluster.token_env)
+        [record] = [r for r in caplog.records if r.name == "flightnb.ray"]
+        assert "session" in record.getMessage() and "\n" not in record.getMessage()
+        shipped = cloudpickle.dumps(planned[0].get_read_tasks(2))
+        assert not any(token.encode() in shipped for token in server.sessions._sessions)
+        assert ray_cluster.token.encode() not in shipped
+        got = _sorted(_table(ds), "n")
+        assert got.column("n").to_pylist() == list(range(150))
+        assert len(planned[0].get_read_tasks(2)) == 3  # one task per endpoint still
+    finally:
+        server.shutdown()
