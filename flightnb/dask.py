@@ -226,7 +226,8 @@ def read_flight(
         What to read, exactly one of ``path``, ``command``, ``descriptor`` or ``sql``, as for
         :func:`flightnb.read_flight`. A ``sql`` query with ``parameters`` runs as one
         partition on a worker (its tickets would name a prepared statement of the planning
-        client), unless ``partition_on`` splits it.
+        client), unless ``partition_on`` splits it; so does any ``sql`` query of a server
+        that opened a session for the planning client (see the module docstring).
     columns : sequence of str, optional
         Only these columns (pushed into the query for ``sql``; selected on the worker else).
     dtype_backend : {"pyarrow", "numpy_nullable", "numpy"}, default "pyarrow"

@@ -282,7 +282,8 @@ def read_flight(
         What to read, exactly one of them, as for :func:`flightnb.read_flight`. A flight or
         a query is planned here, once; a ``ticket`` is one task. A ``sql`` query with
         ``parameters`` runs whole in one task (its tickets would name a prepared statement of
-        the planning client).
+        the planning client), and so does any query of a server that opened a session for the
+        planning client (see the module docstring).
     columns : sequence of str, optional
         Only these columns (pushed into the query for ``sql``; selected on the worker else).
     override_num_blocks : int, optional
