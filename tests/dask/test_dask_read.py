@@ -274,3 +274,12 @@ def test_tickets_of_the_planning_session_are_planned_again_on_the_workers(
     assert not any(token.encode() in graph for token in session_server.sessions._sessions)
     got = frame.compute().sort_values("n").reset_index(drop=True)
     assert got["n"].tolist() == list(range(300))
+
+
+def test_a_replanned_flight_must_keep_its_endpoints():
+    descriptor = flightnb.FlightDescriptor.for_path("split")
+    endpoints = tuple(FlightEndpoint(flightnb.Ticket(b"t%d" % i)) for i in range(3))
+    info = flightnb.FlightInfo(None, descriptor, endpoints)
+    assert workers.Replan(descriptor, 2, 3)(info) == [2]
+    with pytest.raises(FlightError, match="3 endpoint.*2 when it was planned"):
+        workers.Replan(descriptor, 0, 2)(info)
