@@ -53,12 +53,13 @@ from flightnb.sql.capabilities import (
     refuses_capability,
 )
 from flightnb.sql.client import AsyncFlightSqlClient
-from flightnb.streaming import plan_and_stream
 from flightnb.types import FlightEndpoint, Location
 from flightnb.workers import (
+    REFUSED_NOTE,
     EnvToken,
     Plan,
     Replan,
+    opened_part,
     part_request,
     planning_options,
     worker_options,
@@ -84,24 +85,22 @@ class _Part:
     columns: tuple[str, ...] | None = None
     dtype_backend: str = "pyarrow"
     replan: Replan | None = None
+    again: Replan | None = None
 
 
 # --- worker side -------------------------------------------------------------------------
 
 
-async def _read_part(client: AsyncFlightClient, part: _Part) -> pa.Table:
-    request = part_request(part.endpoint, part.schema, part.query, part.parameters, part.replan)
-    stream = await plan_and_stream(client, request, owns_client=False, choose=part.replan)
-    try:
-        return await stream.read_table()
-    finally:
-        await stream.aclose()
-
-
 def read_partition(part: _Part) -> Any:
     """Read one partition into pandas (runs on a worker; public for ``dd.from_map``)."""
     client = _client(part.location, part.options)
-    table: pa.Table = shared_loop_thread().run(_read_part(client.async_client, part))
+    request = part_request(part.endpoint, part.schema, part.query, part.parameters, part.replan)
+
+    def refused() -> None:
+        _log.warning("%s: %s", part.location, REFUSED_NOTE)
+
+    with opened_part(client, request, part.replan, part.again, refused) as (schema, batches):
+        table = pa.Table.from_batches(list(batches), schema)
     if part.columns is not None:
         table = table.select(list(part.columns))
     return to_pandas(table, dtype_backend=part.dtype_backend)
@@ -339,7 +338,10 @@ def read_flight(
     elif (replans := planned.replans(request)) is not None:
         parts = [_Part(replan=r, **common) for r in replans]
     else:
-        parts = [_Part(endpoint=e, **common) for e in info.endpoints]
+        again = planned.fallbacks(request)
+        parts = [
+            _Part(endpoint=e, again=a, **common) for e, a in zip(info.endpoints, again, strict=True)
+        ]
     note = planned.session_note(request) if bounds is None else None
     if note is not None:
         _log.warning("%s: %s", location, note)

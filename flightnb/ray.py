@@ -46,10 +46,11 @@ from flightnb.requests import SqlQuery, read_request
 from flightnb.scan.query import narrow_query, wrappable
 from flightnb.types import FlightDescriptor, FlightEndpoint, Location, descriptor_from
 from flightnb.workers import (
+    REFUSED_NOTE,
     Options,
     Plan,
     Replan,
-    open_part,
+    opened_part,
     part_request,
     plan,
     planning_options,
@@ -77,6 +78,7 @@ class _Part:
     rows: int | None = None
     size_bytes: int | None = None
     replan: Replan | None = None
+    again: Replan | None = None
 
 
 @dataclass(frozen=True)
@@ -104,14 +106,15 @@ class _ReadParts:
             request = part_request(
                 part.endpoint, self.schema, part.query, part.parameters, part.replan
             )
-            with open_part(client, request, part.replan) as reader:
-                kept = self._kept(reader.schema)
+            opened = opened_part(client, request, part.replan, part.again, self._refused)
+            with opened as (read_schema, batches):
+                kept = self._kept(read_schema)
                 if pending and schema is not None and not kept.equals(schema):
                     # Endpoints of one task whose schemas differ (metadata, say): one block each.
                     yield pa.Table.from_batches(pending, schema)
                     pending, size, sent = [], 0, True
                 schema = kept
-                for batch in reader:
+                for batch in batches:
                     if self.columns is not None:
                         batch = batch.select(list(self.columns))
                     pending.append(batch)
@@ -122,6 +125,9 @@ class _ReadParts:
         if pending or not sent:  # the rest; an empty read is still a block, with its schema
             assert schema is not None
             yield pa.Table.from_batches(pending, schema)
+
+    def _refused(self) -> None:
+        _log.warning("%s: %s", self.location, REFUSED_NOTE)
 
     def _kept(self, schema: pa.Schema) -> pa.Schema:
         if self.columns is None:
@@ -255,7 +261,11 @@ def _parts(planned: Plan, request: Any) -> list[_Part]:
     replans = planned.replans(request)
     if replans is not None:
         return [_Part(replan=r, rows=rows, size_bytes=share) for r in replans]
-    return [_Part(endpoint=e, rows=rows, size_bytes=share) for e in info.endpoints]
+    again = planned.fallbacks(request)
+    return [
+        _Part(endpoint=e, rows=rows, size_bytes=share, again=a)
+        for e, a in zip(info.endpoints, again, strict=True)
+    ]
 
 
 def read_flight(

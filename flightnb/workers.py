@@ -16,9 +16,11 @@ session and reads its share of the endpoints (:class:`Replan`). No session token
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +35,8 @@ from flightnb.errors import (
     FlightError,
     FlightNotImplementedError,
     FlightServerError,
+    FlightUnauthenticatedError,
+    FlightUnauthorizedError,
 )
 from flightnb.requests import SqlQuery
 from flightnb.sql.capabilities import is_placeholder_schema, refuses_capability
@@ -42,14 +46,17 @@ from flightnb.types import FlightDescriptor, FlightEndpoint, FlightInfo, Ticket
 
 __all__ = [
     "CLIENTS",
+    "REFUSED_NOTE",
     "EnvToken",
     "Options",
     "Plan",
     "Replan",
     "open_part",
+    "opened_part",
     "part_request",
     "plan",
     "planning_options",
+    "refuses_session",
     "worker_client",
     "worker_options",
 ]
@@ -107,14 +114,15 @@ def worker_client(location: str, options: Options) -> FlightClient:
 
 @dataclass(frozen=True)
 class Replan:
-    """A part of a flight whose tickets belong to the planning session: plan it again here.
+    """A part whose ticket belongs to the planning session: plan it again on the worker.
 
-    The worker asks for the flight's FlightInfo in its own session and reads endpoint
-    ``index`` of the ``count`` the driver planned. As a ``choose`` callable it refuses a
-    plan with another number of endpoints (the parts would no longer cover the flight).
+    The worker asks for the flight's FlightInfo (or runs the query) in its own session and
+    reads endpoint ``index`` of the ``count`` the driver planned. As a ``choose`` callable
+    it refuses a plan with another number of endpoints (the parts would no longer cover the
+    flight).
     """
 
-    descriptor: FlightDescriptor
+    request: FlightDescriptor | SqlQuery
     index: int
     count: int
 
@@ -128,6 +136,21 @@ class Replan:
         return [self.index]
 
 
+#: What the cluster readers log when a worker's session was refused a planned ticket.
+REFUSED_NOTE = (
+    "the server refused a planned ticket to this worker's session: the worker plans its part "
+    "again in its own session"
+)
+
+
+def refuses_session(exc: FlightError) -> bool:
+    """Whether ``exc`` is a server refusing a ticket to this session (PERMISSION_DENIED or
+    UNAUTHENTICATED naming the session, as Deephaven's "Must use the original session")."""
+    return isinstance(exc, (FlightUnauthorizedError, FlightUnauthenticatedError)) and (
+        "session" in str(exc).lower()
+    )
+
+
 def part_request(
     endpoint: FlightEndpoint | None,
     schema: pa.Schema | None,
@@ -138,7 +161,7 @@ def part_request(
     """The read of one part: a single planned endpoint, a query run whole on the worker, or
     a flight planned again on the worker (``replan``)."""
     if replan is not None:
-        return replan.descriptor
+        return replan.request
     if endpoint is not None:
         return FlightInfo(schema, None, (endpoint,), ordered=True)
     if query is None:
@@ -157,6 +180,37 @@ def open_part(
         plan_and_stream(client.async_client, request, owns_client=False, choose=replan)
     )
     return FlightBatchReader(stream, thread)
+
+
+@contextmanager
+def opened_part(
+    client: FlightClient,
+    request: FlightInfo | SqlQuery | FlightDescriptor,
+    replan: Replan | None = None,
+    again: Replan | None = None,
+    refused: Callable[[], None] | None = None,
+) -> Iterator[tuple[pa.Schema, Iterator[pa.RecordBatch]]]:
+    """Read one part: (its schema, its batches), the reader closed on leaving.
+
+    A ticket the server refuses to this worker's session (:func:`refuses_session`) before
+    anything was read is planned again here when ``again`` says how (``refused`` is called
+    first, to say so); any other error, or a refusal without ``again``, is raised.
+    """
+    reader: FlightBatchReader | None = None
+    try:
+        reader = open_part(client, request, replan)
+        first = next(reader, None)  # a refused ticket fails by here, before anything is kept
+    except FlightError as exc:
+        if reader is not None:
+            reader.close()
+        if again is None or not refuses_session(exc):
+            raise
+        if refused is not None:
+            refused()
+        reader = open_part(client, again.request, again)
+        first = next(reader, None)
+    with reader:
+        yield reader.schema, itertools.chain(() if first is None else (first,), reader)
 
 
 # --- driver side -------------------------------------------------------------------------
@@ -214,6 +268,19 @@ class Plan:
         if not self.session or self.info is None or not isinstance(request, FlightDescriptor):
             return None
         count = len(self.info.endpoints)
+        return [Replan(request, i, count) for i in range(count)]
+
+    def fallbacks(self, request: object) -> list[Replan | None]:
+        """Per endpoint, how a worker plans its part again if the server refuses the ticket
+        to the worker's session (a session this plan did not see, e.g. a cookie's)."""
+        assert self.info is not None
+        count = len(self.info.endpoints)
+        plannable = isinstance(request, FlightDescriptor) or (
+            isinstance(request, SqlQuery) and request.parameters is None
+        )
+        if not plannable:
+            return [None] * count
+        assert isinstance(request, (FlightDescriptor, SqlQuery))
         return [Replan(request, i, count) for i in range(count)]
 
     def session_note(self, request: object) -> str | None:

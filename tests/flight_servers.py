@@ -678,6 +678,37 @@ class SessionFlightServer(FlightTestServer):
         return super().do_get(context, ticket)
 
 
+class _CookieSession(flight.ServerMiddleware):
+    def __init__(self, session: str, fresh: bool) -> None:
+        self.session = session
+        self.fresh = fresh
+
+    def sending_headers(self) -> dict[str, str]:
+        return {"set-cookie": f"flight_session={self.session}"} if self.fresh else {}
+
+
+class CookieSessions(flight.ServerMiddlewareFactory):
+    """Opens a session, named by a cookie it sets, for every call that brings none."""
+
+    def start_call(self, info: Any, headers: dict[str, list[Any]]) -> _CookieSession:
+        for part in (_first(headers, "cookie") or "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == "flight_session" and value:
+                return _CookieSession(value, fresh=False)
+        return _CookieSession(secrets.token_hex(4), fresh=True)
+
+
+class CookieSessionFlightServer(SessionFlightServer):
+    """A :class:`SessionFlightServer` whose sessions are cookies and that issues no credential.
+
+    A client learns that its tickets are bound to its session only when another session is
+    refused one ("must use the original session"); no login is needed.
+    """
+
+    def __init__(self, location: str = "grpc://127.0.0.1:0") -> None:
+        FlightTestServer.__init__(self, location, middleware={"session": CookieSessions()})
+
+
 def unix_socket_path() -> Path:
     """A fresh, short path for a unix socket (sun_path is limited to ~100 bytes)."""
     return Path(tempfile.mkdtemp(prefix="fnb-")) / "flight.sock"

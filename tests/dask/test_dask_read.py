@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from bearer import adbc_connect
-from flight_servers import Endpoint, SessionFlightServer
+from flight_servers import CookieSessionFlightServer, Endpoint, SessionFlightServer
 
 pytest.importorskip("distributed")
 
@@ -281,5 +281,34 @@ def test_a_replanned_flight_must_keep_its_endpoints():
     endpoints = tuple(FlightEndpoint(flightnb.Ticket(b"t%d" % i)) for i in range(3))
     info = flightnb.FlightInfo(None, descriptor, endpoints)
     assert workers.Replan(descriptor, 2, 3)(info) == [2]
-    with pytest.raises(FlightError, match="3 endpoint.*2 when it was planned"):
+    with pytest.raises(FlightError, match=r"3 endpoint.*2 when it was planned"):
         workers.Replan(descriptor, 0, 2)(info)
+
+
+def test_a_ticket_refused_to_a_workers_session_is_planned_again_there(dask_client, caplog):
+    # Sessions named by a cookie: the planning client is issued no credential, so the plan
+    # splits by endpoint, and each worker learns of the session from the refusal.
+    server = CookieSessionFlightServer()
+    try:
+        parts = [
+            pa.table({"n": pa.array(range(i * 10, i * 10 + 10), pa.int64())}) for i in range(3)
+        ]
+        for i, part in enumerate(parts):
+            server.add_table(f"part/{i}", part)
+        server.add_flight(
+            "split", [Endpoint(f"part/{i}".encode()) for i in range(3)], schema=parts[0].schema
+        )
+        with flightnb.FlightClient(server.location) as planner:
+            info = planner.get_flight_info(flightnb.FlightDescriptor.for_path("split"))
+            with flightnb.FlightClient(server.location) as other:
+                other.list_actions()  # its own session
+                with pytest.raises(FlightUnauthorizedError, match="original session"):
+                    other.do_get(info.endpoints[0].ticket).read_all()
+        with caplog.at_level(logging.WARNING, logger="flightnb.dask"):
+            frame = fd.read_flight(server.location, path="split")
+        assert not [r for r in caplog.records if r.name == "flightnb.dask"]  # nothing planned
+        assert frame.npartitions == 3
+        got = frame.compute().sort_values("n").reset_index(drop=True)
+        assert got["n"].tolist() == list(range(30))
+    finally:
+        server.shutdown()
