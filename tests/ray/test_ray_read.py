@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as paflight
 import pytest
-from flight_servers import Endpoint, SessionFlightServer
+from flight_servers import CookieSessionFlightServer, Endpoint, SessionFlightServer
 
 pytest.importorskip("ray.data")
 
@@ -315,5 +315,34 @@ def test_tickets_of_the_planning_session_are_planned_again_on_the_workers(
         got = _sorted(_table(ds), "n")
         assert got.column("n").to_pylist() == list(range(150))
         assert len(planned[0].get_read_tasks(2)) == 3  # one task per endpoint still
+    finally:
+        server.shutdown()
+
+
+def test_a_ticket_refused_to_a_workers_session_is_planned_again_there(planned, caplog):
+    # Sessions named by a cookie: the planning client is issued no credential, so the plan
+    # splits by endpoint, and each worker learns of the session from the refusal.
+    server = CookieSessionFlightServer()
+    try:
+        parts = [
+            pa.table({"n": pa.array(range(i * 10, i * 10 + 10), pa.int64())}) for i in range(3)
+        ]
+        for i, part in enumerate(parts):
+            server.add_table(f"part/{i}", part)
+        server.add_flight(
+            "split", [Endpoint(f"part/{i}".encode()) for i in range(3)], schema=parts[0].schema
+        )
+        with flightnb.FlightClient(server.location) as planner:
+            info = planner.get_flight_info(flightnb.FlightDescriptor.for_path("split"))
+            with flightnb.FlightClient(server.location) as other:
+                other.list_actions()  # its own session
+                with pytest.raises(FlightUnauthorizedError, match="original session"):
+                    other.do_get(info.endpoints[0].ticket).read_all()
+        with caplog.at_level(logging.WARNING, logger="flightnb.ray"):
+            ds = fr.read_flight(server.location, path="split")
+        assert not [r for r in caplog.records if r.name == "flightnb.ray"]  # nothing planned
+        assert len(planned[0].get_read_tasks(2)) == 3
+        got = _sorted(_table(ds), "n")
+        assert got.column("n").to_pylist() == list(range(30))
     finally:
         server.shutdown()
