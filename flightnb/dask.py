@@ -14,7 +14,9 @@ literals of its dialect (:mod:`flightnb.scan.literals`). A server that opens a s
 planning client (it answered with a credential of its own, as Deephaven does) may read the
 tickets it planned in that session only: a query then runs whole in one partition, and each
 worker plans a flight again in its own session (one line on the ``flightnb.dask`` logger
-says so; ``partition_on`` queries run on the workers anyway).
+says so; ``partition_on`` queries run on the workers anyway). A ticket the server refuses to
+a worker's session anyway (a session named by a cookie, which the plan could not see) is
+planned again by that worker in its own session.
 
 Credentials never enter the graph: ``token_env="NAME"`` makes each worker read the token from
 its own environment variable ``NAME`` (a picklable callable given as ``token=`` works too,

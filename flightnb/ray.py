@@ -21,7 +21,9 @@ Dask, a client cannot travel to workers, so ``source`` is a location.
 A server that opens a session for the planning client (it answered with a credential of its
 own, as Deephaven does) may read the tickets it planned in that session only: a query then
 runs whole in one task, and each task plans a flight again in its worker's session (one line
-on the ``flightnb.ray`` logger says so).
+on the ``flightnb.ray`` logger says so). A ticket the server refuses to a worker's session
+anyway (a session named by a cookie, which the plan could not see) is planned again by that
+task in its own session.
 
 Requires ``pip install 'flightnb[ray]'``; importing this module imports ray.
 """
