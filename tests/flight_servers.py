@@ -709,6 +709,22 @@ class CookieSessionFlightServer(SessionFlightServer):
         FlightTestServer.__init__(self, location, middleware={"session": CookieSessions()})
 
 
+def add_split_flight(server: FlightTestServer, *, parts: int = 3, rows: int = 10) -> list[int]:
+    """Serve the flight ``split``: ``parts`` endpoints of ``rows`` int64 values ``n`` each.
+
+    Returns every value of ``n`` in order (0, 1, ...), what a read of the whole flight holds.
+    """
+    tables = [
+        pa.table({"n": pa.array(range(i * rows, (i + 1) * rows), pa.int64())}) for i in range(parts)
+    ]
+    for i, table in enumerate(tables):
+        server.add_table(f"part/{i}", table)
+    server.add_flight(
+        "split", [Endpoint(f"part/{i}".encode()) for i in range(parts)], schema=tables[0].schema
+    )
+    return list(range(parts * rows))
+
+
 def unix_socket_path() -> Path:
     """A fresh, short path for a unix socket (sun_path is limited to ~100 bytes)."""
     return Path(tempfile.mkdtemp(prefix="fnb-")) / "flight.sock"

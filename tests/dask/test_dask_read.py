@@ -8,10 +8,9 @@ import pickle
 from collections.abc import Iterator
 
 import pandas as pd
-import pyarrow as pa
 import pytest
 from bearer import adbc_connect
-from flight_servers import CookieSessionFlightServer, Endpoint, SessionFlightServer
+from flight_servers import CookieSessionFlightServer, SessionFlightServer, add_split_flight
 
 pytest.importorskip("distributed")
 
@@ -239,14 +238,7 @@ def session_server() -> Iterator[SessionFlightServer]:
     # Opens a session for whoever logs in with the workers' token, and reads the tickets it
     # planned in that session only, as Deephaven reads a statement's.
     server = SessionFlightServer(login=f"Bearer {TOKEN}")
-    parts = [pa.table({"n": pa.array(range(i * 100, i * 100 + 100), pa.int64())}) for i in range(3)]
-    for i, part in enumerate(parts):
-        server.add_table(f"part/{i}", part)
-    server.add_flight(
-        "split",
-        [Endpoint(f"part/{i}".encode()) for i in range(3)],
-        schema=parts[0].schema,
-    )
+    add_split_flight(server, rows=100)
     try:
         yield server
     finally:
@@ -290,14 +282,7 @@ def test_a_ticket_refused_to_a_workers_session_is_planned_again_there(dask_clien
     # splits by endpoint, and each worker learns of the session from the refusal.
     server = CookieSessionFlightServer()
     try:
-        parts = [
-            pa.table({"n": pa.array(range(i * 10, i * 10 + 10), pa.int64())}) for i in range(3)
-        ]
-        for i, part in enumerate(parts):
-            server.add_table(f"part/{i}", part)
-        server.add_flight(
-            "split", [Endpoint(f"part/{i}".encode()) for i in range(3)], schema=parts[0].schema
-        )
+        expected = add_split_flight(server, rows=10)
         with flightnb.FlightClient(server.location) as planner:
             info = planner.get_flight_info(flightnb.FlightDescriptor.for_path("split"))
             with flightnb.FlightClient(server.location) as other:
@@ -309,6 +294,6 @@ def test_a_ticket_refused_to_a_workers_session_is_planned_again_there(dask_clien
         assert not [r for r in caplog.records if r.name == "flightnb.dask"]  # nothing planned
         assert frame.npartitions == 3
         got = frame.compute().sort_values("n").reset_index(drop=True)
-        assert got["n"].tolist() == list(range(30))
+        assert got["n"].tolist() == expected
     finally:
         server.shutdown()

@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as paflight
 import pytest
-from flight_servers import CookieSessionFlightServer, Endpoint, SessionFlightServer
+from flight_servers import CookieSessionFlightServer, SessionFlightServer, add_split_flight
 
 pytest.importorskip("ray.data")
 
@@ -292,14 +292,7 @@ def test_tickets_of_the_planning_session_are_planned_again_on_the_workers(
     # planned in that session only, as Deephaven reads a statement's.
     server = SessionFlightServer(login=f"Bearer {ray_cluster.token}")
     try:
-        parts = [
-            pa.table({"n": pa.array(range(i * 50, i * 50 + 50), pa.int64())}) for i in range(3)
-        ]
-        for i, part in enumerate(parts):
-            server.add_table(f"part/{i}", part)
-        server.add_flight(
-            "split", [Endpoint(f"part/{i}".encode()) for i in range(3)], schema=parts[0].schema
-        )
+        expected = add_split_flight(server, rows=50)
         with flightnb.FlightClient(server.location, token=ray_cluster.token) as planner:
             info = planner.get_flight_info(flightnb.FlightDescriptor.for_path("split"))
             with flightnb.FlightClient(server.location, token=ray_cluster.token) as other:
@@ -313,7 +306,7 @@ def test_tickets_of_the_planning_session_are_planned_again_on_the_workers(
         assert not any(token.encode() in shipped for token in server.sessions._sessions)
         assert ray_cluster.token.encode() not in shipped
         got = _sorted(_table(ds), "n")
-        assert got.column("n").to_pylist() == list(range(150))
+        assert got.column("n").to_pylist() == expected
         assert len(planned[0].get_read_tasks(2)) == 3  # one task per endpoint still
     finally:
         server.shutdown()
@@ -324,14 +317,7 @@ def test_a_ticket_refused_to_a_workers_session_is_planned_again_there(planned, c
     # splits by endpoint, and each worker learns of the session from the refusal.
     server = CookieSessionFlightServer()
     try:
-        parts = [
-            pa.table({"n": pa.array(range(i * 10, i * 10 + 10), pa.int64())}) for i in range(3)
-        ]
-        for i, part in enumerate(parts):
-            server.add_table(f"part/{i}", part)
-        server.add_flight(
-            "split", [Endpoint(f"part/{i}".encode()) for i in range(3)], schema=parts[0].schema
-        )
+        expected = add_split_flight(server, rows=10)
         with flightnb.FlightClient(server.location) as planner:
             info = planner.get_flight_info(flightnb.FlightDescriptor.for_path("split"))
             with flightnb.FlightClient(server.location) as other:
@@ -343,6 +329,6 @@ def test_a_ticket_refused_to_a_workers_session_is_planned_again_there(planned, c
         assert not [r for r in caplog.records if r.name == "flightnb.ray"]  # nothing planned
         assert len(planned[0].get_read_tasks(2)) == 3
         got = _sorted(_table(ds), "n")
-        assert got.column("n").to_pylist() == list(range(30))
+        assert got.column("n").to_pylist() == expected
     finally:
         server.shutdown()
