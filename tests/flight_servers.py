@@ -44,6 +44,9 @@ the session stay valid, so concurrent calls do not trip over each other), and ti
 work in the session that planned them ("must use the original session"). Its
 :class:`RotatingSessions` middleware records which session each call used and whether it
 carried the newest token.
+:class:`CookieSessionFlightServer` binds tickets to sessions the same way, but names the
+session with a cookie and issues no credential: a client learns of it only from a refusal.
+:func:`add_split_flight` serves a flight of several endpoints on any of them.
 """
 
 from __future__ import annotations
