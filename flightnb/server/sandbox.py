@@ -5,6 +5,10 @@ database every connection of the server shares:
 
 * ``allowed_directories``: the directories given with ``--allow-dir``, the only host files
   queries may read or write (the served database file itself stays DuckDB's own business);
+* ``temp_directory``: a fresh directory only the server's user may enter, removed at shutdown.
+  DuckDB lets queries reach its temporary directory whatever the other switches say, and its
+  default is ``.tmp`` in the working directory (``<file>.tmp`` beside a database file): a
+  directory of the owner's, which may hold anything;
 * ``enable_external_access = false``: no other file, directory listing or URL
   (``read_csv``, ``read_text``, ``glob``, ``read_parquet``, ``COPY ... TO``, ``EXPORT
   DATABASE``, ``ATTACH`` of a file, ``INSTALL``, secrets stored on disk);
@@ -22,7 +26,9 @@ before DuckDB sees them.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 
@@ -39,8 +45,11 @@ _REFUSED = {
 }
 
 
-def lock_down(db: duckdb.DuckDBPyConnection, allow_dirs: Sequence[str] = ()) -> None:
+def lock_down(db: duckdb.DuckDBPyConnection, allow_dirs: Sequence[str] = ()) -> Path:
     """Confine every connection of ``db`` to its database and ``allow_dirs`` (see above).
+
+    Returns the private temporary directory given to DuckDB; the caller removes it when
+    the database is closed.
 
     Raises
     ------
@@ -55,10 +64,15 @@ def lock_down(db: duckdb.DuckDBPyConnection, allow_dirs: Sequence[str] = ()) -> 
         directories.append(path.rstrip("/") + "/")
     if directories:
         db.execute("SET allowed_directories = ?", [directories])
+    # Before external access goes off: DuckDB allows queries into the temporary directory it
+    # has at that moment, and refuses to change it afterwards.
+    spill = Path(tempfile.mkdtemp(prefix="flightnb-duckdb-"))  # mode 0700
+    db.execute("SET temp_directory = ?", [str(spill)])
     db.execute("SET autoinstall_known_extensions = false")
     db.execute("SET autoload_known_extensions = false")
     db.execute("SET enable_external_access = false")
     db.execute("SET lock_configuration = true")
+    return spill
 
 
 def refuse_escapes(con: duckdb.DuckDBPyConnection, query: str) -> None:
