@@ -20,12 +20,15 @@ database every connection of the server shares:
 :func:`refuse_escapes` is the second wall, in front of DuckDB: statements whose kind has no
 business on a shared server (``ATTACH``, also of ``:memory:``; ``DETACH``; ``INSTALL`` and
 ``LOAD``; ``EXPORT``; ``SET``, ``RESET`` and ``USE``) are refused with PERMISSION_DENIED
-before DuckDB sees them.
+before DuckDB sees them. So is every ``PRAGMA`` but those that only read (``table_info``,
+``show_tables``, ...): ``IMPORT DATABASE`` is one, and it runs the statements of a
+``schema.sql`` inside DuckDB, past this check (from an ``--allow-dir`` a client may write to).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +46,41 @@ _REFUSED = {
     duckdb.StatementType.EXPORT: "EXPORT DATABASE",
     duckdb.StatementType.SET: "SET, RESET and USE",
 }
+
+# PRAGMAs that only read; any other (IMPORT DATABASE, COPY FROM DATABASE, ...) is refused.
+_READING_PRAGMAS = frozenset(
+    {
+        "collations",
+        "database_list",
+        "database_size",
+        "functions",
+        "metadata_info",
+        "platform",
+        "show",
+        "show_databases",
+        "show_tables",
+        "show_tables_expanded",
+        "storage_info",
+        "table_info",
+        "user_agent",
+        "version",
+    }
+)
+# Whitespace and comments (as DuckDB reads them), then PRAGMA, then its name, plain or quoted.
+# A comment holding another "/*" does not match: DuckDB nests comments, so the name it reads
+# could come later than the one read here; unmatched text counts as a PRAGMA that writes.
+# The possessive "*+" never backtracks, so no input makes matching slow.
+_SKIP = r"(?:[ \t\n\r\f\v]|--[^\n\r]*|/\*(?:[^*/]|\*(?!/)|/(?!\*))*\*/)*+"
+_PRAGMA = re.compile(rf"{_SKIP}pragma{_SKIP}(?:(\w+)|\"([^\"]*)\")", re.IGNORECASE)
+
+
+def _reads_only(pragma: str) -> bool:
+    """True for a PRAGMA statement whose name is one of :data:`_READING_PRAGMAS`."""
+    match = _PRAGMA.match(pragma)
+    if match is None:  # IMPORT DATABASE, COPY FROM DATABASE: no PRAGMA keyword at all
+        return False
+    name = match.group(1) or match.group(2) or ""
+    return name.lower() in _READING_PRAGMAS
 
 
 def lock_down(db: duckdb.DuckDBPyConnection, allow_dirs: Sequence[str] = ()) -> Path:
@@ -89,3 +127,8 @@ def refuse_escapes(con: duckdb.DuckDBPyConnection, query: str) -> None:
         kind = _REFUSED.get(statement.type)
         if kind is not None:
             raise denied(f"this server does not allow {kind}")
+        if statement.type == duckdb.StatementType.PRAGMA and not _reads_only(statement.query):
+            raise denied(
+                "this server allows only PRAGMAs that read (such as table_info and "
+                "show_tables), not IMPORT DATABASE or COPY FROM DATABASE"
+            )

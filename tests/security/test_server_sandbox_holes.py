@@ -3,16 +3,20 @@
 * DuckDB lets queries reach its temporary directory even with external access off; its
   default is ``.tmp`` in the server's working directory (``<file>.tmp`` beside a database
   file), a directory of the owner's, not the server's.
+* ``IMPORT DATABASE`` runs the statements of a ``schema.sql`` file inside DuckDB, where the
+  server's check of each statement's kind never sees them: from a directory queries may
+  write to (``--allow-dir``), a client could ATTACH, USE and DETACH the served database.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from flightnb import FlightSqlClient
-from flightnb.errors import FlightError
+from flightnb.errors import FlightError, FlightUnauthorizedError
 from flightnb.server import FlightSqlServer
 
 
@@ -69,3 +73,57 @@ def test_the_server_temp_dir_is_private_and_removed(tmp_path: Path) -> None:
     assert path.is_dir() and path.stat().st_mode & 0o077 == 0
     server.shutdown()
     assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "IMPORT DATABASE '{dir}'",
+        "/* a comment */ import\n  database '{dir}'",
+        "PRAGMA import_database('{dir}')",
+        "pragma/**/IMPORT_DATABASE('{dir}')",
+        "PRAGMA \"import_database\"('{dir}')",
+        "SELECT 1; IMPORT DATABASE '{dir}'",
+        # DuckDB nests comments: the name it reads here is import_database, not table_info.
+        "PRAGMA /* /* */ table_info */ import_database('{dir}')",
+        "PRAGMA -- a line comment ends at a carriage return\rimport_database('{dir}')",
+        "COPY FROM DATABASE memory TO memory",
+    ],
+)
+def test_import_database_cannot_run_a_planted_script(tmp_path: Path, spelling: str) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    server = FlightSqlServer(sample_size=10, allow_dirs=[str(shared)])
+    try:
+        with FlightSqlClient(server.location) as sql:
+            # A client may write files into the shared directory: here, a script.
+            script = f"ATTACH '{shared}/planted.duckdb' AS planted; USE planted; DETACH memory;"
+            sql.execute(
+                f"COPY (SELECT '{script.replace(chr(39), chr(39) * 2)}' AS line) "
+                f"TO '{shared}/schema.sql' (HEADER false, QUOTE '', FORMAT csv)"
+            )
+            sql.execute(
+                f"COPY (SELECT 1 AS x WHERE false) TO '{shared}/load.sql' "
+                "(HEADER false, QUOTE '', FORMAT csv)"
+            )
+            with pytest.raises(FlightUnauthorizedError):
+                sql.execute(spelling.format(dir=shared))
+            # The served database is still there, and nothing else is attached.
+            assert sql.query("SELECT count(*) AS c FROM trips").column("c").to_pylist() == [10]
+            databases = sql.query("SELECT database_name FROM duckdb_databases()")
+            assert "planted" not in databases.column(0).to_pylist()
+    finally:
+        server.shutdown()
+    assert not (shared / "planted.duckdb").exists()
+
+
+def test_informational_pragmas_still_work() -> None:
+    server = FlightSqlServer(sample_size=10)
+    try:
+        with FlightSqlClient(server.location) as sql:
+            assert sql.query("PRAGMA table_info('trips')").num_rows > 0
+            assert sql.query("/* tables */ pragma -- all\n show_tables").num_rows == 2
+            assert sql.query("PRAGMA version").num_rows == 1
+            assert isinstance(sql.query("PRAGMA database_size"), pa.Table)
+    finally:
+        server.shutdown()
