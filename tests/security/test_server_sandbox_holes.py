@@ -127,3 +127,21 @@ def test_informational_pragmas_still_work() -> None:
             assert isinstance(sql.query("PRAGMA database_size"), pa.Table)
     finally:
         server.shutdown()
+
+
+def test_links_out_of_an_allowed_directory_are_refused(tmp_path: Path) -> None:
+    shared, private = tmp_path / "shared", tmp_path / "private"
+    shared.mkdir()
+    private.mkdir()
+    (private / "notes.txt").write_text("owner's private notes\n")
+    (shared / "notes.txt").symlink_to(private / "notes.txt")
+    (shared / "private").symlink_to(private)
+    server = FlightSqlServer(sample_size=10, allow_dirs=[str(shared)])
+    try:
+        with FlightSqlClient(server.location) as sql:
+            _refused(sql, f"SELECT * FROM read_text('{shared}/notes.txt')")
+            _refused(sql, f"SELECT * FROM read_text('{shared}/private/notes.txt')")
+            _refused(sql, f"COPY (SELECT 42 AS x) TO '{shared}/private/planted.csv'")
+    finally:
+        server.shutdown()
+    assert sorted(p.name for p in private.iterdir()) == ["notes.txt"]
