@@ -145,3 +145,35 @@ def test_links_out_of_an_allowed_directory_are_refused(tmp_path: Path) -> None:
     finally:
         server.shutdown()
     assert sorted(p.name for p in private.iterdir()) == ["notes.txt"]
+
+
+MORE_ESCAPES = [
+    "COPY (SELECT 'forged log line' AS x) TO '/dev/stderr'",
+    "SELECT * FROM read_text('/dev/stdin')",
+    "SELECT * FROM read_text('pipe:cat /etc/passwd')",
+    "SELECT * FROM read_csv('http://127.0.0.1:9/x.csv')",
+    "SELECT * FROM read_text('/proc/self/environ')",
+    "SELECT getenv('HOME')",
+    "CREATE TEMPORARY SECRET s (TYPE s3, KEY_ID 'a', SECRET 'b')",
+    "CALL enable_logging(storage = 'file', storage_path = '/tmp/flightnb-log')",
+    "CALL enable_profiling()",
+    "PRAGMA force_checkpoint",
+    "PREPARE p AS SELECT * FROM read_text('/etc/passwd'); EXECUTE p",
+    "SELECT * FROM query('SELECT * FROM read_text(''/etc/passwd'')')",
+    "CREATE MACRO f(p) AS TABLE SELECT * FROM read_text(p); SELECT * FROM f('/etc/passwd')",
+    "SUMMARIZE SELECT * FROM read_text('/etc/passwd')",
+    "UPDATE EXTENSIONS",
+]
+
+
+@pytest.mark.parametrize("query", MORE_ESCAPES)
+def test_more_escapes_are_refused(query: str) -> None:
+    server = FlightSqlServer(sample_size=None)
+    try:
+        with FlightSqlClient(server.location) as sql:
+            with pytest.raises(FlightError) as info:
+                sql.query(query)
+            assert info.value.code in ("PERMISSION_DENIED", "INVALID_ARGUMENT", "NOT_FOUND")
+            assert "root:" not in str(info.value)
+    finally:
+        server.shutdown()
