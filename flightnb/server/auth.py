@@ -91,7 +91,7 @@ class ServerAuth:
         )
 
     def identify(self, headers: Mapping[str, str | bytes]) -> str:
-        """Who makes a call with these headers: ``owner``, a session's name, or ``anonymous``.
+        """Who makes a call with these headers: ``owner``, ``login <user>``, or ``anonymous``.
 
         Raises
         ------
@@ -168,7 +168,9 @@ class ServerAuth:
         self._verify(user, password)
         token = new_token()
         with self._lock:
-            self._sessions[_digest(token)] = f"session-{secrets.token_hex(4)}"
+            # Every session of a login is the same caller: logging in again buys no more
+            # calls at once (see CallSlots).
+            self._sessions[_digest(token)] = f"login {user}"
             while len(self._sessions) > _MAX_SESSIONS:
                 self._sessions.popitem(last=False)
         return token.encode(), [("authorization", f"Bearer {token}")]
