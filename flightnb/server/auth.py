@@ -116,12 +116,14 @@ class ServerAuth:
         """Judge the credentials in a Handshake's headers, before any message is read.
 
         Returns True for accepted Basic or bearer credentials (and when authentication is
-        off), False when the headers carry neither (a login may follow as the payload).
+        off), False when the headers carry neither and a login may follow as the payload.
 
         Raises
         ------
         ServerError
-            UNAUTHENTICATED for Basic or bearer credentials that are wrong.
+            UNAUTHENTICATED for Basic or bearer credentials that are wrong, and for headers
+            without credentials when this server takes no logins: no payload could help, so
+            none is read (a stranger's message may be as large as any upload).
         """
         if not self.enabled:
             return True
@@ -130,6 +132,8 @@ class ServerAuth:
             self._verify(*login)
             return True
         if _bearer(headers) is None:
+            if self._basic is None:
+                raise unauthenticated(_NO_TOKEN)
             return False
         self.identify(headers)
         return True

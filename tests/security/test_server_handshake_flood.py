@@ -8,9 +8,14 @@ threads for as long as the stranger likes, or the owner's calls wait behind them
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pyarrow.flight as paflight
@@ -18,6 +23,7 @@ import pytest
 
 import flightnb
 from flightnb import FlightClient
+from flightnb._proto import Flight_pb2 as pb
 from flightnb.server import FlightSqlServer
 
 HANDSHAKE = "/arrow.flight.protocol.FlightService/Handshake"
@@ -101,3 +107,43 @@ def test_a_handshake_with_credentials_is_answered_without_its_message(
         stop.set()
         channel.close()
         server.shutdown()
+
+
+def _rss_peak_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_a_stranger_cannot_make_a_token_server_read_huge_handshakes(tmp_path: Path) -> None:
+    """A server that takes no logins reads no Handshake message: nothing in one could help."""
+    env = {**os.environ, "FLIGHTNB_RUNTIME_DIR": str(tmp_path / "runtime")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flightnb", "serve", "--port", "0", "--sample-size", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    port = process.stdout.readline().rsplit(":", 1)[-1].strip()
+    channel = grpc.insecure_channel(
+        f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", -1)]
+    )
+    try:
+        before = _rss_peak_kib(process.pid)
+        handshake = channel.stream_stream(HANDSHAKE, lambda b: b, lambda b: b)
+        message = pb.HandshakeRequest(payload=b"x" * (100 << 20)).SerializeToString()
+        calls = [handshake(iter([message]), timeout=60) for _ in range(4)]
+        for call in calls:
+            with pytest.raises(grpc.RpcError) as info:
+                list(call)
+            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        # 400 MiB were sent; the server must not have taken them in.
+        assert _rss_peak_kib(process.pid) - before < 200 << 10
+    finally:
+        channel.close()
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
