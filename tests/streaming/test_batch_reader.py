@@ -7,6 +7,7 @@ import datetime as dt
 import gc
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -79,17 +80,22 @@ def test_default_concurrency_adapts() -> None:
     assert default_concurrency(5, 1) == 1
 
 
+def _after(server: PartsServer, *names: str) -> Callable[[], None]:
+    """A part's gate that opens once the parts ``names`` sent all they have."""
+    finished = [server.parts[name].finished for name in names]
+
+    def gate() -> None:
+        for event in finished:
+            assert event.wait(STOP_WITHIN), f"{names} were not read alongside this part"
+
+    return gate
+
+
 def _last_to_send(server: PartsServer, gate: Any = None) -> None:
     """Parts o/0..o/2; o/0 sends only after o/1 and o/2 sent all theirs, or when ``gate`` opens."""
     server.add_part("o/1", numbered(10, 10))
     server.add_part("o/2", numbered(10, 20))
-    others = (server.parts["o/1"].finished, server.parts["o/2"].finished)
-
-    def after_the_others() -> None:
-        for finished in others:
-            assert finished.wait(STOP_WITHIN), "o/1 and o/2 were not read alongside o/0"
-
-    server.add_part("o/0", numbered(10, 0), gate=gate or after_the_others)
+    server.add_part("o/0", numbered(10, 0), gate=gate or _after(server, "o/1", "o/2"))
 
 
 def test_ordered_flights_come_in_endpoint_order(parts_server: PartsServer) -> None:
@@ -147,15 +153,23 @@ def test_memory_is_bounded_and_the_server_is_held_back(parts_server: PartsServer
 
 
 def test_ordered_read_with_a_full_buffer_does_not_deadlock(parts_server: PartsServer) -> None:
-    # Later endpoints fill the budget while the first (awaited) one is still slow.
-    parts_server.add_part("d/0", numbered(64, 0, payload=16 << 10), chunk=8, first_delay=0.3)
+    # Later endpoints fill the budget while the first (awaited) one has sent nothing: d/0
+    # starts only once d/1..d/3 have sent all they have. (Four streams at once: within a
+    # 256 KiB budget the default is one at a time.)
     for i in (1, 2, 3):
         parts_server.add_part(f"d/{i}", numbered(64, 64 * i, payload=16 << 10), chunk=8)
+    gate = _after(parts_server, "d/1", "d/2", "d/3")
+    parts_server.add_part("d/0", numbered(64, 0, payload=16 << 10), chunk=8, gate=gate)
     parts_server.add_flight(
         "d", _endpoints("d", 4, parts_server.location), numbered(1, payload=1).schema, ordered=True
     )
     with open_flight(
-        parts_server.location, path="d", max_buffer_bytes=256 << 10, timeout=20, progress=False
+        parts_server.location,
+        path="d",
+        max_buffer_bytes=256 << 10,
+        max_concurrency=4,
+        timeout=2 * STOP_WITHIN,
+        progress=False,
     ) as reader:
         values = pa.Table.from_batches(list(reader))["n"].to_pylist()
     assert values == list(range(256))
