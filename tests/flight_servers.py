@@ -75,6 +75,7 @@ __all__ = [
     "RotatingSessions",
     "SessionCall",
     "SessionFlightServer",
+    "StreamWatch",
     "multi_batch_dictionary_table",
     "populate",
     "serve_unix",
@@ -255,12 +256,41 @@ class Endpoint:
     app_metadata: bytes = b""
 
 
+class StreamWatch:
+    """What the last DoGet of a table with a ``delay`` did: batches sent, and its end.
+
+    ``ended`` is set when the producer stops for any reason: it ran out, or pyarrow dropped
+    it after a write to a cancelled call failed (which closes the generator).
+    """
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.ended = threading.Event()
+        self._progress = threading.Condition()
+
+    def restart(self) -> None:
+        with self._progress:
+            self.sent = 0
+            self.ended.clear()
+
+    def count_one(self) -> None:
+        with self._progress:
+            self.sent += 1
+            self._progress.notify_all()
+
+    def wait_sent(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` batches were sent (True) or ``timeout`` seconds passed."""
+        with self._progress:
+            return self._progress.wait_for(lambda: self.sent >= count, timeout)
+
+
 @dataclasses.dataclass
 class _Entry:
     table: pa.Table
     app_metadata: list[bytes] | None
     max_chunksize: int | None
     delay: float
+    watch: StreamWatch = dataclasses.field(default_factory=StreamWatch)
 
 
 @dataclasses.dataclass
@@ -346,6 +376,11 @@ class FlightTestServer(flight.FlightServerBase):
         """
         with self._lock:
             self._tables[name] = _Entry(table, app_metadata, max_chunksize, delay)
+
+    def watch(self, name: str) -> StreamWatch:
+        """How far the last DoGet of table ``name`` got; kept for tables with a ``delay``."""
+        with self._lock:
+            return self._tables[name].watch
 
     def add_flight(
         self,
@@ -444,7 +479,17 @@ class FlightTestServer(flight.FlightServerBase):
                     entry.table.schema, entry.table.to_batches(max_chunksize=entry.max_chunksize)
                 )
             return flight.RecordBatchStream(source)
-        return flight.GeneratorStream(entry.table.schema, self._generate(entry))
+        entry.watch.restart()
+        return flight.GeneratorStream(entry.table.schema, self._watched(entry))
+
+    @classmethod
+    def _watched(cls, entry: _Entry) -> Iterator[Any]:
+        try:
+            for item in cls._generate(entry):
+                entry.watch.count_one()
+                yield item
+        finally:
+            entry.watch.ended.set()
 
     @staticmethod
     def _generate(entry: _Entry) -> Iterator[Any]:

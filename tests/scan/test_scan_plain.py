@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import time
-
 import polars as pl
+import pyarrow as pa
 import pytest
+from flight_servers import Endpoint, FlightTestServer
 from scan_helpers import CountingObserver
 
 import flightnb.polars as fp
 from flightnb import FlightClient
 from flightnb.errors import FlightError, FlightUnavailableError
 from flightnb.scan.source import POLARS_1
+
+# Far longer than a cancelled stream takes to end, far shorter than the stream itself.
+STOP_WITHIN = 30.0
 
 
 def test_whole_flight_matches_eager(flight_location):
@@ -23,20 +26,47 @@ def test_whole_flight_matches_eager(flight_location):
     assert got.equals(expected.filter(predicate).select("s"))
 
 
-def test_head_reads_only_a_few_batches(scan_server):
-    # trips: 5000 rows in 100 batches, over 3 endpoints.
-    observer = CountingObserver()
-    frame = fp.scan_flight(scan_server.location, path="trips", progress=observer).head(10)
-    assert frame.collect().height == 10
-    assert observer.batches <= 10
+def _slow_tables(server: FlightTestServer, *names: str) -> None:
+    """Tables of 3000 batches with a 50 ms pause before each: 150 s to send in full."""
+    table = pa.table({"n": pa.array(range(100 * 3000), pa.int64())})
+    for name in names:
+        server.add_table(name, table, max_chunksize=100, delay=0.05)
 
 
-def test_head_cancels_a_slow_stream(flight_location):
-    # 100 batches with a 50 ms pause before each: the whole read takes 5 s.
-    started = time.monotonic()
-    frame = fp.scan_flight(flight_location, ticket="slow").head(150).collect()
-    assert frame.height == 150
-    assert time.monotonic() - started < 2.5
+def _assert_ended_early(server: FlightTestServer, name: str) -> None:
+    """The stream of ``name`` ended (its call was cancelled) long before it sent everything."""
+    watch = server.watch(name)
+    assert watch.ended.wait(STOP_WITHIN), f"the server still sends {name}, {watch.sent} so far"
+    assert watch.sent < 3000, watch.sent
+
+
+def test_head_reads_only_a_few_batches():
+    # Three endpoints of 150 s each: head() needs one batch, and stops every stream it opened.
+    # (Counting the batches received would time the client: a fast server fills a slow
+    # client's buffer before head() can stop it.)
+    with FlightTestServer() as server:
+        names = [f"slow/{i}" for i in range(3)]
+        _slow_tables(server, *names)
+        endpoints = [Endpoint(name.encode()) for name in names]
+        server.add_flight("slow3", endpoints, schema=server.table(names[0]).schema)
+        observer = CountingObserver()
+        frame = fp.scan_flight(server.location, path="slow3", progress=observer).head(10)
+        assert frame.collect()["n"].to_list() == list(range(10))
+        opened = [name for name in names if server.watch(name).sent]
+        assert opened
+        for name in opened:
+            _assert_ended_early(server, name)
+        assert observer.batches < 3 * 3000
+
+
+def test_head_cancels_a_slow_stream():
+    # head() has what it needs after two batches; the server then sees its call cancelled
+    # (its producer ends part way), long before it could have sent everything.
+    with FlightTestServer() as server:
+        _slow_tables(server, "slow")
+        frame = fp.scan_flight(server.location, ticket="slow").head(150).collect()
+        assert frame["n"].to_list() == list(range(150))
+        _assert_ended_early(server, "slow")
 
 
 def test_scan_from_a_client(flight_location):

@@ -1,20 +1,21 @@
-"""Abandoned queries stop: a client timeout, a Ctrl-C and CancelFlightInfo free the server's CPU.
+"""Abandoned queries stop: a client timeout, a Ctrl-C and CancelFlightInfo end DuckDB's work.
 
-The server runs in its own process so its CPU time can be read from ``/proc/<pid>/stat``.
+What proves it is the server's own account: every piece of DuckDB work registers with the
+server's cancellation registry while it runs and leaves it when DuckDB returns. The tests
+record those executions and wait for them to end, marked cancelled. The query is one that
+runs for minutes on every core, so an execution that was not stopped is still registered
+long after ``STOP_WITHIN`` seconds, however loaded the machine is, while a stopped one
+leaves within a few tenths of a second.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import pyarrow.flight as flight
 import pytest
@@ -23,125 +24,132 @@ from bearer import pyarrow_client
 import flightnb
 from flightnb._proto import Flight_pb2
 from flightnb._proto import FlightSql_pb2 as sql
+from flightnb.server import FlightSqlServer
+from flightnb.server.cancellation import CancellationRegistry, Execution
 from flightnb.sql.commands import pack
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-
-# A cross join aggregate DuckDB cannot shortcut: minutes of work on every core.
-HEAVY = "SELECT sum(a.range * b.range) FROM range(400000) a, range(400000) b"
-IDLE = 0.15  # cores; a busy DuckDB uses all of them
-_TICK = os.sysconf("SC_CLK_TCK")
+# A cross join aggregate DuckDB cannot shortcut: many minutes of work on every core.
+HEAVY = "SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b"
+# Far longer than a cancelled query takes to stop, far shorter than the query itself.
+STOP_WITHIN = 30.0
 
 
-@dataclass
-class ServerProcess:
-    process: subprocess.Popen[str]
-    location: str
-    token: str
+class Executions:
+    """Records the executions a server's registry starts and finishes, as events.
 
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+    The registry's own ``start`` and ``finish`` still run; this only watches them.
+    """
 
-    def usage(self, seconds: float = 0.25) -> float:
-        """Cores used over the next ``seconds``."""
-        before = self.cpu_seconds()
-        time.sleep(seconds)
-        return (self.cpu_seconds() - before) / seconds
+    def __init__(self, registry: CancellationRegistry) -> None:
+        self._changed = threading.Condition()
+        self.started: list[Execution] = []
+        self.finished: list[Execution] = []
+        start, finish = registry.start, registry.finish
 
-    def wait_busy(self, within: float = 10.0) -> None:
-        deadline = time.monotonic() + within
-        while self.usage() < 0.5:
-            assert time.monotonic() < deadline, "the heavy query never started"
+        def recording_start(*args: Any, **kwargs: Any) -> Execution:
+            execution = start(*args, **kwargs)
+            with self._changed:
+                self.started.append(execution)
+                self._changed.notify_all()
+            return execution
 
-    def assert_idle_within(self, started: float, seconds: float = 2.0) -> None:
-        """The server's CPU falls to near idle within ``seconds`` of ``started``."""
-        while True:
-            usage = self.usage()
-            if usage < IDLE:
-                return
-            waited = time.monotonic() - started
-            assert waited < seconds, f"server still at {usage:.2f} cores {waited:.1f} s later"
+        def recording_finish(execution: Execution) -> None:
+            finish(execution)
+            with self._changed:
+                if execution not in self.finished:
+                    self.finished.append(execution)
+                self._changed.notify_all()
+
+        registry.start = recording_start  # type: ignore[method-assign]
+        registry.finish = recording_finish  # type: ignore[method-assign]
+
+    def running(self) -> list[Execution]:
+        with self._changed:
+            return [e for e in self.started if e not in self.finished]
+
+    def wait_running(self) -> Execution:
+        """The first execution of the heavy query's ticket, once DuckDB has it."""
+        with self._changed:
+            ok = self._changed.wait_for(
+                lambda: any(e.ticket for e in self.started), timeout=STOP_WITHIN
+            )
+            assert ok, "the heavy query never started"
+            return next(e for e in self.started if e.ticket)
+
+    def assert_stopped(self) -> None:
+        """Every execution ends; the heavy query's was cancelled.
+
+        (flightnb's client both ends its call and sends CancelFlightInfo when it gives up, so
+        either reason may be the one the server saw first.)
+        """
+        with self._changed:
+            ended = self._changed.wait_for(
+                lambda: all(e in self.finished for e in self.started), timeout=STOP_WITHIN
+            )
+            assert ended, f"DuckDB still runs {len(self.running())} executions"
+            heavy = [e for e in self.started if e.ticket]
+            assert heavy, "the heavy query never started"
+            assert all(e.cancelled for e in heavy), [e.reason for e in heavy]
 
 
 @pytest.fixture
-def server_process() -> Iterator[ServerProcess]:
-    token = secrets.token_urlsafe(16)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flightnb",
-            "serve",
-            "--port",
-            "0",
-            "--sample-size",
-            "100",
-            "--token-env",
-            "FLIGHTNB_TEST_TOKEN",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "FLIGHTNB_TEST_TOKEN": token},
-    )
+def server() -> Iterator[FlightSqlServer]:
+    server = FlightSqlServer(sample_size=100)
     try:
-        assert process.stdout is not None
-        location = process.stdout.readline().rsplit(" ", 1)[-1].strip()
-        assert location.startswith("grpc://127.0.0.1:")
-        server = ServerProcess(process, location, token)
-        server.assert_idle_within(time.monotonic(), 10.0)  # done loading the sample data
         yield server
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        server.shutdown()
 
 
-def test_client_timeout_stops_the_query(server_process: ServerProcess) -> None:
-    before = server_process.cpu_seconds()
+@pytest.fixture
+def executions(server: FlightSqlServer) -> Iterator[Executions]:
+    executions = Executions(server.cancellation)
+    yield executions
+    # Should cancellation fail, the query would keep the server's shutdown waiting for minutes.
+    for execution in executions.running():
+        execution.connection.interrupt()
+
+
+def test_client_timeout_stops_the_query(server: FlightSqlServer, executions: Executions) -> None:
     with pytest.raises(flightnb.FlightError) as info:
-        flightnb.read_flight(server_process.location, sql=HEAVY, timeout=1, progress=False)
-    gave_up = time.monotonic()
+        flightnb.read_flight(server.location, sql=HEAVY, timeout=3, progress=False)
     assert info.value.code in ("DEADLINE_EXCEEDED", "CANCELLED")
-    assert server_process.cpu_seconds() - before > 0.5  # the query did run
-    server_process.assert_idle_within(gave_up)
+    executions.assert_stopped()
     # The server is still fine.
-    assert flightnb.read_flight(server_process.location, sql="SELECT 1 AS x", progress=False)[
+    assert flightnb.read_flight(server.location, sql="SELECT 1 AS x", progress=False)[
         "x"
     ].to_pylist() == [1]
 
 
-def test_keyboard_interrupt_stops_the_query(server_process: ServerProcess) -> None:
+def test_keyboard_interrupt_stops_the_query(
+    server: FlightSqlServer, executions: Executions
+) -> None:
     code = (
         "import signal, sys\n"
         # Tests may run from a shell that ignores SIGINT; the child needs Python's handler.
         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import flightnb\n"
         "try:\n"
-        f"    flightnb.read_flight({server_process.location!r}, sql={HEAVY!r}, progress=False)\n"
+        f"    flightnb.read_flight({server.location!r}, sql={HEAVY!r}, progress=False)\n"
         "except KeyboardInterrupt:\n"
         "    sys.exit(3)\n"
     )
     client = subprocess.Popen([sys.executable, "-c", code])
     try:
-        server_process.wait_busy()
+        executions.wait_running()
         client.send_signal(signal.SIGINT)
-        interrupted = time.monotonic()
-        assert client.wait(timeout=30) == 3
-        server_process.assert_idle_within(interrupted)
+        assert client.wait(timeout=STOP_WITHIN) == 3
+        executions.assert_stopped()
     finally:
         if client.poll() is None:
             client.kill()
             client.wait()
 
 
-def test_cancel_flight_info_stops_the_query(server_process: ServerProcess) -> None:
-    client = pyarrow_client(server_process)
+def test_cancel_flight_info_stops_the_query(
+    server: FlightSqlServer, executions: Executions
+) -> None:
+    client = pyarrow_client(server)
     try:
         command = sql.CommandStatementQuery(query=HEAVY)
         info = client.get_flight_info(flight.FlightDescriptor.for_command(pack(command)))
@@ -155,16 +163,15 @@ def test_cancel_flight_info_stops_the_query(server_process: ServerProcess) -> No
 
         reader = threading.Thread(target=fetch)
         reader.start()
-        server_process.wait_busy()
+        executions.wait_running()
         request = Flight_pb2.CancelFlightInfoRequest(
             info=Flight_pb2.FlightInfo.FromString(info.serialize())
         )
         (result,) = client.do_action(flight.Action("CancelFlightInfo", request.SerializeToString()))
-        cancelled = time.monotonic()
         status = Flight_pb2.CancelFlightInfoResult.FromString(result.body.to_pybytes()).status
         assert status == Flight_pb2.CANCEL_STATUS_CANCELLED
-        reader.join(timeout=30)
+        executions.assert_stopped()
+        reader.join(timeout=STOP_WITHIN)
         assert errors and isinstance(errors[0], flight.FlightCancelledError)
-        server_process.assert_idle_within(cancelled)
     finally:
         client.close()
