@@ -219,48 +219,17 @@ class FlightMagic(Magics):
     # --- connections ---------------------------------------------------------------------
 
     def _connect(self, args: argparse.Namespace, cell: str | None) -> None:
+        where = "%flight connect"
         if args.token is not None or args.password is not None:
             option = "--token" if args.token is not None else "--password"
-            raise UsageError(f"%flight connect: {option} is not accepted; {WHERE_SECRETS_GO}")
-        headers = _pairs(args.header, "--header", "NAME=VALUE")
-        for name, value in headers.items():
-            refuse_secret_header(name, value, "%flight connect")
-        headers_env = _pairs(args.header_env, "--header-env", "NAME=VARIABLE")
-        named = self.connections.spec(args.uri) if "://" not in args.uri else None
-        alias = args.alias or (args.uri if named is not None else DEFAULT_ALIAS)
-        if named is not None:
-            spec = ConnectionSpec(
-                alias=alias,
-                uri=named.uri,
-                source=named.source,
-                token_env=args.token_env or named.token_env,
-                ask_token=args.ask_token,
-                user=args.user or named.user,
-                password_env=args.password_env or named.password_env,
-                headers={**named.headers, **headers},
-                headers_env={**named.headers_env, **headers_env},
-                tls_roots=args.tls_roots or named.tls_roots,
-                insecure_skip_verify=args.insecure_skip_verify or named.insecure_skip_verify,
-            )
-        else:
-            if "://" not in args.uri:
-                known = ", ".join(self.connections.aliases) or "none"
-                raise UsageError(
-                    f"%flight connect: {args.uri!r} is neither a URI (grpc://host:port) nor a "
-                    f"named connection (known: {known})"
-                )
-            spec = ConnectionSpec(
-                alias=alias,
-                uri=args.uri,
-                token_env=args.token_env,
-                ask_token=args.ask_token,
-                user=args.user,
-                password_env=args.password_env,
-                headers=headers,
-                headers_env=headers_env,
-                tls_roots=args.tls_roots,
-                insecure_skip_verify=args.insecure_skip_verify,
-            )
+            raise UsageError(f"{where}: {option} is not accepted; {WHERE_SECRETS_GO}")
+        if "://" in args.uri:
+            base = ConnectionSpec(alias=args.alias or DEFAULT_ALIAS, uri=args.uri)
+        else:  # a named connection keeps all it has (its grpc_options too), under the alias
+            named = self._named(args.uri, where)
+            base = dataclasses.replace(named, alias=args.alias or args.uri, ask_token=False)
+        spec = _with_login_options(base, args, where)
+        alias = spec.alias
         # A failure raises here, before anything changes: the previous connection stays.
         connection = open_connection(spec, check=not args.no_check, timeout=self.connect_timeout)
         self.connections.add(connection)
@@ -540,34 +509,45 @@ class FlightMagic(Magics):
     def _doctor_spec(self, args: argparse.Namespace) -> ConnectionSpec:
         """The connection to probe, with this line's options over its own."""
         where = "%flight doctor"
-        headers = _pairs(args.header, "--header", "NAME=VALUE")
-        for name, value in headers.items():
-            refuse_secret_header(name, value, where)
-        headers_env = _pairs(args.header_env, "--header-env", "NAME=VARIABLE")
         if args.uri is None:
             base = self._connection(args).spec
         elif "://" in args.uri:
             base = ConnectionSpec(alias="doctor", uri=args.uri)
         else:
-            named = self.connections.spec(args.uri)
-            if named is None:
-                known = ", ".join(self.connections.aliases) or "none"
-                raise UsageError(
-                    f"{where}: {args.uri!r} is neither a URI (grpc://host:port) nor a named "
-                    f"connection (known: {known})"
-                )
-            base = named
-        return dataclasses.replace(
-            base,
-            token_env=args.token_env or base.token_env,
-            ask_token=args.ask_token or base.ask_token,
-            user=args.user or base.user,
-            password_env=args.password_env or base.password_env,
-            headers={**base.headers, **headers},
-            headers_env={**base.headers_env, **headers_env},
-            tls_roots=args.tls_roots or base.tls_roots,
-            insecure_skip_verify=args.insecure_skip_verify or base.insecure_skip_verify,
-        )
+            base = self._named(args.uri, where)
+        return _with_login_options(base, args, where)
+
+    def _named(self, name: str, where: str) -> ConnectionSpec:
+        """The named connection ``name`` (from the file or the environment)."""
+        named = self.connections.spec(name)
+        if named is None:
+            known = ", ".join(self.connections.aliases) or "none"
+            raise UsageError(
+                f"{where}: {name!r} is neither a URI (grpc://host:port) nor a named "
+                f"connection (known: {known})"
+            )
+        return named
+
+
+def _with_login_options(
+    base: ConnectionSpec, args: argparse.Namespace, where: str
+) -> ConnectionSpec:
+    """``base`` with the login options of a ``connect`` or ``doctor`` line over its own."""
+    headers = _pairs(args.header, "--header", "NAME=VALUE", where)
+    for name, value in headers.items():
+        refuse_secret_header(name, value, where)
+    headers_env = _pairs(args.header_env, "--header-env", "NAME=VARIABLE", where)
+    return dataclasses.replace(
+        base,
+        token_env=args.token_env or base.token_env,
+        ask_token=args.ask_token or base.ask_token,
+        user=args.user or base.user,
+        password_env=args.password_env or base.password_env,
+        headers={**base.headers, **headers},
+        headers_env={**base.headers_env, **headers_env},
+        tls_roots=args.tls_roots or base.tls_roots,
+        insecure_skip_verify=args.insecure_skip_verify or base.insecure_skip_verify,
+    )
 
 
 def _handlers() -> dict[str, Callable[[FlightMagic, argparse.Namespace, str | None], Any]]:
@@ -614,7 +594,7 @@ def _weak(value: Any) -> Callable[[], Any]:
         return _nothing
 
 
-def _pairs(values: list[str], option: str, form: str) -> dict[str, str]:
+def _pairs(values: list[str], option: str, form: str, where: str) -> dict[str, str]:
     pairs = {}
     for value in values:
         key, sep, rest = value.partition("=")
@@ -622,7 +602,7 @@ def _pairs(values: list[str], option: str, form: str) -> dict[str, str]:
             # Not echoed: header values are often credentials, and this line is saved with
             # the notebook's outputs.
             raise UsageError(
-                f"%flight connect: {option} wants {form}; one {option} had no '=' after a name"
+                f"{where}: {option} wants {form}; one {option} had no '=' after a name"
             )
         pairs[key.strip()] = rest
     return pairs

@@ -216,3 +216,29 @@ def test_magic_keeps_the_session_a_server_issues(monkeypatch: pytest.MonkeyPatch
     assert len(calls) >= 3 and {c.session for c in calls} == {calls[0].session}, calls
     assert [c.presented for c in calls[1:]] == ["latest"] * (len(calls) - 1)
     assert all("x-deephaven-auth-cookie-request" in c.headers for c in calls)
+
+
+def test_connect_by_name_keeps_the_files_grpc_options(
+    flight_server: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "connections.toml"
+    config.write_text(
+        f'[connections.far]\nuri = "{flight_server.location}"\n'
+        'grpc_options = {"grpc.keepalive_time_ms" = 60000}\n'
+    )
+    monkeypatch.setenv("FLIGHTNB_CONNECTIONS", str(config))
+    ip = InteractiveShell.instance()
+    magic = None
+    try:
+        ip.run_line_magic("load_ext", "flightnb")
+        magic = ip.magics_manager.registry["FlightMagic"]
+        line(ip, "flight connect far --alias near --header x-team=blue")
+        spec = magic.connections.get("near").spec
+        assert spec.uri == flight_server.location and spec.source != "magic"
+        assert spec.grpc_options == (("grpc.keepalive_time_ms", 60000),)
+        assert dict(spec.headers) == {"x-team": "blue"}
+        assert line(ip, "flight get numbers --no-progress").num_rows == 10_000
+    finally:
+        if magic is not None:
+            magic.connection = None
+        InteractiveShell.clear_instance()
