@@ -48,7 +48,7 @@ from flightnb.errors import (
 from flightnb.requests import SqlQuery, read_request
 from flightnb.scan.literals import render_literal
 from flightnb.scan.predicate import Dialect, dialect_for
-from flightnb.scan.query import SCAN_ALIAS, narrow_query, wrappable
+from flightnb.scan.query import SCAN_ALIAS
 from flightnb.sql.capabilities import (
     BINDING,
     capabilities_of,
@@ -61,9 +61,12 @@ from flightnb.workers import (
     EnvToken,
     Plan,
     Replan,
+    check_columns,
+    narrowed_request,
     opened_part,
     part_request,
     planning_options,
+    worker_location,
     worker_options,
 )
 from flightnb.workers import plan as plan_request
@@ -257,11 +260,7 @@ def read_flight(
     >>> means = frame.groupby("rider_type").duration_s.mean().compute()
     """
     backend = check_dtype_backend(dtype_backend)
-    if not isinstance(source, (str, Location)):
-        raise FlightArgumentError(
-            "flightnb.dask.read_flight needs a location: a client, its cookies and session "
-            "cannot travel to the workers"
-        )
+    location = worker_location(source, "flightnb.dask.read_flight")
     request = read_request(None, path, command, descriptor, sql, parameters)
     if (partition_on is None) != (npartitions is None):
         raise FlightArgumentError("give partition_on= and npartitions= together")
@@ -274,21 +273,11 @@ def read_flight(
             raise FlightArgumentError(
                 "partition_on= binds its bounds after positional parameters: pass a list"
             )
-    location = source.uri if isinstance(source, Location) else source
     options = worker_options(token_env, client_options)
     planning = planning_options(options)  # the workers may have a token the client has not
 
     wanted = tuple(columns) if columns is not None else None
-    if isinstance(request, SqlQuery) and wanted is not None and wrappable(request.query):
-        narrowed = narrow_query(
-            request.query,
-            request.parameters,
-            all_columns=(),
-            columns=wanted,
-            condition=None,
-            n_rows=None,
-        )
-        request = SqlQuery(narrowed.query, narrowed.parameters)
+    request = narrowed_request(request, wanted)
 
     async def plan() -> tuple[Plan, Any, Dialect | None]:
         async with AsyncFlightClient(location, **planning) as client:
@@ -305,9 +294,7 @@ def read_flight(
     info, schema = planned.info, planned.schema
     shown = schema
     if wanted is not None:
-        missing = [c for c in wanted if c not in schema.names]
-        if missing:
-            raise FlightArgumentError(f"no such column(s): {', '.join(missing)}")
+        check_columns(schema, wanted)
         shown = pa.schema([schema.field(c) for c in wanted])
     meta = to_pandas(shown.empty_table(), dtype_backend=backend)
     frozen = tuple(sorted(options.items()))

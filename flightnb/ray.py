@@ -43,20 +43,22 @@ from ray.data.datasource import Datasink, Datasource, ReadTask, WriteResult
 
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.loop_thread import shared_loop_thread
-from flightnb.errors import FlightArgumentError, FlightArgumentTypeError
+from flightnb.errors import FlightArgumentError
 from flightnb.requests import SqlQuery, read_request
-from flightnb.scan.query import narrow_query, wrappable
 from flightnb.types import FlightDescriptor, FlightEndpoint, Location, descriptor_from
 from flightnb.workers import (
     REFUSED_NOTE,
     Options,
     Plan,
     Replan,
+    check_columns,
+    narrowed_request,
     opened_part,
     part_request,
     plan,
     planning_options,
     worker_client,
+    worker_location,
     worker_options,
 )
 from flightnb.write import DEFAULT_CHUNK_ROWS, PutSummary
@@ -320,27 +322,14 @@ def read_flight(
     ...                  token_env="FLIGHT_TOKEN")  # doctest: +SKIP
     >>> ds.groupby("rider_type").mean("fare").take_all()  # doctest: +SKIP
     """
-    if not isinstance(source, (str, Location)):
-        raise FlightArgumentTypeError(
-            "flightnb.ray.read_flight needs a location: a client, its cookies and session "
-            "cannot travel to the workers"
-        )
+    location = worker_location(source, "flightnb.ray.read_flight")
     if override_num_blocks is not None and override_num_blocks < 1:
         raise FlightArgumentError("override_num_blocks must be at least 1")
-    request = read_request(ticket, path, command, descriptor, sql, parameters)
-    location = source.uri if isinstance(source, Location) else source
-    options = worker_options(token_env, client_options)
     wanted = tuple(columns) if columns is not None else None
-    if isinstance(request, SqlQuery) and wanted is not None and wrappable(request.query):
-        narrowed = narrow_query(
-            request.query,
-            request.parameters,
-            all_columns=(),
-            columns=wanted,
-            condition=None,
-            n_rows=None,
-        )
-        request = SqlQuery(narrowed.query, narrowed.parameters)
+    request = narrowed_request(
+        read_request(ticket, path, command, descriptor, sql, parameters), wanted
+    )
+    options = worker_options(token_env, client_options)
 
     schema: pa.Schema | None
     if isinstance(request, (FlightDescriptor, SqlQuery)):
@@ -357,10 +346,7 @@ def read_flight(
         note = plan_.session_note(request)
         if note is not None:
             _log.warning("%s: %s", location, note)
-        if wanted is not None:
-            missing = [c for c in wanted if c not in schema.names]
-            if missing:
-                raise FlightArgumentError(f"no such column(s): {', '.join(missing)}")
+        check_columns(schema, wanted)
     else:
         schema = None
         parts = [_Part(endpoint=FlightEndpoint(request))]
@@ -432,13 +418,9 @@ class FlightDatasink(Datasink[list[PutSummary]]):
         token_env: str | None = None,
         **client_options: Any,
     ) -> None:
-        if not isinstance(source, (str, Location)):
-            raise FlightArgumentTypeError(
-                "flightnb.ray.write_flight needs a location: a client cannot travel to workers"
-            )
+        self._location = worker_location(source, "flightnb.ray.write_flight")
         if max_chunksize < 1:
             raise FlightArgumentError("max_chunksize must be at least 1")
-        self._location = source.uri if isinstance(source, Location) else source
         self._descriptor = descriptor_from(path, command, descriptor)
         self._options: Options = tuple(sorted(worker_options(token_env, client_options).items()))
         self._max_chunksize = max_chunksize

@@ -32,6 +32,7 @@ from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.client.sync import FlightClient
 from flightnb.errors import (
     FlightArgumentError,
+    FlightArgumentTypeError,
     FlightError,
     FlightNotImplementedError,
     FlightServerError,
@@ -39,10 +40,11 @@ from flightnb.errors import (
     FlightUnauthorizedError,
 )
 from flightnb.requests import SqlQuery
+from flightnb.scan.query import narrow_query, wrappable
 from flightnb.sql.capabilities import is_placeholder_schema, refuses_capability
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.streaming import plan_and_stream
-from flightnb.types import FlightDescriptor, FlightEndpoint, FlightInfo, Ticket
+from flightnb.types import FlightDescriptor, FlightEndpoint, FlightInfo, Location, Ticket
 
 __all__ = [
     "CLIENTS",
@@ -51,6 +53,8 @@ __all__ = [
     "Options",
     "Plan",
     "Replan",
+    "check_columns",
+    "narrowed_request",
     "open_part",
     "opened_part",
     "part_request",
@@ -58,6 +62,7 @@ __all__ = [
     "planning_options",
     "refuses_session",
     "worker_client",
+    "worker_location",
     "worker_options",
 ]
 
@@ -214,6 +219,45 @@ def opened_part(
 
 
 # --- driver side -------------------------------------------------------------------------
+
+
+def worker_location(source: object, reader: str) -> str:
+    """The location the workers connect to, from the ``source`` given to ``reader``.
+
+    Only a location travels: a client, its cookies and session stay in this process.
+    """
+    if isinstance(source, Location):
+        return source.uri
+    if isinstance(source, str):
+        return source
+    raise FlightArgumentTypeError(
+        f"{reader} needs a location: a client, its cookies and session cannot travel to the workers"
+    )
+
+
+def narrowed_request(request: Any, columns: tuple[str, ...] | None) -> Any:
+    """``request`` with ``columns`` pushed into it when it is a query that can be wrapped.
+
+    Other requests are returned as they are: the workers select their columns.
+    """
+    if columns is None or not isinstance(request, SqlQuery) or not wrappable(request.query):
+        return request
+    narrowed = narrow_query(
+        request.query,
+        request.parameters,
+        all_columns=(),
+        columns=columns,
+        condition=None,
+        n_rows=None,
+    )
+    return SqlQuery(narrowed.query, narrowed.parameters)
+
+
+def check_columns(schema: pa.Schema, columns: tuple[str, ...] | None) -> None:
+    """A FlightArgumentError naming the ``columns`` the planned ``schema`` lacks."""
+    missing = [c for c in columns or () if c not in schema.names]
+    if missing:
+        raise FlightArgumentError(f"no such column(s): {', '.join(missing)}")
 
 
 def worker_options(token_env: str | None, client_options: dict[str, Any]) -> dict[str, Any]:

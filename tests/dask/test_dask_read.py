@@ -297,3 +297,11 @@ def test_a_ticket_refused_to_a_workers_session_is_planned_again_there(dask_clien
         assert got["n"].tolist() == expected
     finally:
         server.shutdown()
+
+
+def test_a_client_is_refused_as_a_type_error(split_server):
+    from flightnb.errors import FlightArgumentTypeError
+
+    with flightnb.FlightClient(split_server.location) as client:
+        with pytest.raises(FlightArgumentTypeError, match="needs a location"):
+            fd.read_flight(client, path="trips")
