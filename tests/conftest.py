@@ -164,7 +164,8 @@ def ray_cluster(auth_flight_server: FlightTestServer) -> Iterator[RayCluster]:
     before Ray starts, so every worker inherits it, as a cluster's workers would have it from
     their own environment; it is never given to Ray itself.
     """
-    ray = pytest.importorskip("ray")
+    import ray
+
     with flight.connect(auth_flight_server.location) as client:
         _, value = client.authenticate_basic_token("alice", TEST_USERS["alice"])
     token = value.decode().removeprefix("Bearer ")

@@ -164,7 +164,6 @@ def test_a_proxy_password_shows_in_no_repr_or_error() -> None:
 
 
 def test_the_connections_file_takes_grpc_options(tmp_path: Any) -> None:
-    pytest.importorskip("IPython")
     from IPython.core.error import UsageError
 
     from flightnb.notebook.connections import read_connections_file

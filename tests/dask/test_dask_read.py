@@ -10,11 +10,8 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 from bearer import adbc_connect
-from flight_servers import CookieSessionFlightServer, SessionFlightServer, add_split_flight
-
-pytest.importorskip("distributed")
-
 from distributed import Client, LocalCluster
+from flight_servers import CookieSessionFlightServer, SessionFlightServer, add_split_flight
 
 import flightnb
 import flightnb.dask as fd
@@ -138,7 +135,6 @@ def test_partition_on_needs_sql(split_server):
 
 
 def test_from_adbc_partition(split_server):
-    pytest.importorskip("adbc_driver_flightsql.dbapi")
     with adbc_connect(split_server, autocommit=True) as conn, conn.cursor() as cursor:
         partitions, _ = cursor.adbc_execute_partitions("SELECT * FROM trips WHERE trip_id < 100")
         endpoints = [FlightEndpoint.from_adbc_partition(p) for p in partitions]

@@ -248,7 +248,6 @@ def test_a_bad_location_is_a_typed_error() -> None:
 
 
 def test_own_server(own_server: FlightSqlServer) -> None:
-    pytest.importorskip("adbc_driver_flightsql.dbapi")
     with adbc_connect(own_server, autocommit=True) as conn:
         tables_before = conn.adbc_get_objects(depth="tables").read_all().to_pylist()
         diagnosis = diagnose(own_server.location)
@@ -294,7 +293,6 @@ def test_own_server(own_server: FlightSqlServer) -> None:
 
 
 def test_own_server_trips_unchanged(own_server: FlightSqlServer) -> None:
-    pytest.importorskip("adbc_driver_flightsql.dbapi")
     with adbc_connect(own_server, autocommit=True) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT count(*), sum(trip_id) FROM trips")
         before = cursor.fetchall()

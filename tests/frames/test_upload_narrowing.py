@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.flight as paflight
 import pytest
@@ -20,9 +22,6 @@ from flight_servers import FlightTestServer
 import flightnb
 from flightnb.narrowing import narrow_large_types, narrowed_type
 from flightnb.write import PutSummary, write_flight
-
-pl = pytest.importorskip("polars")
-pd = pytest.importorskip("pandas")
 
 _LARGE = (pa.types.is_large_string, pa.types.is_large_binary, pa.types.is_large_list)
 

@@ -10,6 +10,7 @@ import io
 import threading
 from typing import Any
 
+import ipywidgets
 import pyarrow as pa
 import pytest
 
@@ -17,8 +18,6 @@ import flightnb
 from flightnb import FlightDescriptor, FlightEndpoint, FlightInfo, Ticket, read_flight
 from flightnb.client.observer import TransferStats
 from flightnb.progress import TextProgress, WidgetProgress, auto_observer
-
-ipywidgets = pytest.importorskip("ipywidgets")
 
 
 class RecordedWidgetProgress(WidgetProgress):

@@ -9,16 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import pyarrow as pa
 import pyarrow.flight as paflight
 import pytest
-from flight_servers import CookieSessionFlightServer, SessionFlightServer, add_split_flight
-
-pytest.importorskip("ray.data")
-
-import cloudpickle
 import ray
 import ray.data
+from flight_servers import CookieSessionFlightServer, SessionFlightServer, add_split_flight
 
 import flightnb
 import flightnb.ray as fr

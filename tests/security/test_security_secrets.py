@@ -30,8 +30,6 @@ import flightnb
 from flightnb import AsyncFlightClient, FlightClient, FlightDescriptor, read_flight
 from flightnb.progress import TextProgress, WidgetProgress
 
-ipywidgets = pytest.importorskip("ipywidgets")
-
 CANARY = "canary-7f3a9c-secret"  # a valid token, alice's password, a header value
 ISSUED = "canary-issued-4b1d"  # the token the server hands out after a handshake
 WRONG = "canary-wrong-e58a"  # a token / password / header the server refuses

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as paflight
 import pytest
+from adbc_driver_flightsql import dbapi
 from bearer import BearerFactory, adbc_connect, pyarrow_client
 from certificates import issue, make_ca
 
@@ -95,7 +96,6 @@ def test_other_clients_pass_the_token_as_a_bearer_header(server: FlightSqlServer
         assert client.do_get(paflight.Ticket(b"trips")).read_all().num_rows == 100
     finally:
         client.close()
-    pytest.importorskip("adbc_driver_flightsql.dbapi")
     with adbc_connect(server, autocommit=True) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM trips")
         assert cursor.fetchone() == (100,)
@@ -276,9 +276,8 @@ def test_basic_logins_earn_a_bearer_token(monkeypatch: pytest.MonkeyPatch) -> No
             assert len(bearer.list_actions()) > 0
         finally:
             bearer.close()
-        adbc = pytest.importorskip("adbc_driver_flightsql.dbapi")
         login = {"username": "alice", "password": password}  # Basic without base64 padding
-        with adbc.connect(server.location, db_kwargs=login, autocommit=True) as conn:
+        with dbapi.connect(server.location, db_kwargs=login, autocommit=True) as conn:
             with conn.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM trips")
                 assert cursor.fetchone() == (10,)

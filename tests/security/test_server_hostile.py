@@ -45,6 +45,9 @@ MAX_MESSAGE = 1 << 20
 MAX_RESULT = 64 << 20
 BIG_ROWS = 5_000_000  # 40 MB of int64: more than a stream's window, less than MAX_RESULT
 DEADLINE = 15.0  # what the well-behaved client allows each call, on a loaded machine
+#: The deadline of a query the server's own time limit must end: far past QUERY_TIMEOUT, it
+#: only keeps a server that never ends the query from holding the test.
+QUERY_DEADLINE = 30.0
 SERVICE = "/arrow.flight.protocol.FlightService/"
 
 
@@ -132,7 +135,11 @@ def _mallory(served: Served) -> FlightClient:
 
 
 def _well_behaved(served: Served) -> None:
-    """The owner's read and query, each within DEADLINE."""
+    """The owner's read and query, each call with a gRPC deadline of DEADLINE.
+
+    A call the server does not serve in time fails with FlightTimedOutError, so the owner
+    is served in time when this returns.
+    """
     with served.owner() as client:
         assert client.do_get(b"trips").read_all().num_rows == 20000
     with FlightSqlClient(served.location, token=served.token, timeout=DEADLINE) as sql:
@@ -214,11 +221,10 @@ def test_calls_per_client_are_capped(served: Served, baseline: float) -> None:
 
 def test_a_query_past_the_time_limit_is_stopped(served: Served, baseline: float) -> None:
     heavy = "SELECT sum(a.range * b.range) FROM range(400000) a, range(400000) b"
-    with FlightSqlClient(served.location, token=served.token, timeout=60) as sql:
-        started = time.monotonic()
+    with FlightSqlClient(served.location, token=served.token, timeout=QUERY_DEADLINE) as sql:
+        # The server's message, not the client's deadline: the server's limit ended the query.
         with pytest.raises(FlightTimedOutError, match="limit of 2 s"):
             sql.query(heavy)
-        assert time.monotonic() - started < 30
     _well_behaved(served)
 
 
@@ -320,10 +326,11 @@ def test_hundreds_of_idle_connections(served: Served, baseline: float) -> None:
     _well_behaved(served)
 
 
-def _flood(served: Served, calls: int = 2000) -> tuple[int, float]:
+def _flood(served: Served, calls: int = 2000) -> int:
     """Mallory's ``calls`` concurrent GetFlightInfo while the owner reads and queries.
 
-    Returns how many of mallory's calls were served, and how long the owner took.
+    Returns how many of mallory's calls were served; fails if the owner's calls are not served
+    within their deadlines (:func:`_well_behaved`).
     """
 
     async def flood() -> int:
@@ -346,22 +353,19 @@ def _flood(served: Served, calls: int = 2000) -> tuple[int, float]:
         assert sum(isinstance(r, FlightResourceExhaustedError) for r in results) > calls // 2
         return len(results) - len(failed)
 
-    async def meanwhile() -> float:
-        await asyncio.sleep(0)
-        started = time.monotonic()
+    async def meanwhile() -> None:
+        await asyncio.sleep(0)  # the flood starts first
         await asyncio.to_thread(_well_behaved, served)
-        return time.monotonic() - started
 
-    async def both() -> tuple[int, float]:
-        return await asyncio.gather(flood(), meanwhile())
+    async def both() -> int:
+        served_calls, _ = await asyncio.gather(flood(), meanwhile())
+        return served_calls
 
     return asyncio.run(both())
 
 
 def test_a_flood_of_get_flight_info(served: Served, baseline: float) -> None:
-    served_calls, took = _flood(served)
-    assert served_calls > 0
-    assert took < DEADLINE
+    assert _flood(served) > 0  # and the owner was served within its deadlines
 
 
 def test_memory_comes_back(served: Served, baseline: float) -> None:

@@ -37,7 +37,6 @@ def flight_client(sql_server: FlightSqlServer) -> Iterator[flight.FlightClient]:
 @pytest.fixture
 def adbc_conn(sql_server: FlightSqlServer) -> Iterator[object]:
     """An ADBC Flight SQL DB-API connection in autocommit mode."""
-    pytest.importorskip("adbc_driver_flightsql.dbapi")
     conn = adbc_connect(sql_server, autocommit=True)
     try:
         yield conn

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import adbc_driver_manager as adbc
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
@@ -148,8 +149,6 @@ def test_unix_socket_location() -> None:
 
 
 def test_adbc_transaction_survives_sql_errors(sql_server: FlightSqlServer) -> None:
-    pytest.importorskip("adbc_driver_flightsql.dbapi")
-    adbc = pytest.importorskip("adbc_driver_manager")
     with adbc_connect(sql_server) as conn:  # DB-API default: autocommit off
         with conn.cursor() as cur:
             cur.execute("CREATE TABLE txn_errors (id INTEGER PRIMARY KEY)")

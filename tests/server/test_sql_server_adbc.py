@@ -7,14 +7,12 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import adbc_driver_manager as adbc
 import pyarrow as pa
 import pytest
 from bearer import adbc_connect
 
 from flightnb.server import FlightSqlServer
-
-pytest.importorskip("adbc_driver_flightsql.dbapi")
-adbc = pytest.importorskip("adbc_driver_manager")
 
 UTC = dt.timezone.utc
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -43,7 +44,6 @@ def test_a_plain_flight_server_reports_no_stored_count(flight_server: Any) -> No
 
 
 def test_the_accessor_returns_the_summary(sql_server: FlightSqlServer) -> None:
-    pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"a": [1, 2, 3]})
     import flightnb.pandas  # noqa: F401  (registers df.flight)
 

@@ -44,7 +44,6 @@ def sql_client(sql_server: FlightSqlServer) -> Iterator[FlightSqlClient]:
 
 @pytest.fixture
 def adbc_conn(sql_server: FlightSqlServer) -> Iterator[Any]:
-    pytest.importorskip("adbc_driver_flightsql.dbapi")
     conn = adbc_connect(sql_server, autocommit=True)
     try:
         yield conn

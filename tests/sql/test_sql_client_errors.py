@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import adbc_driver_manager as adbc
 import pyarrow as pa
 import pytest
 from sql_client_helpers import unique_name
@@ -18,8 +19,6 @@ from flightnb import (
     FlightNotImplementedError,
     FlightSqlClient,
 )
-
-adbc = pytest.importorskip("adbc_driver_manager")
 
 SYNTAX = ("SELEC 1", 'syntax error at or near "SELEC"', FlightInvalidArgumentError)
 # The embedded server names a missing table NOT_FOUND (not a malformed request).

@@ -7,6 +7,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pytest
 from sql_client_helpers import RecordingObserver, adbc_query
@@ -145,8 +147,6 @@ def test_many_parameter_rows_run_once_each(sql_client: FlightSqlClient, adbc_con
 
 
 def test_data_frame_parameters(sql_client: FlightSqlClient) -> None:
-    pd = pytest.importorskip("pandas")
-    pl = pytest.importorskip("polars")
     query = "SELECT ? * 2 AS doubled"
     assert sql_client.query(query, pd.DataFrame({"x": [1, 2]})).column(0).to_pylist() == [2, 4]
     assert sql_client.query(query, pl.DataFrame({"x": [5]})).column(0).to_pylist() == [10]
@@ -194,8 +194,6 @@ def test_large_multi_batch_result(sql_client: FlightSqlClient, adbc_conn: Any) -
 
 
 def test_read_flight_sql_to_pandas_and_polars(sql_server: FlightSqlServer, adbc_conn: Any) -> None:
-    pytest.importorskip("pandas")
-    pl = pytest.importorskip("polars")
     query = "SELECT station_id, name, capacity FROM stations WHERE capacity > ? ORDER BY 1"
     expected = adbc_query(adbc_conn, query, (30,))
     df = flightnb.read_flight(sql_server.location, sql=query, parameters=[30], to="pandas")

@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 import pytest
 from sql_client_helpers import adbc_query, unique_name
@@ -152,9 +153,7 @@ def _ingest_data(kind: str) -> Any:
     if kind == "reader":
         return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=1))
     if kind == "pandas":
-        pytest.importorskip("pandas")
         return table.select(["id", "tags"]).to_pandas()
-    pl = pytest.importorskip("polars")
     return pl.from_arrow(table)
 
 

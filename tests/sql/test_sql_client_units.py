@@ -7,6 +7,8 @@ import subprocess
 import sys
 from decimal import Decimal
 
+import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pytest
 
@@ -66,8 +68,6 @@ def test_parameters_tables_and_frames() -> None:
     batch = pa.record_batch({"x": [1, 2]})
     assert parameters_table(batch).num_rows == 2
     assert parameters_table(pa.Table.from_batches([batch])).num_rows == 2
-    pd = pytest.importorskip("pandas")
-    pl = pytest.importorskip("polars")
     assert parameters_table(pd.DataFrame({"x": [1]}, index=[5])).column_names == ["x"]
     assert parameters_table(pl.DataFrame({"x": [1]}).lazy()).num_rows == 1
 

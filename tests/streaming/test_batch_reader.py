@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.flight as flight
@@ -274,7 +275,6 @@ def test_arrow_consumers_read_the_stream(parts_server: PartsServer) -> None:
     with open_flight(parts_server.location, path="a", progress=False) as reader:
         frame = pl.DataFrame(reader)  # polars' Arrow PyCapsule path
     assert isinstance(frame, pl.DataFrame) and frame["n"].to_list() == list(range(150))
-    duckdb = pytest.importorskip("duckdb")
     with open_flight(parts_server.location, path="a", progress=False) as reader:
         source = reader.to_reader()  # noqa: F841 - DuckDB finds it by name
         assert duckdb.sql("SELECT sum(n) FROM source").fetchall() == [(sum(range(150)),)]

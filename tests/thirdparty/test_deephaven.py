@@ -330,7 +330,6 @@ def test_scan_of_a_path(server: DeephavenServer, pyarrow_client: paflight.Flight
 @pytest.fixture(scope="module")
 def dask_client(server: DeephavenServer) -> Iterator[Any]:
     """Two worker processes, each reading the token from its environment (never the graph)."""
-    pytest.importorskip("distributed")
     from distributed import Client, LocalCluster
 
     os.environ[TOKEN_ENV] = server.token  # the worker processes inherit it

@@ -13,11 +13,8 @@ import logging
 import pyarrow as pa
 import pyarrow.flight as paflight
 import pytest
-from thirdparty_servers import DeephavenServer
-
-pytest.importorskip("ray.data")
-
 import ray
+from thirdparty_servers import DeephavenServer
 
 import flightnb.ray as fr
 

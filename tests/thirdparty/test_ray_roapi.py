@@ -9,11 +9,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
-from thirdparty_servers import RoapiServer, statement_command
-
-pytest.importorskip("ray.data")
-
 import ray
+from thirdparty_servers import RoapiServer, statement_command
 
 import flightnb
 import flightnb.ray as fr

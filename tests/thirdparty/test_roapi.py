@@ -285,7 +285,8 @@ def test_a_client_learns_once_that_roapi_does_not_bind(roapi_server, trips_frame
 
 @pytest.fixture(scope="module")
 def dask_client() -> Iterator[Any]:
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0"
     )
