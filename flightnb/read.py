@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import pyarrow as pa
 
@@ -11,13 +11,22 @@ from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.flights import read_descriptor, read_ticket
 from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.client.observer import TransferObserver
-from flightnb.client.sync import FlightClient
 from flightnb.convert import check_target, convert_table
 from flightnb.errors import FlightArgumentError
 from flightnb.requests import SqlQuery, bounded, observer_for, read_request
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.streaming import client_for, open_flight, open_flight_async, resolve_source
 from flightnb.types import FlightDescriptor, Ticket
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+
+    from flightnb.streaming import AsyncSource, Source
+    from flightnb.types import DescriptorLike, TicketLike
+
+    #: What ``to=`` may return when the type checker does not know which value it is.
+    ReadResult: TypeAlias = "pa.Table | pd.DataFrame | pl.DataFrame | pa.RecordBatchReader"
 
 __all__ = ["read_flight", "read_flight_async"]
 
@@ -37,20 +46,105 @@ async def _read(
     return await read_ticket(client, request, observer=observer)
 
 
+@overload
 async def read_flight_async(
-    source: str | AsyncFlightClient | FlightClient | Any,
+    source: AsyncSource,
     *,
-    ticket: str | bytes | Any = None,
+    ticket: TicketLike | None = None,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["arrow"] = "arrow",
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Any,
+) -> pa.Table: ...
+
+
+@overload
+async def read_flight_async(
+    source: AsyncSource,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["pandas"],
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Any,
+) -> pd.DataFrame: ...
+
+
+@overload
+async def read_flight_async(
+    source: AsyncSource,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["polars"],
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Any,
+) -> pl.DataFrame: ...
+
+
+@overload
+async def read_flight_async(
+    source: AsyncSource,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["reader"],
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Any,
+) -> pa.RecordBatchReader: ...
+
+
+@overload
+async def read_flight_async(
+    source: AsyncSource,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     to: str = "arrow",
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Any,
-) -> Any:
+) -> ReadResult: ...
+
+
+async def read_flight_async(
+    source: AsyncSource,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: str = "arrow",
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Any,
+) -> ReadResult:
     """Read a flight on the running event loop; see :func:`read_flight`."""
     if to == "reader":
         if isinstance(source, (AsyncFlightClient, AsyncFlightSqlClient)):
@@ -88,20 +182,105 @@ async def read_flight_async(
     return convert_table(table, to)
 
 
+@overload
 def read_flight(
-    source: str | FlightClient | Any,
+    source: Source,
     *,
-    ticket: str | bytes | Any = None,
+    ticket: TicketLike | None = None,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["arrow"] = "arrow",
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Any,
+) -> pa.Table: ...
+
+
+@overload
+def read_flight(
+    source: Source,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["pandas"],
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Any,
+) -> pd.DataFrame: ...
+
+
+@overload
+def read_flight(
+    source: Source,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["polars"],
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Any,
+) -> pl.DataFrame: ...
+
+
+@overload
+def read_flight(
+    source: Source,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["reader"],
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Any,
+) -> pa.RecordBatchReader: ...
+
+
+@overload
+def read_flight(
+    source: Source,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     to: str = "arrow",
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Any,
-) -> Any:
+) -> ReadResult: ...
+
+
+def read_flight(
+    source: Source,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: str = "arrow",
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Any,
+) -> ReadResult:
     """Read a flight into a pyarrow Table, pandas DataFrame or polars DataFrame.
 
     Parameters

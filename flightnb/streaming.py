@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.batch_reader import AsyncFlightBatchReader, FlightBatchReader
@@ -25,6 +25,14 @@ from flightnb.requests import SqlQuery, observer_for, read_request
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.sync import FlightSqlClient
 from flightnb.types import FlightDescriptor, FlightInfo, Ticket
+
+if TYPE_CHECKING:
+    from flightnb.types import DescriptorLike, LocationLike, TicketLike
+
+    #: Where a blocking read goes: a location, or a client whose connection it uses.
+    Source: TypeAlias = "LocationLike | FlightClient | FlightSqlClient"
+    #: Where an async read goes: also an async client, whose loop it then runs on.
+    AsyncSource: TypeAlias = "Source | AsyncFlightClient | AsyncFlightSqlClient"
 
 __all__ = ["Chooser", "open_flight", "open_flight_async", "open_reader", "plan_and_stream"]
 
@@ -141,12 +149,12 @@ async def _open_on_loop(
 
 
 async def open_flight_async(
-    source: str | AsyncFlightClient | FlightClient | Any,
+    source: AsyncSource,
     *,
-    ticket: str | bytes | Any = None,
+    ticket: TicketLike | None = None,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     max_concurrency: int | None = None,
@@ -183,12 +191,12 @@ async def open_flight_async(
 
 
 def open_flight(
-    source: str | FlightClient | Any,
+    source: Source,
     *,
-    ticket: str | bytes | Any = None,
+    ticket: TicketLike | None = None,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     max_concurrency: int | None = None,

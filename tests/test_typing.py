@@ -1,0 +1,204 @@
+"""A user's typed script: mypy (strict) and pyright (basic) infer what each ``to=`` returns.
+
+The script is checked as a user would check their own code, against this tree's flightnb.
+pyarrow ships no type information, so both checkers see its classes as unknown (``Any``);
+pandas has none for mypy either. What can be told apart is asserted: the pandas and polars
+frames under pyright, the polars frame under mypy, and that the results of two different
+``to=`` values are not interchangeable.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pyright")
+pytest.importorskip("mypy")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPT = textwrap.dedent(
+    '''
+    """Reads typed the way a user writes them."""
+
+    from __future__ import annotations
+
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+    from typing_extensions import assert_type
+
+    import flightnb
+    from flightnb import FlightClient
+
+    URI = "grpc://127.0.0.1:8815"
+
+
+    def reads() -> None:
+        table = flightnb.read_flight(URI, path="trips")
+        assert_type(table, pa.Table)
+        arrow = flightnb.read_flight(URI, path="trips", to="arrow")
+        assert_type(arrow, pa.Table)
+        pandas_frame = flightnb.read_flight(URI, sql="SELECT 1", to="pandas")
+        assert_type(pandas_frame, pd.DataFrame)
+        polars_frame = flightnb.read_flight(URI, ticket=b"t", to="polars")
+        assert_type(polars_frame, pl.DataFrame)
+        reader = flightnb.read_flight(URI, path="trips", to="reader")
+        assert_type(reader, pa.RecordBatchReader)
+        reveal_type(pandas_frame)
+        reveal_type(polars_frame)
+        with FlightClient(URI, token="secret", timeout=5.0) as client:
+            assert_type(client.read_flight(flightnb.FlightDescriptor.for_path("t")), pa.Table)
+            assert_type(flightnb.read_flight(client, path="trips", to="polars"), pl.DataFrame)
+            assert_type(flightnb.open_flight(client, path="trips"), flightnb.FlightBatchReader)
+
+
+    async def async_reads() -> None:
+        polars_frame = await flightnb.read_flight_async(URI, path="trips", to="polars")
+        assert_type(polars_frame, pl.DataFrame)
+        pandas_frame = await flightnb.read_flight_async(URI, path="trips", to="pandas")
+        assert_type(pandas_frame, pd.DataFrame)
+        reveal_type(polars_frame)
+        async with flightnb.AsyncFlightClient(URI) as client:
+            table = await flightnb.read_flight_async(client, path="trips")
+            assert_type(table, pa.Table)
+    '''
+)
+
+# Each line misuses one result: a checker that infers the overloads flags every one.
+WRONG = textwrap.dedent(
+    """
+    from __future__ import annotations
+
+    import pandas as pd
+    import polars as pl
+
+    import flightnb
+
+    URI = "grpc://127.0.0.1:8815"
+
+
+    def wrong() -> None:
+        polars_as_pandas: pd.DataFrame = flightnb.read_flight(URI, path="t", to="polars")
+        pandas_as_polars: pl.DataFrame = flightnb.read_flight(URI, path="t", to="pandas")
+        polars_as_int: int = flightnb.read_flight(URI, path="t", to="polars")
+    """
+)
+
+_WRONG_LINES = [n for n, line in enumerate(WRONG.splitlines(), 1) if "read_flight(" in line]
+
+MYPY_CONFIG = textwrap.dedent(
+    """
+    [mypy]
+    strict = True
+
+    # Neither ships type information (pandas has separate stubs, pandas-stubs).
+    [mypy-pyarrow.*,pandas.*]
+    ignore_missing_imports = True
+    """
+)
+
+
+def _write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _pyright(directory: Path, script: Path) -> list[dict[str, object]]:
+    _write(directory, "pyrightconfig.json", json.dumps({"typeCheckingMode": "basic"}))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyright",
+            "--outputjson",
+            "--pythonpath",
+            sys.executable,
+            str(script),
+        ],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    report = json.loads(done.stdout)
+    diagnostics: list[dict[str, object]] = report["generalDiagnostics"]
+    return diagnostics
+
+
+@pytest.fixture(scope="module")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the module's mypy runs: flightnb is analysed once, not per test."""
+    return tmp_path_factory.mktemp("mypy_cache")
+
+
+def _mypy(directory: Path, script: Path, cache: Path) -> list[str]:
+    config = _write(directory, "mypy.ini", MYPY_CONFIG)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(config),
+            "--cache-dir",
+            str(cache),
+            "--no-error-summary",
+            str(script),
+        ],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert not done.stderr.strip(), done.stderr
+    return done.stdout.splitlines()
+
+
+def _lines(diagnostics: list[dict[str, object]], severity: str) -> list[str]:
+    return [str(d["message"]) for d in diagnostics if d["severity"] == severity]
+
+
+def test_pyright_infers_each_target(tmp_path: Path) -> None:
+    diagnostics = _pyright(tmp_path, _write(tmp_path, "user.py", SCRIPT))
+    assert _lines(diagnostics, "error") == []
+    assert _lines(diagnostics, "warning") == []
+    assert _lines(diagnostics, "information") == [
+        'Type of "pandas_frame" is "DataFrame"',
+        'Type of "polars_frame" is "DataFrame"',
+        'Type of "polars_frame" is "DataFrame"',
+    ]
+
+
+def test_pyright_refuses_one_target_for_another(tmp_path: Path) -> None:
+    diagnostics = _pyright(tmp_path, _write(tmp_path, "wrong.py", WRONG))
+    errors = [d for d in diagnostics if d["severity"] == "error"]
+    lines = sorted(d["range"]["start"]["line"] + 1 for d in errors)  # type: ignore[index]
+    assert lines == _WRONG_LINES, _lines(diagnostics, "error")
+
+
+def test_mypy_strict_infers_polars_and_accepts_the_script(tmp_path: Path, mypy_cache: Path) -> None:
+    output = _mypy(tmp_path, _write(tmp_path, "user.py", SCRIPT), mypy_cache)
+    notes = [line for line in output if ": note: Revealed type is" in line]
+    errors = [line for line in output if ": error:" in line]
+    assert errors == []
+    # pandas is untyped for mypy, so its frame is Any; polars ships its types.
+    assert [note.split("Revealed type is ")[1] for note in notes] == [
+        '"Any"',
+        '"polars.dataframe.frame.DataFrame"',
+        '"polars.dataframe.frame.DataFrame"',
+    ]
+
+
+def test_mypy_refuses_a_polars_frame_as_an_int(tmp_path: Path, mypy_cache: Path) -> None:
+    output = _mypy(tmp_path, _write(tmp_path, "wrong.py", WRONG), mypy_cache)
+    errors = [line for line in output if ": error:" in line]
+    assert len(errors) == 1 and errors[0].startswith(f"wrong.py:{_WRONG_LINES[-1]}:"), output
