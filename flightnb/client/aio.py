@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 from google.protobuf.message import Message
@@ -35,7 +35,6 @@ from flightnb.types import (
     Action,
     ActionType,
     CancelStatus,
-    FlightDescriptor,
     FlightEndpoint,
     FlightInfo,
     Location,
@@ -58,6 +57,11 @@ from flightnb.types import (
     session_value_from_proto,
     session_value_to_proto,
 )
+
+if TYPE_CHECKING:
+    import pyarrow.flight as paf
+
+    from flightnb.types import DescriptorLike, LocationLike, TicketLike
 
 __all__ = ["RECONNECT_WAIT_SECONDS", "AsyncFlightClient", "ClientState", "Headers", "TokenSource"]
 
@@ -146,7 +150,7 @@ class AsyncFlightClient:
 
     def __init__(
         self,
-        location: str | Location | Any,
+        location: LocationLike,
         *,
         token: str | TokenSource | None = None,
         headers: Headers = None,
@@ -425,7 +429,7 @@ class AsyncFlightClient:
 
     async def get_flight_info(
         self,
-        descriptor: FlightDescriptor | Any,
+        descriptor: DescriptorLike,
         *,
         timeout: float | None = None,
         headers: Headers = None,
@@ -442,7 +446,7 @@ class AsyncFlightClient:
 
     async def poll_flight_info(
         self,
-        descriptor: FlightDescriptor | Any,
+        descriptor: DescriptorLike,
         *,
         timeout: float | None = None,
         headers: Headers = None,
@@ -459,7 +463,7 @@ class AsyncFlightClient:
 
     async def get_schema(
         self,
-        descriptor: FlightDescriptor | Any,
+        descriptor: DescriptorLike,
         *,
         timeout: float | None = None,
         headers: Headers = None,
@@ -481,7 +485,7 @@ class AsyncFlightClient:
 
     def do_get(
         self,
-        ticket: Any,
+        ticket: TicketLike,
         *,
         location: Location | str | None = None,
         schema: pa.Schema | None = None,
@@ -504,7 +508,7 @@ class AsyncFlightClient:
 
     async def do_put(
         self,
-        descriptor: FlightDescriptor | Any,
+        descriptor: DescriptorLike,
         schema: pa.Schema | None = None,
         *,
         timeout: float | None = None,
@@ -526,7 +530,7 @@ class AsyncFlightClient:
 
     async def do_exchange(
         self,
-        descriptor: FlightDescriptor | Any,
+        descriptor: DescriptorLike,
         *,
         timeout: float | None = None,
         headers: Headers = None,
@@ -548,7 +552,7 @@ class AsyncFlightClient:
 
     async def do_action(
         self,
-        action: Action | str | Any,
+        action: Action | str | paf.Action,
         body: bytes | str | None = None,
         *,
         timeout: float | None = None,
@@ -588,7 +592,11 @@ class AsyncFlightClient:
         ]
 
     async def cancel_flight_info(
-        self, info: FlightInfo | Any, *, timeout: float | None = None, headers: Headers = None
+        self,
+        info: FlightInfo | paf.FlightInfo,
+        *,
+        timeout: float | None = None,
+        headers: Headers = None,
     ) -> CancelStatus:
         """Ask the server to cancel a running flight (its endpoints become invalid)."""
         body = pb.CancelFlightInfoRequest(info=info_to_proto(as_info(info))).SerializeToString()
@@ -597,7 +605,7 @@ class AsyncFlightClient:
 
     async def renew_flight_endpoint(
         self,
-        endpoint: FlightEndpoint | Any,
+        endpoint: FlightEndpoint | paf.FlightEndpoint,
         *,
         timeout: float | None = None,
         headers: Headers = None,

@@ -37,6 +37,7 @@ __all__ = [
     "direct",
     "mirror",
     "on_loop",
+    "same_parameters",
 ]
 
 A = TypeVar("A")
@@ -206,6 +207,22 @@ def direct(method: Callable[Concatenate[A, P], R]) -> Callable[Concatenate[Any, 
         return result
 
     return cast("Callable[Concatenate[Any, P], R]", twin)
+
+
+def same_parameters(
+    original: Callable[Concatenate[Any, P], None],
+) -> Callable[[Callable[..., None]], Callable[Concatenate[Any, P], None]]:
+    """Declare that a twin's ``__init__(*args, **kwargs)`` takes ``original``'s parameters.
+
+    Type checkers then check a twin's construction against the original's parameters, and
+    ``inspect.signature`` (``help()``, editors) shows them.
+    """
+
+    def declare(init: Callable[..., None]) -> Callable[Concatenate[Any, P], None]:
+        init.__signature__ = inspect.signature(original)  # type: ignore[attr-defined]
+        return init
+
+    return declare
 
 
 def mirror(name: str, *, settable: bool = False, doc: str | None = None) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 from google.protobuf.message import Message
@@ -46,6 +46,9 @@ from flightnb.types import (
     info_to_proto,
     read_ipc_schema,
 )
+
+if TYPE_CHECKING:
+    from flightnb.types import LocationLike
 
 __all__ = ["AsyncFlightSqlClient", "IngestMode"]
 
@@ -131,7 +134,7 @@ class AsyncFlightSqlClient:
 
     def __init__(
         self,
-        location_or_client: str | Location | AsyncFlightClient | Any,
+        location_or_client: LocationLike | AsyncFlightClient,
         *,
         poll: bool | PollPolicy = True,
         **client_options: Any,

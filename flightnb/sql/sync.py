@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flightnb.client.blocking import (
     BlockingContext,
@@ -15,7 +15,9 @@ from flightnb.client.sync import FlightClient
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.polling import PollPolicy
 from flightnb.sql.statements import PreparedStatement, Transaction
-from flightnb.types import Location
+
+if TYPE_CHECKING:
+    from flightnb.types import LocationLike
 
 __all__ = ["FlightSqlClient", "PreparedStatementSync", "TransactionSync"]
 
@@ -72,7 +74,7 @@ class FlightSqlClient(BlockingContext[AsyncFlightSqlClient]):
 
     def __init__(
         self,
-        location_or_client: str | Location | FlightClient | Any,
+        location_or_client: LocationLike | FlightClient,
         *,
         poll: bool | PollPolicy = True,
         **client_options: Any,
