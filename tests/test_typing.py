@@ -4,7 +4,8 @@ The script is checked as a user would check their own code, against this tree's 
 pyarrow ships no type information, so both checkers see its classes as unknown (``Any``);
 pandas has none for mypy either. What can be told apart is asserted: the pandas and polars
 frames under pyright, the polars frame under mypy, and that the results of two different
-``to=`` values are not interchangeable.
+``to=`` values are not interchangeable. For the same reason a parameter that also takes a
+``pyarrow.flight`` object (a ticket, descriptor or location) accepts anything under both.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ SCRIPT = textwrap.dedent(
     from typing_extensions import assert_type
 
     import flightnb
+    import flightnb.polars
     from flightnb import FlightClient
+    from flightnb.write import exchange_flight
 
     URI = "grpc://127.0.0.1:8815"
 
@@ -56,6 +59,11 @@ SCRIPT = textwrap.dedent(
             assert_type(client.read_flight(flightnb.FlightDescriptor.for_path("t")), pa.Table)
             assert_type(flightnb.read_flight(client, path="trips", to="polars"), pl.DataFrame)
             assert_type(flightnb.open_flight(client, path="trips"), flightnb.FlightBatchReader)
+        summary = flightnb.write_flight(URI, table, path="uploads", max_chunksize=1024)
+        assert_type(summary, flightnb.PutSummary)
+        assert_type(exchange_flight(URI, polars_frame, path="echo", to="polars"), pl.DataFrame)
+        assert_type(exchange_flight(URI, pandas_frame, path="echo", to="pandas"), pd.DataFrame)
+        assert_type(flightnb.polars.read_flight(URI, path="trips"), pl.DataFrame)
 
 
     async def async_reads() -> None:
@@ -90,6 +98,7 @@ WRONG = textwrap.dedent(
         polars_as_int: int = flightnb.read_flight(URI, path="t", to="polars")  # P M
         flightnb.FlightClient(URI, tokn="secret")  # P M
         flightnb.FlightClient(URI, timeout="soon")  # P M
+        flightnb.write_flight(URI, {"n": [1]}, max_chunksize="big")  # P M
     """
 )
 
