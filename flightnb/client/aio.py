@@ -35,6 +35,7 @@ from flightnb.types import (
     Action,
     ActionType,
     CancelStatus,
+    FlightDescriptor,
     FlightEndpoint,
     FlightInfo,
     Location,
@@ -61,7 +62,7 @@ from flightnb.types import (
 if TYPE_CHECKING:
     import pyarrow.flight as paf
 
-    from flightnb.types import DescriptorLike, LocationLike, TicketLike
+    from flightnb.types import LocationLike, TicketLike
 
 __all__ = ["RECONNECT_WAIT_SECONDS", "AsyncFlightClient", "ClientState", "Headers", "TokenSource"]
 
@@ -429,7 +430,7 @@ class AsyncFlightClient:
 
     async def get_flight_info(
         self,
-        descriptor: DescriptorLike,
+        descriptor: FlightDescriptor | paf.FlightDescriptor,
         *,
         timeout: float | None = None,
         headers: Headers = None,
@@ -446,7 +447,7 @@ class AsyncFlightClient:
 
     async def poll_flight_info(
         self,
-        descriptor: DescriptorLike,
+        descriptor: FlightDescriptor | paf.FlightDescriptor,
         *,
         timeout: float | None = None,
         headers: Headers = None,
@@ -463,7 +464,7 @@ class AsyncFlightClient:
 
     async def get_schema(
         self,
-        descriptor: DescriptorLike,
+        descriptor: FlightDescriptor | paf.FlightDescriptor,
         *,
         timeout: float | None = None,
         headers: Headers = None,
@@ -508,7 +509,7 @@ class AsyncFlightClient:
 
     async def do_put(
         self,
-        descriptor: DescriptorLike,
+        descriptor: FlightDescriptor | paf.FlightDescriptor,
         schema: pa.Schema | None = None,
         *,
         timeout: float | None = None,
@@ -530,7 +531,7 @@ class AsyncFlightClient:
 
     async def do_exchange(
         self,
-        descriptor: DescriptorLike,
+        descriptor: FlightDescriptor | paf.FlightDescriptor,
         *,
         timeout: float | None = None,
         headers: Headers = None,
