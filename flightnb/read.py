@@ -21,7 +21,9 @@ from flightnb.types import FlightDescriptor, Ticket
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
+    from typing_extensions import Unpack
 
+    from flightnb.client.aio import ClientOptions
     from flightnb.streaming import AsyncSource, Source
     from flightnb.types import DescriptorLike, TicketLike
 
@@ -59,7 +61,7 @@ async def read_flight_async(
     to: Literal["arrow"] = "arrow",
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pa.Table: ...
 
 
@@ -76,7 +78,7 @@ async def read_flight_async(
     to: Literal["pandas"],
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pd.DataFrame: ...
 
 
@@ -93,7 +95,7 @@ async def read_flight_async(
     to: Literal["polars"],
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pl.DataFrame: ...
 
 
@@ -110,7 +112,7 @@ async def read_flight_async(
     to: Literal["reader"],
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pa.RecordBatchReader: ...
 
 
@@ -127,7 +129,7 @@ async def read_flight_async(
     to: str = "arrow",
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> ReadResult: ...
 
 
@@ -143,7 +145,7 @@ async def read_flight_async(
     to: str = "arrow",
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> ReadResult:
     """Read a flight on the running event loop; see :func:`read_flight`."""
     if to == "reader":
@@ -195,7 +197,7 @@ def read_flight(
     to: Literal["arrow"] = "arrow",
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pa.Table: ...
 
 
@@ -212,7 +214,7 @@ def read_flight(
     to: Literal["pandas"],
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pd.DataFrame: ...
 
 
@@ -229,7 +231,7 @@ def read_flight(
     to: Literal["polars"],
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pl.DataFrame: ...
 
 
@@ -246,7 +248,7 @@ def read_flight(
     to: Literal["reader"],
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pa.RecordBatchReader: ...
 
 
@@ -263,7 +265,7 @@ def read_flight(
     to: str = "arrow",
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> ReadResult: ...
 
 
@@ -279,7 +281,7 @@ def read_flight(
     to: str = "arrow",
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> ReadResult:
     """Read a flight into a pyarrow Table, pandas DataFrame or polars DataFrame.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
@@ -25,7 +25,9 @@ from flightnb.types import descriptor_from
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
+    from typing_extensions import Unpack
 
+    from flightnb.client.aio import ClientOptions
     from flightnb.types import DescriptorLike, LocationLike
 
     #: Where an upload or exchange goes: a location, or a client whose connection it uses.
@@ -107,7 +109,7 @@ def as_arrow_table(data: Any) -> pa.Table:
     return as_table(data, what="data to upload")
 
 
-async def _with_client(source: WriteSource, client_options: dict[str, Any], work: Any) -> Any:
+async def _with_client(source: WriteSource, client_options: Mapping[str, Any], work: Any) -> Any:
     if isinstance(source, FlightClient):
         # Its channels live on flightnb's loop thread: run there (or here, if on it already).
         return await shared_loop_thread().run_async(work(source.async_client))
@@ -133,7 +135,7 @@ async def write_flight_async(
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
     keep_large_types: bool = False,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> PutSummary:
     """Upload ``data`` with DoPut; returns what was sent and what the server stored.
 
@@ -184,7 +186,7 @@ async def exchange_flight_async(
     to: Literal["arrow"] = "arrow",
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pa.Table: ...
 
 
@@ -199,7 +201,7 @@ async def exchange_flight_async(
     to: Literal["pandas"],
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pd.DataFrame: ...
 
 
@@ -214,7 +216,7 @@ async def exchange_flight_async(
     to: Literal["polars"],
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pl.DataFrame: ...
 
 
@@ -229,7 +231,7 @@ async def exchange_flight_async(
     to: str = "arrow",
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> ExchangeResult: ...
 
 
@@ -243,7 +245,7 @@ async def exchange_flight_async(
     to: str = "arrow",
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> ExchangeResult:
     """Send ``data`` over DoExchange and return what the server sends back."""
     check_target(to)
@@ -286,7 +288,7 @@ def exchange_flight(
     to: Literal["arrow"] = "arrow",
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pa.Table: ...
 
 
@@ -301,7 +303,7 @@ def exchange_flight(
     to: Literal["pandas"],
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pd.DataFrame: ...
 
 
@@ -316,7 +318,7 @@ def exchange_flight(
     to: Literal["polars"],
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> pl.DataFrame: ...
 
 
@@ -331,7 +333,7 @@ def exchange_flight(
     to: str = "arrow",
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> ExchangeResult: ...
 
 
@@ -345,7 +347,7 @@ def exchange_flight(
     to: str = "arrow",
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> ExchangeResult:
     """Blocking :func:`exchange_flight_async`."""
     return shared_loop_thread().run(

@@ -10,6 +10,7 @@ frames under pyright, the polars frame under mypy, and that the results of two d
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 pytest.importorskip("pyright")
 pytest.importorskip("mypy")
 
-ROOT = Path(__file__).resolve().parents[1]
+from flightnb.client.aio import AsyncFlightClient, ClientOptions
 
 SCRIPT = textwrap.dedent(
     '''
@@ -47,7 +48,7 @@ SCRIPT = textwrap.dedent(
         assert_type(table, pa.Table)
         arrow = flightnb.read_flight(URI, path="trips", to="arrow")
         assert_type(arrow, pa.Table)
-        pandas_frame = flightnb.read_flight(URI, sql="SELECT 1", to="pandas")
+        pandas_frame = flightnb.read_flight(URI, sql="SELECT 1", to="pandas", token="secret")
         assert_type(pandas_frame, pd.DataFrame)
         polars_frame = flightnb.read_flight(URI, ticket=b"t", to="polars")
         assert_type(polars_frame, pl.DataFrame)
@@ -99,6 +100,9 @@ WRONG = textwrap.dedent(
         flightnb.FlightClient(URI, tokn="secret")  # P M
         flightnb.FlightClient(URI, timeout="soon")  # P M
         flightnb.write_flight(URI, {"n": [1]}, max_chunksize="big")  # P M
+        flightnb.write_flight(URI, {"n": [1]}, pth="uploads")  # P M
+        flightnb.read_flight(URI, path="t", progres=False)  # P M
+        flightnb.open_flight(URI, path="t", token=3)  # P M
     """
 )
 
@@ -197,7 +201,7 @@ def test_pyright_infers_each_target(tmp_path: Path) -> None:
 def test_pyright_refuses_one_target_for_another(tmp_path: Path) -> None:
     diagnostics = _pyright(tmp_path, _write(tmp_path, "wrong.py", WRONG))
     errors = [d for d in diagnostics if d["severity"] == "error"]
-    lines = sorted(d["range"]["start"]["line"] + 1 for d in errors)  # type: ignore[index]
+    lines = sorted({d["range"]["start"]["line"] + 1 for d in errors})  # type: ignore[index]
     assert lines == _marked("P"), _lines(diagnostics, "error")
 
 
@@ -217,4 +221,18 @@ def test_mypy_strict_infers_polars_and_accepts_the_script(tmp_path: Path, mypy_c
 def test_mypy_refuses_misused_results_and_arguments(tmp_path: Path, mypy_cache: Path) -> None:
     output = _mypy(tmp_path, _write(tmp_path, "wrong.py", WRONG), mypy_cache)
     errors = [line for line in output if ": error:" in line]
-    assert [int(line.split(":")[1]) for line in errors] == _marked("M"), output
+    assert sorted({int(line.split(":")[1]) for line in errors}) == _marked("M"), output
+
+
+def test_client_options_are_the_clients_keywords_but_timeout() -> None:
+    # read_flight(uri, token=...) is checked against ClientOptions: it must name every
+    # keyword the client takes, except timeout, which each helper has of its own.
+    parameters = inspect.signature(AsyncFlightClient).parameters.values()
+    keywords = {p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert set(ClientOptions.__annotations__) == keywords - {"timeout"}
+    assert [
+        getattr(ref, "__forward_arg__", ref) for ref in ClientOptions.__annotations__.values()
+    ] == [
+        inspect.signature(AsyncFlightClient).parameters[name].annotation
+        for name in ClientOptions.__annotations__
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import pyarrow as pa
 from google.protobuf.message import Message
@@ -64,7 +64,14 @@ if TYPE_CHECKING:
 
     from flightnb.types import LocationLike, TicketLike
 
-__all__ = ["RECONNECT_WAIT_SECONDS", "AsyncFlightClient", "ClientState", "Headers", "TokenSource"]
+__all__ = [
+    "RECONNECT_WAIT_SECONDS",
+    "AsyncFlightClient",
+    "ClientOptions",
+    "ClientState",
+    "Headers",
+    "TokenSource",
+]
 
 M = TypeVar("M", bound=Message)
 
@@ -85,6 +92,29 @@ class ClientState(enum.Enum):
     UNOPENED = "unopened"
     OPENED = "opened"
     CLOSED = "closed"
+
+
+class ClientOptions(TypedDict, total=False):
+    """The :class:`AsyncFlightClient` keywords a one-call helper passes on to its client.
+
+    ``read_flight(uri, ..., token=...)`` makes a client for ``uri`` with these; ``timeout``
+    is left out, since each helper's own ``timeout=`` bounds the whole call. For type
+    checkers (``**client_options: Unpack[ClientOptions]``); a test keeps it in step with
+    the client's parameters.
+    """
+
+    token: str | TokenSource | None
+    headers: Headers
+    tls_root_certs: bytes | None
+    cert_chain: bytes | None
+    private_key: bytes | None
+    override_hostname: str | None
+    disable_server_verification: bool
+    max_receive_message_size: int
+    max_send_message_size: int
+    validate: bool
+    align_buffers: bool
+    grpc_options: GrpcOptions | None
 
 
 class AsyncFlightClient:
