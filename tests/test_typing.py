@@ -22,7 +22,7 @@ import pytest
 pytest.importorskip("pyright")
 pytest.importorskip("mypy")
 
-from flightnb.client.aio import AsyncFlightClient, ClientOptions
+from flightnb.client.aio import AsyncFlightClient, ClientKeywords, ClientOptions
 
 SCRIPT = textwrap.dedent(
     '''
@@ -65,6 +65,10 @@ SCRIPT = textwrap.dedent(
         assert_type(exchange_flight(URI, polars_frame, path="echo", to="polars"), pl.DataFrame)
         assert_type(exchange_flight(URI, pandas_frame, path="echo", to="pandas"), pd.DataFrame)
         assert_type(flightnb.polars.read_flight(URI, path="trips"), pl.DataFrame)
+        written = flightnb.write_parquet(URI, "trips.parquet", path="trips", token="secret")
+        assert_type(written, flightnb.WriteSummary)
+        with flightnb.FlightSqlClient(URI, token="secret", timeout=5.0) as sql_client:
+            assert_type(flightnb.read_flight(sql_client, sql="SELECT 1"), pa.Table)
 
 
     async def async_reads() -> None:
@@ -103,6 +107,8 @@ WRONG = textwrap.dedent(
         flightnb.write_flight(URI, {"n": [1]}, pth="uploads")  # P M
         flightnb.read_flight(URI, path="t", progres=False)  # P M
         flightnb.open_flight(URI, path="t", token=3)  # P M
+        flightnb.write_parquet(URI, "t.parquet", path="t", tokn="secret")  # P M
+        flightnb.FlightSqlClient(URI, timeout="soon")  # P M
     """
 )
 
@@ -236,3 +242,9 @@ def test_client_options_are_the_clients_keywords_but_timeout() -> None:
         inspect.signature(AsyncFlightClient).parameters[name].annotation
         for name in ClientOptions.__annotations__
     ]
+
+
+def test_a_sql_client_takes_every_keyword_of_the_flight_client() -> None:
+    parameters = inspect.signature(AsyncFlightClient).parameters.values()
+    keywords = {p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert set(ClientKeywords.__annotations__) == keywords

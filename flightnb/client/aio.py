@@ -67,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RECONNECT_WAIT_SECONDS",
     "AsyncFlightClient",
+    "ClientKeywords",
     "ClientOptions",
     "ClientState",
     "Headers",
@@ -115,6 +116,12 @@ class ClientOptions(TypedDict, total=False):
     validate: bool
     align_buffers: bool
     grpc_options: GrpcOptions | None
+
+
+class ClientKeywords(ClientOptions, total=False):
+    """Every keyword :class:`AsyncFlightClient` takes: a SQL client passes them on."""
+
+    timeout: float | None
 
 
 class AsyncFlightClient:

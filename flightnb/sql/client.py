@@ -48,6 +48,9 @@ from flightnb.types import (
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from flightnb.client.aio import ClientKeywords
     from flightnb.types import LocationLike
 
 __all__ = ["AsyncFlightSqlClient", "IngestMode"]
@@ -137,7 +140,7 @@ class AsyncFlightSqlClient:
         location_or_client: LocationLike | AsyncFlightClient,
         *,
         poll: bool | PollPolicy = True,
-        **client_options: Any,
+        **client_options: Unpack[ClientKeywords],
     ) -> None:
         if isinstance(location_or_client, AsyncFlightClient):
             if client_options:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flightnb.client.blocking import (
     BlockingContext,
@@ -17,6 +17,9 @@ from flightnb.sql.polling import PollPolicy
 from flightnb.sql.statements import PreparedStatement, Transaction
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from flightnb.client.aio import ClientKeywords
     from flightnb.types import LocationLike
 
 __all__ = ["FlightSqlClient", "PreparedStatementSync", "TransactionSync"]
@@ -77,7 +80,7 @@ class FlightSqlClient(BlockingContext[AsyncFlightSqlClient]):
         location_or_client: LocationLike | FlightClient,
         *,
         poll: bool | PollPolicy = True,
-        **client_options: Any,
+        **client_options: Unpack[ClientKeywords],
     ) -> None:
         shared = location_or_client if isinstance(location_or_client, FlightClient) else None
         original = shared.async_client if shared is not None else location_or_client
