@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from flightnb.streaming import AsyncSource, Source
+    from flightnb.types import DescriptorLike, TicketLike
     from flightnb.write import ExchangeResult, WriteSource
 
 __all__ = ["FlightNamespace", "read_flight", "read_flight_async", "scan_flight"]
@@ -67,8 +68,8 @@ def scan_flight(
     *,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
-    ticket: str | bytes | Any = None,
+    descriptor: DescriptorLike | None = None,
+    ticket: TicketLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     pushdown: bool = True,

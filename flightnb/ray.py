@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import ray.data
@@ -50,6 +50,9 @@ from flightnb.workers import (
 )
 from flightnb.write import DEFAULT_CHUNK_ROWS, PutSummary
 from flightnb.write import write_flight as put_table
+
+if TYPE_CHECKING:
+    from flightnb.types import DescriptorLike, TicketLike
 
 __all__ = ["FlightDatasink", "FlightDatasource", "read_flight", "write_flight"]
 
@@ -244,10 +247,10 @@ def _parts(info: FlightInfo | None, request: Any) -> list[_Part]:
 def read_flight(
     source: str | Location,
     *,
-    ticket: str | bytes | Any = None,
+    ticket: TicketLike | None = None,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     columns: Sequence[str] | None = None,

@@ -69,6 +69,8 @@ SCRIPT = textwrap.dedent(
         assert_type(written, flightnb.WriteSummary)
         with flightnb.FlightSqlClient(URI, token="secret", timeout=5.0) as sql_client:
             assert_type(flightnb.read_flight(sql_client, sql="SELECT 1"), pa.Table)
+            with sql_client.begin_transaction() as txn:
+                sql_client.execute_update("DELETE FROM trips", transaction=txn)
 
 
     async def async_reads() -> None:
@@ -109,6 +111,7 @@ WRONG = textwrap.dedent(
         flightnb.open_flight(URI, path="t", token=3)  # P M
         flightnb.write_parquet(URI, "t.parquet", path="t", tokn="secret")  # P M
         flightnb.FlightSqlClient(URI, timeout="soon")  # P M
+        flightnb.FlightSqlClient(URI).execute_update("DELETE FROM t", transaction=1)  # P M
     """
 )
 
