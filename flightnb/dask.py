@@ -10,7 +10,13 @@ the worker runs) and reads its endpoint with the streaming reader.
 Servers lacking a capability: a prepared statement's missing or placeholder schema is replaced
 by GetSchema of the query; a server that does not bind parameters (it refuses an empty binding
 tried when planning) gets the ``partition_on`` bounds written into each range query as typed
-literals of its dialect (:mod:`flightnb.scan.literals`).
+literals of its dialect (:mod:`flightnb.scan.literals`). A server that opens a session for the
+planning client (it answered with a credential of its own, as Deephaven does) may read the
+tickets it planned in that session only: a query then runs whole in one partition, and each
+worker plans a flight again in its own session (one line on the ``flightnb.dask`` logger
+says so; ``partition_on`` queries run on the workers anyway). A ticket the server refuses to
+a worker's session anyway (a session named by a cookie, which the plan could not see) is
+planned again by that worker in its own session.
 
 Credentials never enter the graph: ``token_env="NAME"`` makes each worker read the token from
 its own environment variable ``NAME`` (a picklable callable given as ``token=`` works too,
@@ -23,6 +29,7 @@ Requires ``pip install 'flightnb[dask]'``; importing this module imports dask.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,13 +55,23 @@ from flightnb.sql.capabilities import (
     refuses_capability,
 )
 from flightnb.sql.client import AsyncFlightSqlClient
-from flightnb.streaming import plan_and_stream
-from flightnb.types import FlightEndpoint, FlightInfo, Location
-from flightnb.workers import EnvToken, part_request, planning_options, worker_options
+from flightnb.types import FlightEndpoint, Location
+from flightnb.workers import (
+    REFUSED_NOTE,
+    EnvToken,
+    Plan,
+    Replan,
+    opened_part,
+    part_request,
+    planning_options,
+    worker_options,
+)
 from flightnb.workers import plan as plan_request
 from flightnb.workers import worker_client as _client
 
 __all__ = ["EnvToken", "read_flight", "read_partition"]
+
+_log = logging.getLogger("flightnb.dask")
 
 
 @dataclass(frozen=True)
@@ -69,24 +86,23 @@ class _Part:
     schema: pa.Schema | None = field(default=None, repr=False)
     columns: tuple[str, ...] | None = None
     dtype_backend: str = "pyarrow"
+    replan: Replan | None = None
+    again: Replan | None = None
 
 
 # --- worker side -------------------------------------------------------------------------
 
 
-async def _read_part(client: AsyncFlightClient, part: _Part) -> pa.Table:
-    request = part_request(part.endpoint, part.schema, part.query, part.parameters)
-    stream = await plan_and_stream(client, request, owns_client=False)
-    try:
-        return await stream.read_table()
-    finally:
-        await stream.aclose()
-
-
 def read_partition(part: _Part) -> Any:
     """Read one partition into pandas (runs on a worker; public for ``dd.from_map``)."""
     client = _client(part.location, part.options)
-    table: pa.Table = shared_loop_thread().run(_read_part(client.async_client, part))
+    request = part_request(part.endpoint, part.schema, part.query, part.parameters, part.replan)
+
+    def refused() -> None:
+        _log.warning("%s: %s", part.location, REFUSED_NOTE)
+
+    with opened_part(client, request, part.replan, part.again, refused) as (schema, batches):
+        table = pa.Table.from_batches(list(batches), schema)
     if part.columns is not None:
         table = table.select(list(part.columns))
     return to_pandas(table, dtype_backend=part.dtype_backend)
@@ -211,7 +227,8 @@ def read_flight(
         What to read, exactly one of ``path``, ``command``, ``descriptor`` or ``sql``, as for
         :func:`flightnb.read_flight`. A ``sql`` query with ``parameters`` runs as one
         partition on a worker (its tickets would name a prepared statement of the planning
-        client), unless ``partition_on`` splits it.
+        client), unless ``partition_on`` splits it; so does any ``sql`` query of a server
+        that opened a session for the planning client (see the module docstring).
     columns : sequence of str, optional
         Only these columns (pushed into the query for ``sql``; selected on the worker else).
     dtype_backend : {"pyarrow", "numpy_nullable", "numpy"}, default "pyarrow"
@@ -273,18 +290,19 @@ def read_flight(
         )
         request = SqlQuery(narrowed.query, narrowed.parameters)
 
-    async def plan() -> tuple[FlightInfo | None, pa.Schema, Any, Dialect | None]:
+    async def plan() -> tuple[Plan, Any, Dialect | None]:
         async with AsyncFlightClient(location, **planning) as client:
-            info, schema = await plan_request(client, request)
+            planned = await plan_request(client, request)
             bounds, literals = None, None
             if partition_on is not None:
                 assert isinstance(request, SqlQuery)
                 bounds = await _bounds(client, request.query, request.parameters, partition_on)
                 if request.parameters is None:
                     literals = await _literal_dialect(client, request.query)
-            return info, schema, bounds, literals
+            return planned, bounds, literals
 
-    info, schema, bounds, literals = shared_loop_thread().run(plan())
+    planned, bounds, literals = shared_loop_thread().run(plan())
+    info, schema = planned.info, planned.schema
     shown = schema
     if wanted is not None:
         missing = [c for c in wanted if c not in schema.names]
@@ -319,8 +337,16 @@ def read_flight(
     elif info is None:
         assert isinstance(request, SqlQuery)
         parts = [_Part(query=request.query, parameters=request.parameters, **common)]
+    elif (replans := planned.replans(request)) is not None:
+        parts = [_Part(replan=r, **common) for r in replans]
     else:
-        parts = [_Part(endpoint=e, **common) for e in info.endpoints]
+        again = planned.fallbacks(request)
+        parts = [
+            _Part(endpoint=e, again=a, **common) for e, a in zip(info.endpoints, again, strict=True)
+        ]
+    note = planned.session_note(request) if bounds is None else None
+    if note is not None:
+        _log.warning("%s: %s", location, note)
     if not parts:
         empty: dd.DataFrame = dd.from_pandas(meta, npartitions=1)  # type: ignore[no-untyped-call]
         return empty

@@ -18,11 +18,19 @@ the token from its own environment variable ``NAME`` (a picklable callable given
 ``token=`` works too, and is called on the worker); a ``token=`` string is refused. As for
 Dask, a client cannot travel to workers, so ``source`` is a location.
 
+A server that opens a session for the planning client (it answered with a credential of its
+own, as Deephaven does) may read the tickets it planned in that session only: a query then
+runs whole in one task, and each task plans a flight again in its worker's session (one line
+on the ``flightnb.ray`` logger says so). A ticket the server refuses to a worker's session
+anyway (a session named by a cookie, which the plan could not see) is planned again by that
+task in its own session.
+
 Requires ``pip install 'flightnb[ray]'``; importing this module imports ray.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,10 +46,13 @@ from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.errors import FlightArgumentError, FlightArgumentTypeError
 from flightnb.requests import SqlQuery, read_request
 from flightnb.scan.query import narrow_query, wrappable
-from flightnb.types import FlightDescriptor, FlightEndpoint, FlightInfo, Location, descriptor_from
+from flightnb.types import FlightDescriptor, FlightEndpoint, Location, descriptor_from
 from flightnb.workers import (
+    REFUSED_NOTE,
     Options,
-    open_part,
+    Plan,
+    Replan,
+    opened_part,
     part_request,
     plan,
     planning_options,
@@ -56,6 +67,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FlightDatasink", "FlightDatasource", "read_flight", "write_flight"]
 
+_log = logging.getLogger("flightnb.ray")
+
 #: Where a read task cuts its endpoint's stream into blocks when Ray's context does not say.
 DEFAULT_BLOCK_BYTES = 128 * 2**20
 
@@ -69,6 +82,8 @@ class _Part:
     parameters: Any = field(default=None, repr=False)
     rows: int | None = None
     size_bytes: int | None = None
+    replan: Replan | None = None
+    again: Replan | None = None
 
 
 @dataclass(frozen=True)
@@ -93,15 +108,18 @@ class _ReadParts:
         size = 0
         sent = False
         for part in self.parts:
-            request = part_request(part.endpoint, self.schema, part.query, part.parameters)
-            with open_part(client, request) as reader:
-                kept = self._kept(reader.schema)
+            request = part_request(
+                part.endpoint, self.schema, part.query, part.parameters, part.replan
+            )
+            opened = opened_part(client, request, part.replan, part.again, self._refused)
+            with opened as (read_schema, batches):
+                kept = self._kept(read_schema)
                 if pending and schema is not None and not kept.equals(schema):
                     # Endpoints of one task whose schemas differ (metadata, say): one block each.
                     yield pa.Table.from_batches(pending, schema)
                     pending, size, sent = [], 0, True
                 schema = kept
-                for batch in reader:
+                for batch in batches:
                     if self.columns is not None:
                         batch = batch.select(list(self.columns))
                     pending.append(batch)
@@ -112,6 +130,9 @@ class _ReadParts:
         if pending or not sent:  # the rest; an empty read is still a block, with its schema
             assert schema is not None
             yield pa.Table.from_batches(pending, schema)
+
+    def _refused(self) -> None:
+        _log.warning("%s: %s", self.location, REFUSED_NOTE)
 
     def _kept(self, schema: pa.Schema) -> pa.Schema:
         if self.columns is None:
@@ -232,7 +253,8 @@ class FlightDatasource(Datasource):
         return tasks
 
 
-def _parts(info: FlightInfo | None, request: Any) -> list[_Part]:
+def _parts(planned: Plan, request: Any) -> list[_Part]:
+    info = planned.info
     if info is None:
         assert isinstance(request, SqlQuery)
         return [_Part(query=request.query, parameters=request.parameters)]
@@ -241,7 +263,14 @@ def _parts(info: FlightInfo | None, request: Any) -> list[_Part]:
     # rows of each are unknown (Ray trusts num_rows, e.g. for count()) and bytes an even share.
     rows = info.total_records if n == 1 and info.total_records >= 0 else None
     share = info.total_bytes // n if n and info.total_bytes >= 0 else None
-    return [_Part(endpoint=e, rows=rows, size_bytes=share) for e in info.endpoints]
+    replans = planned.replans(request)
+    if replans is not None:
+        return [_Part(replan=r, rows=rows, size_bytes=share) for r in replans]
+    again = planned.fallbacks(request)
+    return [
+        _Part(endpoint=e, rows=rows, size_bytes=share, again=a)
+        for e, a in zip(info.endpoints, again, strict=True)
+    ]
 
 
 def read_flight(
@@ -268,7 +297,8 @@ def read_flight(
         What to read, exactly one of them, as for :func:`flightnb.read_flight`. A flight or
         a query is planned here, once; a ``ticket`` is one task. A ``sql`` query with
         ``parameters`` runs whole in one task (its tickets would name a prepared statement of
-        the planning client).
+        the planning client), and so does any query of a server that opened a session for the
+        planning client (see the module docstring).
     columns : sequence of str, optional
         Only these columns (pushed into the query for ``sql``; selected on the worker else).
     override_num_blocks : int, optional
@@ -320,12 +350,16 @@ def read_flight(
         planning = planning_options(options)
         planned = request
 
-        async def plan_once() -> tuple[FlightInfo | None, pa.Schema]:
+        async def plan_once() -> Plan:
             async with AsyncFlightClient(location, **planning) as client:
                 return await plan(client, planned)
 
-        info, schema = shared_loop_thread().run(plan_once())
-        parts = _parts(info, request)
+        plan_ = shared_loop_thread().run(plan_once())
+        schema = plan_.schema
+        parts = _parts(plan_, request)
+        note = plan_.session_note(request)
+        if note is not None:
+            _log.warning("%s: %s", location, note)
         if wanted is not None:
             missing = [c for c in wanted if c not in schema.names]
             if missing:

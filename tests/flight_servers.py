@@ -44,6 +44,9 @@ the session stay valid, so concurrent calls do not trip over each other), and ti
 work in the session that planned them ("must use the original session"). Its
 :class:`RotatingSessions` middleware records which session each call used and whether it
 carried the newest token.
+:class:`CookieSessionFlightServer` binds tickets to sessions the same way, but names the
+session with a cookie and issues no credential: a client learns of it only from a refusal.
+:func:`add_split_flight` serves a flight of several endpoints on any of them.
 """
 
 from __future__ import annotations
@@ -676,6 +679,53 @@ class SessionFlightServer(FlightTestServer):
                 raise flight.FlightUnauthorizedError("must use the original session")
             ticket = flight.Ticket(name)
         return super().do_get(context, ticket)
+
+
+class _CookieSession(flight.ServerMiddleware):
+    def __init__(self, session: str, fresh: bool) -> None:
+        self.session = session
+        self.fresh = fresh
+
+    def sending_headers(self) -> dict[str, str]:
+        return {"set-cookie": f"flight_session={self.session}"} if self.fresh else {}
+
+
+class CookieSessions(flight.ServerMiddlewareFactory):
+    """Opens a session, named by a cookie it sets, for every call that brings none."""
+
+    def start_call(self, info: Any, headers: dict[str, list[Any]]) -> _CookieSession:
+        for part in (_first(headers, "cookie") or "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == "flight_session" and value:
+                return _CookieSession(value, fresh=False)
+        return _CookieSession(secrets.token_hex(4), fresh=True)
+
+
+class CookieSessionFlightServer(SessionFlightServer):
+    """A :class:`SessionFlightServer` whose sessions are cookies and that issues no credential.
+
+    A client learns that its tickets are bound to its session only when another session is
+    refused one ("must use the original session"); no login is needed.
+    """
+
+    def __init__(self, location: str = "grpc://127.0.0.1:0") -> None:
+        FlightTestServer.__init__(self, location, middleware={"session": CookieSessions()})
+
+
+def add_split_flight(server: FlightTestServer, *, parts: int = 3, rows: int = 10) -> list[int]:
+    """Serve the flight ``split``: ``parts`` endpoints of ``rows`` int64 values ``n`` each.
+
+    Returns every value of ``n`` in order (0, 1, ...), what a read of the whole flight holds.
+    """
+    tables = [
+        pa.table({"n": pa.array(range(i * rows, (i + 1) * rows), pa.int64())}) for i in range(parts)
+    ]
+    for i, table in enumerate(tables):
+        server.add_table(f"part/{i}", table)
+    server.add_flight(
+        "split", [Endpoint(f"part/{i}".encode()) for i in range(parts)], schema=tables[0].schema
+    )
+    return list(range(parts * rows))
 
 
 def unix_socket_path() -> Path:

@@ -244,6 +244,16 @@ class AsyncFlightClient:
     def timeout(self, value: float | None) -> None:
         self._calls.timeout = value
 
+    @property
+    def issued_credential(self) -> bool:
+        """Whether the server issued the credential this client's calls carry now.
+
+        True after a server answered a call with an ``authorization`` value other than the
+        client's login (a session, as Deephaven opens one per client): tickets it returned
+        may be good in this client's session only. Never the value itself.
+        """
+        return self._calls.credentials.issued
+
     def adopt_credentials(self, other: AsyncFlightClient) -> None:
         """Use the login (token, token callable, cookies) another client holds.
 

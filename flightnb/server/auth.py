@@ -91,7 +91,7 @@ class ServerAuth:
         )
 
     def identify(self, headers: Mapping[str, str | bytes]) -> str:
-        """Who makes a call with these headers: ``owner``, a session's name, or ``anonymous``.
+        """Who makes a call with these headers: ``owner``, ``login <user>``, or ``anonymous``.
 
         Raises
         ------
@@ -111,6 +111,32 @@ class ServerAuth:
         if session is None:
             raise unauthenticated("the token is not valid for this server")
         return session
+
+    def check_headers(self, headers: Mapping[str, str | bytes]) -> bool:
+        """Judge the credentials in a Handshake's headers, before any message is read.
+
+        Returns True for accepted Basic or bearer credentials (and when authentication is
+        off), False when the headers carry neither and a login may follow as the payload.
+
+        Raises
+        ------
+        ServerError
+            UNAUTHENTICATED for Basic or bearer credentials that are wrong, and for headers
+            without credentials when this server takes no logins: no payload could help, so
+            none is read (a stranger's message may be as large as any upload).
+        """
+        if not self.enabled:
+            return True
+        login = _basic_header(headers)
+        if login is not None:
+            self._verify(*login)
+            return True
+        if _bearer(headers) is None:
+            if self._basic is None:
+                raise unauthenticated(_NO_TOKEN)
+            return False
+        self.identify(headers)
+        return True
 
     def handshake(
         self, headers: Mapping[str, str | bytes], payload: bytes
@@ -134,16 +160,21 @@ class ServerAuth:
         self.identify(headers)
         return b"", []
 
-    def _login(self, user: str, password: str) -> tuple[bytes, list[tuple[str, str]]]:
+    def _verify(self, user: str, password: str) -> None:
         if self._basic is None:
             raise unauthenticated("this server takes no user name and password, only a token")
         user_ok = hmac.compare_digest(_digest(user), self._basic[0])
         password_ok = hmac.compare_digest(_digest(password), self._basic[1])
         if not (user_ok and password_ok):
             raise unauthenticated("wrong user name or password")
+
+    def _login(self, user: str, password: str) -> tuple[bytes, list[tuple[str, str]]]:
+        self._verify(user, password)
         token = new_token()
         with self._lock:
-            self._sessions[_digest(token)] = f"session-{secrets.token_hex(4)}"
+            # Every session of a login is the same caller: logging in again buys no more
+            # calls at once (see CallSlots).
+            self._sessions[_digest(token)] = f"login {user}"
             while len(self._sessions) > _MAX_SESSIONS:
                 self._sessions.popitem(last=False)
         return token.encode(), [("authorization", f"Bearer {token}")]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -298,7 +300,9 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         print(f"flightnb serve: {exc}", file=sys.stderr)
         return 2
     # From here on Ctrl-C stops the server cleanly, even while the lines below are printed
-    # (a script may interrupt as soon as it has read the location).
+    # (a script may interrupt as soon as it has read the location). So does SIGTERM (`kill`,
+    # service managers), which would otherwise end the process with the runtime file left.
+    previous = _stop_on_sigterm()
     try:
         for warning in warned:  # one line each, without the source line Python would add
             print(f"flightnb serve: warning: {warning.message}", file=sys.stderr, flush=True)
@@ -313,7 +317,23 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         pass
     finally:
         server.shutdown()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM raise KeyboardInterrupt; returns the handler it replaced (None if not set).
+
+    Only the main thread may set signal handlers; elsewhere nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)
 
 
 if __name__ == "__main__":

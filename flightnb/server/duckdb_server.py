@@ -28,6 +28,7 @@ uploads create it (see :class:`~flightnb.server.dispatch.UploadMode` to append o
 from __future__ import annotations
 
 import collections
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -221,6 +222,7 @@ class FlightSqlServer(FlightSqlServerBase):
         server_auth = ServerAuth(self._token, basic=basic_auth, enabled=auth)
         self._max_result_bytes = max_result_bytes
         self._runtime_file: Path | None = None
+        self._spill_dir: Path | None = None
         if isinstance(database, duckdb.DuckDBPyConnection):
             self._db = database
             self._owns_db = False
@@ -259,7 +261,7 @@ class FlightSqlServer(FlightSqlServerBase):
         self._address = rest if scheme == "grpc+unix" else rest.rsplit(":", 1)[0]
         try:
             # Before the first client query: every connection of the server is confined.
-            lock_down(self._db, allow_dirs)
+            self._spill_dir = lock_down(self._db, allow_dirs)
             super().__init__(
                 location,
                 tls_certificates=tls_certificates,
@@ -277,6 +279,7 @@ class FlightSqlServer(FlightSqlServerBase):
             self._registry.close()
             if self._owns_db:
                 self._db.close()
+                self._remove_spill_dir()
             raise
 
     # ------------------------------------------------------------------ lifecycle
@@ -344,6 +347,16 @@ class FlightSqlServer(FlightSqlServerBase):
         self._transactions.close()
         if self._owns_db:
             self._db.close()
+            self._remove_spill_dir()
+
+    def _remove_spill_dir(self) -> None:
+        """Remove DuckDB's private temporary directory, once its database is closed.
+
+        A connection the caller handed over keeps its directory: it may still spill there.
+        """
+        if self._spill_dir is not None:
+            shutil.rmtree(self._spill_dir, ignore_errors=True)
+            self._spill_dir = None
 
     # ------------------------------------------------------------------ connections
 

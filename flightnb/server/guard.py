@@ -6,6 +6,11 @@ answered UNAUTHENTICATED and never reaches a handler; Handshake decides for itse
 takes one of that caller's slots: a caller with ``max_calls_per_client`` calls running gets
 RESOURCE_EXHAUSTED for the next, so one client cannot take every worker thread of a server
 that others share. The slot is given back when the call ends, however it ends.
+
+A Handshake waits for its first message (a login may come there), so anyone could hold a
+thread with one that never sends. One with a Basic or bearer ``authorization`` header is judged
+from it at once (refused there when it is wrong); all others share one caller's slots, so
+strangers cannot take every thread the owner's calls need.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from flightnb.server.errors import ServerError, exhausted
 __all__ = ["CallGuard", "CallSlots"]
 
 _HANDSHAKE = "/arrow.flight.protocol.FlightService/Handshake"
+# The caller every Handshake without credentials in its headers is counted as.
+_HANDSHAKING = "handshake without credentials"
 
 
 class CallSlots:
@@ -85,9 +92,15 @@ class CallGuard(grpc.ServerInterceptor):  # type: ignore[misc]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
-        if handler is None or handler_call_details.method == _HANDSHAKE:
+        if handler is None:
             return handler
         headers = {key: value for key, value in handler_call_details.invocation_metadata or ()}
+        if handler_call_details.method == _HANDSHAKE:
+            try:
+                judged = self.auth.check_headers(headers)
+            except ServerError as exc:
+                return _refusing(handler, exc)
+            return handler if judged else _counted(handler, self.slots, _HANDSHAKING)
         try:
             identity = self.auth.identify(headers)
         except ServerError as exc:

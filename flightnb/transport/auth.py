@@ -140,6 +140,7 @@ class Credentials:
         self._source: TokenSource | None = token if callable(token) else None
         self._header = "authorization"
         self._token: Secret | None = None
+        self._issued = False
         if token and not callable(token):
             self._token = Secret(authorization_value(token))
         elif authorization:
@@ -152,6 +153,16 @@ class Credentials:
         return "token" if self._token is not None or self._source is not None else "none"
 
     @property
+    def issued(self) -> bool:
+        """Whether calls carry a credential the server issued (:meth:`rotate`), not the login.
+
+        Such a credential may name a session of this client alone (Deephaven's does): what
+        the server hands out under it, such as a statement's tickets, may be refused to
+        another client.
+        """
+        return self._issued
+
+    @property
     def current(self) -> Secret | None:
         """The credential calls carry now (compare with it to refresh only once)."""
         return self._token
@@ -162,6 +173,7 @@ class Credentials:
             text = value.decode() if isinstance(value, bytes) else value
             value = authorization_value(text)
         self._token, self._header = Secret(value), header
+        self._issued = False
 
     def rotate(self, authorization: str) -> None:
         """Carry the ``authorization`` value a server returned from now on (kept verbatim)."""
@@ -173,11 +185,13 @@ class Credentials:
         ):
             return  # the same credential again: keep its identity for refresh()
         self._token, self._header = Secret(authorization), "authorization"
+        self._issued = True
 
     def adopt(self, other: Credentials) -> None:
         """Take the token and token callable of ``other`` (a second client of one login)."""
         if other._token is not None or other._source is not None:
             self._token, self._header, self._source = other._token, other._header, other._source
+            self._issued = other._issued
 
     async def ensure(self) -> None:
         """Fetch the first token from the token callable, if there is one and no token yet."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 from bearer import adbc_connect
+from flight_servers import CookieSessionFlightServer, SessionFlightServer, add_split_flight
 
 pytest.importorskip("distributed")
 
@@ -17,7 +19,7 @@ from distributed import Client, LocalCluster
 import flightnb
 import flightnb.dask as fd
 from flightnb import workers
-from flightnb.errors import FlightArgumentError, FlightError
+from flightnb.errors import FlightArgumentError, FlightError, FlightUnauthorizedError
 from flightnb.server import FlightSqlServer
 from flightnb.types import FlightEndpoint
 
@@ -227,5 +229,71 @@ def test_partition_on_without_prepared_statements(dask_client):
         expected = flightnb.read_flight(server.location, sql="SELECT * FROM trips", progress=False)
         expected = expected.to_pandas(types_mapper=pd.ArrowDtype)
         pd.testing.assert_frame_equal(got, _sorted(expected, "trip_id"))
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def session_server() -> Iterator[SessionFlightServer]:
+    # Opens a session for whoever logs in with the workers' token, and reads the tickets it
+    # planned in that session only, as Deephaven reads a statement's.
+    server = SessionFlightServer(login=f"Bearer {TOKEN}")
+    add_split_flight(server, rows=100)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+
+
+def test_tickets_of_the_planning_session_are_planned_again_on_the_workers(
+    dask_client, session_server, caplog
+):
+    # The planning client's tickets, read in another session: refused.
+    with flightnb.FlightClient(session_server.location, token=TOKEN) as planner:
+        info = planner.get_flight_info(flightnb.FlightDescriptor.for_path("split"))
+        with flightnb.FlightClient(session_server.location, token=TOKEN) as other:
+            with pytest.raises(FlightUnauthorizedError, match="original session"):
+                other.do_get(info.endpoints[0].ticket).read_all()
+    with caplog.at_level(logging.WARNING, logger="flightnb.dask"):
+        frame = fd.read_flight(
+            session_server.location, path="split", token_env="FLIGHTNB_TEST_TOKEN"
+        )
+    assert frame.npartitions == 3  # each worker reads its own endpoint of its own plan
+    [record] = [r for r in caplog.records if r.name == "flightnb.dask"]
+    assert "session" in record.getMessage() and "\n" not in record.getMessage()
+    graph = pickle.dumps(dict(frame.__dask_graph__()))
+    assert TOKEN.encode() not in graph
+    assert not any(token.encode() in graph for token in session_server.sessions._sessions)
+    got = frame.compute().sort_values("n").reset_index(drop=True)
+    assert got["n"].tolist() == list(range(300))
+
+
+def test_a_replanned_flight_must_keep_its_endpoints():
+    descriptor = flightnb.FlightDescriptor.for_path("split")
+    endpoints = tuple(FlightEndpoint(flightnb.Ticket(b"t%d" % i)) for i in range(3))
+    info = flightnb.FlightInfo(None, descriptor, endpoints)
+    assert workers.Replan(descriptor, 2, 3)(info) == [2]
+    with pytest.raises(FlightError, match=r"3 endpoint.*2 when it was planned"):
+        workers.Replan(descriptor, 0, 2)(info)
+
+
+def test_a_ticket_refused_to_a_workers_session_is_planned_again_there(dask_client, caplog):
+    # Sessions named by a cookie: the planning client is issued no credential, so the plan
+    # splits by endpoint, and each worker learns of the session from the refusal.
+    server = CookieSessionFlightServer()
+    try:
+        expected = add_split_flight(server, rows=10)
+        with flightnb.FlightClient(server.location) as planner:
+            info = planner.get_flight_info(flightnb.FlightDescriptor.for_path("split"))
+            with flightnb.FlightClient(server.location) as other:
+                other.list_actions()  # its own session
+                with pytest.raises(FlightUnauthorizedError, match="original session"):
+                    other.do_get(info.endpoints[0].ticket).read_all()
+        with caplog.at_level(logging.WARNING, logger="flightnb.dask"):
+            frame = fd.read_flight(server.location, path="split")
+        assert not [r for r in caplog.records if r.name == "flightnb.dask"]  # nothing planned
+        assert frame.npartitions == 3
+        got = frame.compute().sort_values("n").reset_index(drop=True)
+        assert got["n"].tolist() == expected
     finally:
         server.shutdown()

@@ -20,7 +20,7 @@ from flight_servers import FlightTestServer, populate
 
 from flightnb._proto import Flight_pb2 as pb
 from flightnb.doctor import Diagnosis, Failure, Status, diagnose, render_text
-from flightnb.errors import FlightInvalidArgumentError
+from flightnb.errors import FlightArgumentError
 from flightnb.server import FlightSqlServer
 
 SERVICE = "/arrow.flight.protocol.FlightService/"
@@ -240,7 +240,7 @@ def test_a_probe_that_hangs_is_a_row(hanging_server: _HangingActions) -> None:
 
 
 def test_a_bad_location_is_a_typed_error() -> None:
-    with pytest.raises(FlightInvalidArgumentError, match="scheme"):
+    with pytest.raises(FlightArgumentError, match="scheme"):
         diagnose("http://127.0.0.1:1")
 
 

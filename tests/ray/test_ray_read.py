@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as paflight
 import pytest
+from flight_servers import CookieSessionFlightServer, SessionFlightServer, add_split_flight
 
 pytest.importorskip("ray.data")
 
@@ -21,7 +23,12 @@ import ray.data
 import flightnb
 import flightnb.ray as fr
 from flightnb import workers
-from flightnb.errors import FlightArgumentError, FlightArgumentTypeError, FlightUnavailableError
+from flightnb.errors import (
+    FlightArgumentError,
+    FlightArgumentTypeError,
+    FlightUnauthorizedError,
+    FlightUnavailableError,
+)
 from flightnb.server import FlightSqlServer
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
@@ -58,6 +65,11 @@ def _sorted(table: pa.Table, key: str) -> pa.Table:
     return table.sort_by(key).combine_chunks()
 
 
+def _cached_here(location: str) -> list[object]:
+    """This process's cached worker clients for ``location`` (Dask tests may cache others)."""
+    return [client for key, client in workers.CLIENTS.items() if key[0] == location]
+
+
 def test_one_block_per_endpoint_equal_to_the_eager_read(split_server, planned):
     ds = fr.read_flight(split_server.location, path="trips", columns=["trip_id", "fare"])
     tasks = planned[0].get_read_tasks(200)  # Ray's guess does not multiply the endpoints
@@ -70,7 +82,7 @@ def test_one_block_per_endpoint_equal_to_the_eager_read(split_server, planned):
     expected = flightnb.read_flight(split_server.location, path="trips", progress=False)
     expected = expected.select(["trip_id", "fare"])
     assert _sorted(_table(materialized), "trip_id").equals(_sorted(expected, "trip_id"))
-    assert workers.CLIENTS == {}  # the workers read, not this process
+    assert _cached_here(split_server.location) == []  # the workers read, not this process
 
 
 def test_sql_is_planned_once_on_the_driver(split_server, planned):
@@ -269,10 +281,59 @@ def test_write_back_one_upload_per_block(split_server):
     assert summary.rows == 150 and summary.rows_written == 150
     back = flightnb.read_flight(split_server.location, sql="SELECT k FROM ray_upload")
     assert sorted(back.column("k").to_pylist()) == list(range(150))
-    # The uploads went out from the workers: this process has no cached client.
-    assert workers.CLIENTS == {}
+    # The uploads went out from the workers: this process has no cached client for them.
+    assert _cached_here(split_server.location) == []
 
 
 def test_ray_runs_on_loopback():
     assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
     assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+
+
+def test_tickets_of_the_planning_session_are_planned_again_on_the_workers(
+    ray_cluster, planned, caplog
+):
+    # Opens a session for whoever logs in with the workers' token, and reads the tickets it
+    # planned in that session only, as Deephaven reads a statement's.
+    server = SessionFlightServer(login=f"Bearer {ray_cluster.token}")
+    try:
+        expected = add_split_flight(server, rows=50)
+        with flightnb.FlightClient(server.location, token=ray_cluster.token) as planner:
+            info = planner.get_flight_info(flightnb.FlightDescriptor.for_path("split"))
+            with flightnb.FlightClient(server.location, token=ray_cluster.token) as other:
+                with pytest.raises(FlightUnauthorizedError, match="original session"):
+                    other.do_get(info.endpoints[0].ticket).read_all()
+        with caplog.at_level(logging.WARNING, logger="flightnb.ray"):
+            ds = fr.read_flight(server.location, path="split", token_env=ray_cluster.token_env)
+        [record] = [r for r in caplog.records if r.name == "flightnb.ray"]
+        assert "session" in record.getMessage() and "\n" not in record.getMessage()
+        shipped = cloudpickle.dumps(planned[0].get_read_tasks(2))
+        assert not any(token.encode() in shipped for token in server.sessions._sessions)
+        assert ray_cluster.token.encode() not in shipped
+        got = _sorted(_table(ds), "n")
+        assert got.column("n").to_pylist() == expected
+        assert len(planned[0].get_read_tasks(2)) == 3  # one task per endpoint still
+    finally:
+        server.shutdown()
+
+
+def test_a_ticket_refused_to_a_workers_session_is_planned_again_there(planned, caplog):
+    # Sessions named by a cookie: the planning client is issued no credential, so the plan
+    # splits by endpoint, and each worker learns of the session from the refusal.
+    server = CookieSessionFlightServer()
+    try:
+        expected = add_split_flight(server, rows=10)
+        with flightnb.FlightClient(server.location) as planner:
+            info = planner.get_flight_info(flightnb.FlightDescriptor.for_path("split"))
+            with flightnb.FlightClient(server.location) as other:
+                other.list_actions()  # its own session
+                with pytest.raises(FlightUnauthorizedError, match="original session"):
+                    other.do_get(info.endpoints[0].ticket).read_all()
+        with caplog.at_level(logging.WARNING, logger="flightnb.ray"):
+            ds = fr.read_flight(server.location, path="split")
+        assert not [r for r in caplog.records if r.name == "flightnb.ray"]  # nothing planned
+        assert len(planned[0].get_read_tasks(2)) == 3
+        got = _sorted(_table(ds), "n")
+        assert got.column("n").to_pylist() == expected
+    finally:
+        server.shutdown()

@@ -209,6 +209,14 @@ def test_sql_query_equals_adbc(server: DeephavenServer, query: str) -> None:
     assert got.equals(expected)
 
 
+def test_sql_query_to_polars_equals_adbc(server: DeephavenServer) -> None:
+    query = QUERIES[1]
+    got = flightnb.read_flight(
+        server.location, sql=query, to="polars", token=server.token, progress=False
+    )
+    assert got.equals(pl.from_arrow(server.adbc_query(query)))
+
+
 def test_sql_metadata_equals_pyarrow(
     server: DeephavenServer, pyarrow_client: paflight.FlightClient
 ) -> None:
@@ -364,6 +372,24 @@ def test_dask_partitions_a_query(server: DeephavenServer, dask_client: Any) -> N
     expected = convert_table(server.adbc_query(query), "pandas", dtype_backend="pyarrow")
     got = frame.compute().sort_values("trip_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_dask_reads_a_query_in_one_workers_session(
+    server: DeephavenServer, dask_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import flightnb.dask
+
+    # The statement's tickets belong to the planning client's session, and each worker has
+    # its own: the query runs whole on one worker, which says so once.
+    query = "SELECT trip_id, vendor, fare FROM trips WHERE fare > 20"
+    with caplog.at_level("WARNING", logger="flightnb.dask"):
+        frame = flightnb.dask.read_flight(server.location, sql=query, token_env=TOKEN_ENV)
+    [record] = [r for r in caplog.records if r.name == "flightnb.dask"]
+    assert "runs whole on one worker" in record.getMessage()
+    assert frame.npartitions == 1
+    expected = convert_table(server.adbc_query(query), "pandas", dtype_backend="pyarrow")
+    got = frame.compute().sort_values("trip_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected.sort_values("trip_id").reset_index(drop=True))
 
 
 # --- the %flight magic in a real kernel ----------------------------------------------------
