@@ -123,6 +123,9 @@ class FlightClient(BlockingContext[AsyncFlightClient]):
     closed = mirror("closed", doc="True once the client was closed; it never reopens.")
     state = mirror("state", doc="Unopened, opened or closed.")
     timeout = mirror("timeout", settable=True, doc="Default per-call timeout in seconds.")
+    issued_credential = mirror(
+        "issued_credential", doc="Whether the server issued the credential calls carry now."
+    )
 
     adopt_credentials = direct(AsyncFlightClient.adopt_credentials)
     close = blocking_close(AsyncFlightClient.close)
