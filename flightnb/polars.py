@@ -64,7 +64,7 @@ async def read_flight_async(
 
 
 def scan_flight(
-    source: Any,
+    source: Source,
     *,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
