@@ -310,6 +310,12 @@ def read_flight(
     **client_options
         Passed to the client when ``source`` is a URI (``token=``, ``headers=``, TLS...).
 
+    Returns
+    -------
+    pyarrow.Table, pandas.DataFrame, polars.DataFrame or pyarrow.RecordBatchReader
+        As ``to=`` says. Type checkers know which from the literal (``to="polars"`` is a
+        ``polars.DataFrame``); for a ``to`` held in a ``str`` variable they see the union.
+
     Examples
     --------
     >>> df = read_flight("grpc://127.0.0.1:8815", path="trips", to="polars")
