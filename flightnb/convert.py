@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import pyarrow as pa
 
@@ -125,6 +125,40 @@ def check_pandas_options(
     return backend, options
 
 
+@overload
+def convert_table(
+    table: pa.Table,
+    to: Literal["arrow"],
+    *,
+    dtype_backend: str = "numpy",
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+) -> pa.Table: ...
+
+
+@overload
+def convert_table(
+    table: pa.Table,
+    to: Literal["pandas"],
+    *,
+    dtype_backend: str = "numpy",
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+) -> pd.DataFrame: ...
+
+
+@overload
+def convert_table(
+    table: pa.Table,
+    to: Literal["polars"],
+    *,
+    dtype_backend: str = "numpy",
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+) -> pl.DataFrame: ...
+
+
+@overload
 def convert_table(
     table: pa.Table,
     to: str,
@@ -132,7 +166,17 @@ def convert_table(
     dtype_backend: str = "numpy",
     to_pandas_options: Mapping[str, Any] | None = None,
     rechunk: bool = False,
-) -> Any:
+) -> pa.Table | pd.DataFrame | pl.DataFrame: ...
+
+
+def convert_table(
+    table: pa.Table,
+    to: str,
+    *,
+    dtype_backend: str = "numpy",
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+) -> pa.Table | pd.DataFrame | pl.DataFrame:
     """``table`` as a pyarrow Table, a pandas DataFrame or a polars DataFrame.
 
     Parameters

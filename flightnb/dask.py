@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask.dataframe as dd
 import pyarrow as pa
@@ -71,6 +71,9 @@ from flightnb.workers import (
 )
 from flightnb.workers import plan as plan_request
 from flightnb.workers import worker_client as _client
+
+if TYPE_CHECKING:
+    from flightnb.types import DescriptorLike
 
 __all__ = ["EnvToken", "read_flight", "read_partition"]
 
@@ -210,7 +213,7 @@ def read_flight(
     *,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     columns: Sequence[str] | None = None,

@@ -8,7 +8,7 @@ Importing this module, and nothing else, registers the accessor (pandas' own ext
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pandas as pd
 
@@ -17,11 +17,18 @@ from flightnb.read import read_flight as _read_flight
 from flightnb.read import read_flight_async as _read_flight_async
 from flightnb.write import PutSummary, exchange_flight, write_flight
 
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+
+    from flightnb.streaming import AsyncSource, Source
+    from flightnb.write import ExchangeResult, WriteSource
+
 __all__ = ["FlightAccessor", "read_flight", "read_flight_async"]
 
 
 def read_flight(
-    source: Any,
+    source: Source,
     *,
     dtype_backend: DtypeBackend = "numpy",
     to_pandas_options: dict[str, Any] | None = None,
@@ -58,7 +65,7 @@ def read_flight(
 
 
 async def read_flight_async(
-    source: Any,
+    source: AsyncSource,
     *,
     dtype_backend: DtypeBackend = "numpy",
     to_pandas_options: dict[str, Any] | None = None,
@@ -90,7 +97,7 @@ class FlightAccessor:
         self._frame = frame
 
     def put(
-        self, source: Any, *, path: str | Sequence[str] | None = None, **options: Any
+        self, source: WriteSource, *, path: str | Sequence[str] | None = None, **options: Any
     ) -> PutSummary:
         """Upload with DoPut (with progress); returns what was sent and what the server stored.
 
@@ -99,6 +106,26 @@ class FlightAccessor:
         """
         return write_flight(source, self._frame, path=path, **options)
 
-    def exchange(self, source: Any, *, to: str = "pandas", **options: Any) -> Any:
+    @overload
+    def exchange(
+        self, source: WriteSource, *, to: Literal["pandas"] = "pandas", **options: Any
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def exchange(
+        self, source: WriteSource, *, to: Literal["arrow"], **options: Any
+    ) -> pa.Table: ...
+
+    @overload
+    def exchange(
+        self, source: WriteSource, *, to: Literal["polars"], **options: Any
+    ) -> pl.DataFrame: ...
+
+    @overload
+    def exchange(self, source: WriteSource, *, to: str, **options: Any) -> ExchangeResult: ...
+
+    def exchange(
+        self, source: WriteSource, *, to: str = "pandas", **options: Any
+    ) -> ExchangeResult:
         """Send over DoExchange; returns the server's answer (a DataFrame by default)."""
         return exchange_flight(source, self._frame, to=to, **options)

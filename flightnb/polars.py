@@ -10,7 +10,7 @@ polars 64-byte aligned Arrow buffers, which it adopts without copying (see
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import polars as pl
 
@@ -20,10 +20,18 @@ from flightnb.read import read_flight as _read_flight
 from flightnb.read import read_flight_async as _read_flight_async
 from flightnb.write import PutSummary, exchange_flight, write_flight
 
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from flightnb.streaming import AsyncSource, Source
+    from flightnb.types import DescriptorLike, TicketLike
+    from flightnb.write import ExchangeResult, WriteSource
+
 __all__ = ["FlightNamespace", "read_flight", "read_flight_async", "scan_flight"]
 
 
-def read_flight(source: Any, *, rechunk: bool = False, **read_options: Any) -> pl.DataFrame:
+def read_flight(source: Source, *, rechunk: bool = False, **read_options: Any) -> pl.DataFrame:
     """Read a flight into a polars DataFrame (zero-copy from the received buffers).
 
     Parameters
@@ -47,7 +55,7 @@ def read_flight(source: Any, *, rechunk: bool = False, **read_options: Any) -> p
 
 
 async def read_flight_async(
-    source: Any, *, rechunk: bool = False, **read_options: Any
+    source: AsyncSource, *, rechunk: bool = False, **read_options: Any
 ) -> pl.DataFrame:
     """Async twin of :func:`read_flight`."""
     check_rechunk(rechunk)
@@ -56,12 +64,12 @@ async def read_flight_async(
 
 
 def scan_flight(
-    source: Any,
+    source: Source,
     *,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
-    ticket: str | bytes | Any = None,
+    descriptor: DescriptorLike | None = None,
+    ticket: TicketLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     pushdown: bool = True,
@@ -136,7 +144,7 @@ class FlightNamespace:
         self._frame = frame
 
     def put(
-        self, source: Any, *, path: str | Sequence[str] | None = None, **options: Any
+        self, source: WriteSource, *, path: str | Sequence[str] | None = None, **options: Any
     ) -> PutSummary:
         """Upload with DoPut (with progress); returns what was sent and what the server stored.
 
@@ -145,6 +153,26 @@ class FlightNamespace:
         """
         return write_flight(source, self._frame, path=path, **options)
 
-    def exchange(self, source: Any, *, to: str = "polars", **options: Any) -> Any:
+    @overload
+    def exchange(
+        self, source: WriteSource, *, to: Literal["polars"] = "polars", **options: Any
+    ) -> pl.DataFrame: ...
+
+    @overload
+    def exchange(
+        self, source: WriteSource, *, to: Literal["arrow"], **options: Any
+    ) -> pa.Table: ...
+
+    @overload
+    def exchange(
+        self, source: WriteSource, *, to: Literal["pandas"], **options: Any
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def exchange(self, source: WriteSource, *, to: str, **options: Any) -> ExchangeResult: ...
+
+    def exchange(
+        self, source: WriteSource, *, to: str = "polars", **options: Any
+    ) -> ExchangeResult:
         """Send over DoExchange; returns the server's answer (a DataFrame by default)."""
         return exchange_flight(source, self._frame, to=to, **options)

@@ -34,7 +34,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import ray.data
@@ -63,6 +63,9 @@ from flightnb.workers import (
 )
 from flightnb.write import DEFAULT_CHUNK_ROWS, PutSummary
 from flightnb.write import write_flight as put_table
+
+if TYPE_CHECKING:
+    from flightnb.types import DescriptorLike, TicketLike
 
 __all__ = ["FlightDatasink", "FlightDatasource", "read_flight", "write_flight"]
 
@@ -275,10 +278,10 @@ def _parts(planned: Plan, request: Any) -> list[_Part]:
 def read_flight(
     source: str | Location,
     *,
-    ticket: str | bytes | Any = None,
+    ticket: TicketLike | None = None,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     columns: Sequence[str] | None = None,
@@ -413,7 +416,7 @@ class FlightDatasink(Datasink[list[PutSummary]]):
         *,
         path: str | Sequence[str] | None = None,
         command: str | bytes | None = None,
-        descriptor: Any = None,
+        descriptor: DescriptorLike | None = None,
         max_chunksize: int = DEFAULT_CHUNK_ROWS,
         token_env: str | None = None,
         **client_options: Any,
@@ -467,7 +470,7 @@ def write_flight(
     *,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
     token_env: str | None = None,
     concurrency: int | None = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import pyarrow as pa
 
@@ -11,13 +11,24 @@ from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.flights import read_descriptor, read_ticket
 from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.client.observer import TransferObserver
-from flightnb.client.sync import FlightClient
 from flightnb.convert import check_target, convert_table
 from flightnb.errors import FlightArgumentError
 from flightnb.requests import SqlQuery, bounded, observer_for, read_request
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.streaming import client_for, open_flight, open_flight_async, resolve_source
 from flightnb.types import FlightDescriptor, Ticket
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+    from typing_extensions import Unpack
+
+    from flightnb.client.aio import ClientOptions
+    from flightnb.streaming import AsyncSource, Source
+    from flightnb.types import DescriptorLike, TicketLike
+
+    #: What ``to=`` may return when the type checker does not know which value it is.
+    ReadResult: TypeAlias = "pa.Table | pd.DataFrame | pl.DataFrame | pa.RecordBatchReader"
 
 __all__ = ["read_flight", "read_flight_async"]
 
@@ -37,20 +48,105 @@ async def _read(
     return await read_ticket(client, request, observer=observer)
 
 
+@overload
 async def read_flight_async(
-    source: str | AsyncFlightClient | FlightClient | Any,
+    source: AsyncSource,
     *,
-    ticket: str | bytes | Any = None,
+    ticket: TicketLike | None = None,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["arrow"] = "arrow",
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Unpack[ClientOptions],
+) -> pa.Table: ...
+
+
+@overload
+async def read_flight_async(
+    source: AsyncSource,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["pandas"],
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Unpack[ClientOptions],
+) -> pd.DataFrame: ...
+
+
+@overload
+async def read_flight_async(
+    source: AsyncSource,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["polars"],
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Unpack[ClientOptions],
+) -> pl.DataFrame: ...
+
+
+@overload
+async def read_flight_async(
+    source: AsyncSource,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["reader"],
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Unpack[ClientOptions],
+) -> pa.RecordBatchReader: ...
+
+
+@overload
+async def read_flight_async(
+    source: AsyncSource,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     to: str = "arrow",
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
-) -> Any:
+    **client_options: Unpack[ClientOptions],
+) -> ReadResult: ...
+
+
+async def read_flight_async(
+    source: AsyncSource,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: str = "arrow",
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Unpack[ClientOptions],
+) -> ReadResult:
     """Read a flight on the running event loop; see :func:`read_flight`."""
     if to == "reader":
         if isinstance(source, (AsyncFlightClient, AsyncFlightSqlClient)):
@@ -88,20 +184,105 @@ async def read_flight_async(
     return convert_table(table, to)
 
 
+@overload
 def read_flight(
-    source: str | FlightClient | Any,
+    source: Source,
     *,
-    ticket: str | bytes | Any = None,
+    ticket: TicketLike | None = None,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["arrow"] = "arrow",
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Unpack[ClientOptions],
+) -> pa.Table: ...
+
+
+@overload
+def read_flight(
+    source: Source,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["pandas"],
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Unpack[ClientOptions],
+) -> pd.DataFrame: ...
+
+
+@overload
+def read_flight(
+    source: Source,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["polars"],
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Unpack[ClientOptions],
+) -> pl.DataFrame: ...
+
+
+@overload
+def read_flight(
+    source: Source,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: Literal["reader"],
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Unpack[ClientOptions],
+) -> pa.RecordBatchReader: ...
+
+
+@overload
+def read_flight(
+    source: Source,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     to: str = "arrow",
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
-) -> Any:
+    **client_options: Unpack[ClientOptions],
+) -> ReadResult: ...
+
+
+def read_flight(
+    source: Source,
+    *,
+    ticket: TicketLike | None = None,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    sql: str | None = None,
+    parameters: Any = None,
+    to: str = "arrow",
+    progress: bool | TransferObserver | None = None,
+    timeout: float | None = None,
+    **client_options: Unpack[ClientOptions],
+) -> ReadResult:
     """Read a flight into a pyarrow Table, pandas DataFrame or polars DataFrame.
 
     Parameters
@@ -128,6 +309,12 @@ def read_flight(
         Bound on the whole read in seconds; raises FlightTimedOutError after it.
     **client_options
         Passed to the client when ``source`` is a URI (``token=``, ``headers=``, TLS...).
+
+    Returns
+    -------
+    pyarrow.Table, pandas.DataFrame, polars.DataFrame or pyarrow.RecordBatchReader
+        As ``to=`` says. Type checkers know which from the literal (``to="polars"`` is a
+        ``polars.DataFrame``); for a ``to`` held in a ``str`` variable they see the union.
 
     Examples
     --------

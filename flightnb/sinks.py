@@ -18,10 +18,10 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -33,6 +33,13 @@ from flightnb.errors import FlightAlreadyExistsError, FlightArgumentError, Fligh
 from flightnb.requests import read_request
 from flightnb.streaming import open_reader, stream_options
 from flightnb.types import FlightInfo, Ticket
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from flightnb.client.aio import ClientOptions
+    from flightnb.streaming import Source
+    from flightnb.types import DescriptorLike, TicketLike
 
 __all__ = [
     "MANIFEST_NAME",
@@ -241,7 +248,7 @@ def _reader(
     source: Any,
     request_args: dict[str, Any],
     stream_args: dict[str, Any],
-    client_options: dict[str, Any],
+    client_options: Mapping[str, Any],
     choose: Any = None,
 ) -> FlightBatchReader:
     request = read_request(**request_args)
@@ -254,7 +261,7 @@ def _write_one(
     options: _FormatOptions,
     request_args: dict[str, Any],
     stream_args: dict[str, Any],
-    client_options: dict[str, Any],
+    client_options: Mapping[str, Any],
 ) -> WriteSummary:
     started = time.monotonic()
     final = Path(where)
@@ -286,13 +293,13 @@ def _write_one(
 
 
 def write_parquet(
-    source: Any,
+    source: Source,
     where: str | os.PathLike[str],
     *,
-    ticket: Any = None,
+    ticket: TicketLike | None = None,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     max_concurrency: int | None = None,
@@ -304,7 +311,7 @@ def write_parquet(
     compression_level: int | None = None,
     max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
     progress: bool | TransferObserver | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> WriteSummary:
     """Stream a flight into one Parquet file, with bounded memory.
 
@@ -357,13 +364,13 @@ def write_parquet(
 
 
 def write_ipc(
-    source: Any,
+    source: Source,
     where: str | os.PathLike[str],
     *,
-    ticket: Any = None,
+    ticket: TicketLike | None = None,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     max_concurrency: int | None = None,
@@ -374,7 +381,7 @@ def write_ipc(
     compression: str | None = None,
     max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
     progress: bool | TransferObserver | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> WriteSummary:
     """Stream a flight into an Arrow IPC file (``.arrow``/``.feather``) or stream (``.arrows``).
 
@@ -557,13 +564,13 @@ def _prepare_dir(base: Path, existing_data_behavior: str, resume: bool) -> None:
 
 
 def write_dataset(
-    source: Any,
+    source: Source,
     base_dir: str | os.PathLike[str],
     *,
-    ticket: Any = None,
+    ticket: TicketLike | None = None,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     max_concurrency: int | None = None,
@@ -577,7 +584,7 @@ def write_dataset(
     compression: str | None = None,
     max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
     progress: bool | TransferObserver | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> WriteSummary:
     """Stream a flight into a directory: one file per endpoint, all endpoints at once.
 

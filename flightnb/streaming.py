@@ -11,8 +11,8 @@ a ``FlightClient`` run on flightnb's loop thread, so their blocking Arrow views
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.batch_reader import AsyncFlightBatchReader, FlightBatchReader
@@ -25,6 +25,17 @@ from flightnb.requests import SqlQuery, observer_for, read_request
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.sync import FlightSqlClient
 from flightnb.types import FlightDescriptor, FlightInfo, Ticket
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from flightnb.client.aio import ClientOptions
+    from flightnb.types import DescriptorLike, LocationLike, TicketLike
+
+    #: Where a blocking read goes: a location, or a client whose connection it uses.
+    Source: TypeAlias = "LocationLike | FlightClient | FlightSqlClient"
+    #: Where an async read goes: also an async client, whose loop it then runs on.
+    AsyncSource: TypeAlias = "Source | AsyncFlightClient | AsyncFlightSqlClient"
 
 __all__ = ["Chooser", "open_flight", "open_flight_async", "open_reader", "plan_and_stream"]
 
@@ -94,7 +105,7 @@ async def plan_and_stream(
 
 
 def resolve_source(
-    source: Any, client_options: dict[str, Any]
+    source: Any, client_options: Mapping[str, Any]
 ) -> tuple[AsyncFlightClient | None, LoopThread | None, Any]:
     """(client, or None to create one for the location; the loop thread or None; location).
 
@@ -117,7 +128,7 @@ def resolve_source(
 
 @contextlib.asynccontextmanager
 async def client_for(
-    client: AsyncFlightClient | None, location: Any, client_options: dict[str, Any]
+    client: AsyncFlightClient | None, location: Any, client_options: Mapping[str, Any]
 ) -> AsyncIterator[AsyncFlightClient]:
     """``client``, or a client of its own for ``location``, closed on leaving (on its loop)."""
     if client is not None:
@@ -131,7 +142,7 @@ async def _open_on_loop(
     client: AsyncFlightClient | None,
     location: Any,
     request: Ticket | FlightDescriptor | SqlQuery,
-    client_options: dict[str, Any],
+    client_options: Mapping[str, Any],
     options: dict[str, Any],
 ) -> FlightBatchStream:
     owns = client is None
@@ -141,12 +152,12 @@ async def _open_on_loop(
 
 
 async def open_flight_async(
-    source: str | AsyncFlightClient | FlightClient | Any,
+    source: AsyncSource,
     *,
-    ticket: str | bytes | Any = None,
+    ticket: TicketLike | None = None,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     max_concurrency: int | None = None,
@@ -155,7 +166,7 @@ async def open_flight_async(
     stall_timeout: float | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> AsyncFlightBatchReader:
     """Open a flight as a stream of record batches, from async code.
 
@@ -183,12 +194,12 @@ async def open_flight_async(
 
 
 def open_flight(
-    source: str | FlightClient | Any,
+    source: Source,
     *,
-    ticket: str | bytes | Any = None,
+    ticket: TicketLike | None = None,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
     sql: str | None = None,
     parameters: Any = None,
     max_concurrency: int | None = None,
@@ -197,7 +208,7 @@ def open_flight(
     stall_timeout: float | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> FlightBatchReader:
     """Open a flight as a stream of record batches, without materializing it.
 
@@ -258,7 +269,7 @@ def open_flight(
 def open_reader(
     source: Any,
     request: Ticket | FlightDescriptor | SqlQuery,
-    client_options: dict[str, Any],
+    client_options: Mapping[str, Any],
     options: dict[str, Any],
     choose: Chooser | None = None,
 ) -> FlightBatchReader:

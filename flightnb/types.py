@@ -12,12 +12,21 @@ import datetime as dt
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, Union, cast
 
 import pyarrow as pa
 
 from flightnb._proto import Flight_pb2 as pb
 from flightnb.errors import FlightArgumentError, FlightArgumentTypeError, FlightDecodeError
+
+if TYPE_CHECKING:
+    import pyarrow.flight as paf
+
+    # What a parameter taking one of our value types also takes (see the module's docstring).
+    # For type checkers only: importing pyarrow.flight at run time would make flightnb heavy.
+    TicketLike: TypeAlias = "Ticket | str | bytes | bytearray | memoryview | paf.Ticket"
+    DescriptorLike: TypeAlias = "FlightDescriptor | paf.FlightDescriptor"
+    LocationLike: TypeAlias = "Location | str | bytes | paf.Location"
 
 __all__ = [
     "Action",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import pyarrow as pa
 
 from flightnb.client.aio import AsyncFlightClient
+from flightnb.client.blocking import same_call
 from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.client.observer import TransferObserver, notify, observed_transfer
 from flightnb.client.sync import FlightClient
@@ -20,6 +21,19 @@ from flightnb.progress.state import describe_descriptor
 from flightnb.requests import bounded, observer_for
 from flightnb.sql.results import update_count
 from flightnb.types import descriptor_from
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+    from typing_extensions import Unpack
+
+    from flightnb.client.aio import ClientOptions
+    from flightnb.types import DescriptorLike, LocationLike
+
+    #: Where an upload or exchange goes: a location, or a client whose connection it uses.
+    WriteSource: TypeAlias = "LocationLike | FlightClient | AsyncFlightClient"
+    #: What ``to=`` may return when the type checker does not know which value it is.
+    ExchangeResult: TypeAlias = "pa.Table | pd.DataFrame | pl.DataFrame"
 
 __all__ = [
     "PutSummary",
@@ -95,7 +109,7 @@ def as_arrow_table(data: Any) -> pa.Table:
     return as_table(data, what="data to upload")
 
 
-async def _with_client(source: Any, client_options: dict[str, Any], work: Any) -> Any:
+async def _with_client(source: WriteSource, client_options: Mapping[str, Any], work: Any) -> Any:
     if isinstance(source, FlightClient):
         # Its channels live on flightnb's loop thread: run there (or here, if on it already).
         return await shared_loop_thread().run_async(work(source.async_client))
@@ -111,17 +125,17 @@ async def _with_client(source: Any, client_options: dict[str, Any], work: Any) -
 
 
 async def write_flight_async(
-    source: Any,
+    source: WriteSource,
     data: Any,
     *,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
     keep_large_types: bool = False,
-    **client_options: Any,
+    **client_options: Unpack[ClientOptions],
 ) -> PutSummary:
     """Upload ``data`` with DoPut; returns what was sent and what the server stored.
 
@@ -155,23 +169,84 @@ async def write_flight_async(
     return await bounded(_with_client(source, client_options, work), timeout)
 
 
-def write_flight(source: Any, data: Any, **options: Any) -> PutSummary:
-    """Blocking :func:`write_flight_async`."""
+@same_call(write_flight_async)
+def write_flight(source: WriteSource, data: Any, **options: Any) -> PutSummary:
+    """Blocking :func:`write_flight_async` (same parameters)."""
     return shared_loop_thread().run(write_flight_async(source, data, **options))
 
 
+@overload
 async def exchange_flight_async(
-    source: Any,
+    source: WriteSource,
     data: Any,
     *,
     path: str | Sequence[str] | None = None,
     command: str | bytes | None = None,
-    descriptor: Any = None,
+    descriptor: DescriptorLike | None = None,
+    to: Literal["arrow"] = "arrow",
+    timeout: float | None = None,
+    max_chunksize: int = DEFAULT_CHUNK_ROWS,
+    **client_options: Unpack[ClientOptions],
+) -> pa.Table: ...
+
+
+@overload
+async def exchange_flight_async(
+    source: WriteSource,
+    data: Any,
+    *,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    to: Literal["pandas"],
+    timeout: float | None = None,
+    max_chunksize: int = DEFAULT_CHUNK_ROWS,
+    **client_options: Unpack[ClientOptions],
+) -> pd.DataFrame: ...
+
+
+@overload
+async def exchange_flight_async(
+    source: WriteSource,
+    data: Any,
+    *,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    to: Literal["polars"],
+    timeout: float | None = None,
+    max_chunksize: int = DEFAULT_CHUNK_ROWS,
+    **client_options: Unpack[ClientOptions],
+) -> pl.DataFrame: ...
+
+
+@overload
+async def exchange_flight_async(
+    source: WriteSource,
+    data: Any,
+    *,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
     to: str = "arrow",
     timeout: float | None = None,
     max_chunksize: int = DEFAULT_CHUNK_ROWS,
-    **client_options: Any,
-) -> Any:
+    **client_options: Unpack[ClientOptions],
+) -> ExchangeResult: ...
+
+
+async def exchange_flight_async(
+    source: WriteSource,
+    data: Any,
+    *,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    to: str = "arrow",
+    timeout: float | None = None,
+    max_chunksize: int = DEFAULT_CHUNK_ROWS,
+    **client_options: Unpack[ClientOptions],
+) -> ExchangeResult:
     """Send ``data`` over DoExchange and return what the server sends back."""
     check_target(to)
     table = as_arrow_table(data)
@@ -202,6 +277,89 @@ async def exchange_flight_async(
     return convert_table(table_back, to)
 
 
-def exchange_flight(source: Any, data: Any, **options: Any) -> Any:
+@overload
+def exchange_flight(
+    source: WriteSource,
+    data: Any,
+    *,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    to: Literal["arrow"] = "arrow",
+    timeout: float | None = None,
+    max_chunksize: int = DEFAULT_CHUNK_ROWS,
+    **client_options: Unpack[ClientOptions],
+) -> pa.Table: ...
+
+
+@overload
+def exchange_flight(
+    source: WriteSource,
+    data: Any,
+    *,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    to: Literal["pandas"],
+    timeout: float | None = None,
+    max_chunksize: int = DEFAULT_CHUNK_ROWS,
+    **client_options: Unpack[ClientOptions],
+) -> pd.DataFrame: ...
+
+
+@overload
+def exchange_flight(
+    source: WriteSource,
+    data: Any,
+    *,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    to: Literal["polars"],
+    timeout: float | None = None,
+    max_chunksize: int = DEFAULT_CHUNK_ROWS,
+    **client_options: Unpack[ClientOptions],
+) -> pl.DataFrame: ...
+
+
+@overload
+def exchange_flight(
+    source: WriteSource,
+    data: Any,
+    *,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    to: str = "arrow",
+    timeout: float | None = None,
+    max_chunksize: int = DEFAULT_CHUNK_ROWS,
+    **client_options: Unpack[ClientOptions],
+) -> ExchangeResult: ...
+
+
+def exchange_flight(
+    source: WriteSource,
+    data: Any,
+    *,
+    path: str | Sequence[str] | None = None,
+    command: str | bytes | None = None,
+    descriptor: DescriptorLike | None = None,
+    to: str = "arrow",
+    timeout: float | None = None,
+    max_chunksize: int = DEFAULT_CHUNK_ROWS,
+    **client_options: Unpack[ClientOptions],
+) -> ExchangeResult:
     """Blocking :func:`exchange_flight_async`."""
-    return shared_loop_thread().run(exchange_flight_async(source, data, **options))
+    return shared_loop_thread().run(
+        exchange_flight_async(
+            source,
+            data,
+            path=path,
+            command=command,
+            descriptor=descriptor,
+            to=to,
+            timeout=timeout,
+            max_chunksize=max_chunksize,
+            **client_options,
+        )
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import pyarrow as pa
 from google.protobuf.message import Message
@@ -59,7 +59,20 @@ from flightnb.types import (
     session_value_to_proto,
 )
 
-__all__ = ["RECONNECT_WAIT_SECONDS", "AsyncFlightClient", "ClientState", "Headers", "TokenSource"]
+if TYPE_CHECKING:
+    import pyarrow.flight as paf
+
+    from flightnb.types import LocationLike, TicketLike
+
+__all__ = [
+    "RECONNECT_WAIT_SECONDS",
+    "AsyncFlightClient",
+    "ClientKeywords",
+    "ClientOptions",
+    "ClientState",
+    "Headers",
+    "TokenSource",
+]
 
 M = TypeVar("M", bound=Message)
 
@@ -80,6 +93,35 @@ class ClientState(enum.Enum):
     UNOPENED = "unopened"
     OPENED = "opened"
     CLOSED = "closed"
+
+
+class ClientOptions(TypedDict, total=False):
+    """The :class:`AsyncFlightClient` keywords a one-call helper passes on to its client.
+
+    ``read_flight(uri, ..., token=...)`` makes a client for ``uri`` with these; ``timeout``
+    is left out, since each helper's own ``timeout=`` bounds the whole call. For type
+    checkers (``**client_options: Unpack[ClientOptions]``); a test keeps it in step with
+    the client's parameters.
+    """
+
+    token: str | TokenSource | None
+    headers: Headers
+    tls_root_certs: bytes | None
+    cert_chain: bytes | None
+    private_key: bytes | None
+    override_hostname: str | None
+    disable_server_verification: bool
+    max_receive_message_size: int
+    max_send_message_size: int
+    validate: bool
+    align_buffers: bool
+    grpc_options: GrpcOptions | None
+
+
+class ClientKeywords(ClientOptions, total=False):
+    """Every keyword :class:`AsyncFlightClient` takes: a SQL client passes them on."""
+
+    timeout: float | None
 
 
 class AsyncFlightClient:
@@ -146,7 +188,7 @@ class AsyncFlightClient:
 
     def __init__(
         self,
-        location: str | Location | Any,
+        location: LocationLike,
         *,
         token: str | TokenSource | None = None,
         headers: Headers = None,
@@ -435,7 +477,7 @@ class AsyncFlightClient:
 
     async def get_flight_info(
         self,
-        descriptor: FlightDescriptor | Any,
+        descriptor: FlightDescriptor | paf.FlightDescriptor,
         *,
         timeout: float | None = None,
         headers: Headers = None,
@@ -452,7 +494,7 @@ class AsyncFlightClient:
 
     async def poll_flight_info(
         self,
-        descriptor: FlightDescriptor | Any,
+        descriptor: FlightDescriptor | paf.FlightDescriptor,
         *,
         timeout: float | None = None,
         headers: Headers = None,
@@ -469,7 +511,7 @@ class AsyncFlightClient:
 
     async def get_schema(
         self,
-        descriptor: FlightDescriptor | Any,
+        descriptor: FlightDescriptor | paf.FlightDescriptor,
         *,
         timeout: float | None = None,
         headers: Headers = None,
@@ -491,7 +533,7 @@ class AsyncFlightClient:
 
     def do_get(
         self,
-        ticket: Any,
+        ticket: TicketLike,
         *,
         location: Location | str | None = None,
         schema: pa.Schema | None = None,
@@ -514,7 +556,7 @@ class AsyncFlightClient:
 
     async def do_put(
         self,
-        descriptor: FlightDescriptor | Any,
+        descriptor: FlightDescriptor | paf.FlightDescriptor,
         schema: pa.Schema | None = None,
         *,
         timeout: float | None = None,
@@ -536,7 +578,7 @@ class AsyncFlightClient:
 
     async def do_exchange(
         self,
-        descriptor: FlightDescriptor | Any,
+        descriptor: FlightDescriptor | paf.FlightDescriptor,
         *,
         timeout: float | None = None,
         headers: Headers = None,
@@ -558,7 +600,7 @@ class AsyncFlightClient:
 
     async def do_action(
         self,
-        action: Action | str | Any,
+        action: Action | str | paf.Action,
         body: bytes | str | None = None,
         *,
         timeout: float | None = None,
@@ -598,7 +640,11 @@ class AsyncFlightClient:
         ]
 
     async def cancel_flight_info(
-        self, info: FlightInfo | Any, *, timeout: float | None = None, headers: Headers = None
+        self,
+        info: FlightInfo | paf.FlightInfo,
+        *,
+        timeout: float | None = None,
+        headers: Headers = None,
     ) -> CancelStatus:
         """Ask the server to cancel a running flight (its endpoints become invalid)."""
         body = pb.CancelFlightInfoRequest(info=info_to_proto(as_info(info))).SerializeToString()
@@ -607,7 +653,7 @@ class AsyncFlightClient:
 
     async def renew_flight_endpoint(
         self,
-        endpoint: FlightEndpoint | Any,
+        endpoint: FlightEndpoint | paf.FlightEndpoint,
         *,
         timeout: float | None = None,
         headers: Headers = None,

@@ -37,6 +37,8 @@ __all__ = [
     "direct",
     "mirror",
     "on_loop",
+    "same_call",
+    "same_parameters",
 ]
 
 A = TypeVar("A")
@@ -206,6 +208,40 @@ def direct(method: Callable[Concatenate[A, P], R]) -> Callable[Concatenate[Any, 
         return result
 
     return cast("Callable[Concatenate[Any, P], R]", twin)
+
+
+def same_call(
+    original: Callable[P, Awaitable[Any]],
+) -> Callable[[Callable[..., R]], Callable[P, R]]:
+    """Declare that a blocking function ``f(*args, **options)`` takes ``original``'s parameters.
+
+    For a one-call helper that runs its async twin: type checkers then check its calls
+    against the async function's parameters, and ``inspect.signature`` shows them.
+    """
+
+    def declare(function: Callable[..., R]) -> Callable[P, R]:
+        returns = inspect.signature(function).return_annotation
+        signature = inspect.signature(original).replace(return_annotation=returns)
+        function.__signature__ = signature  # type: ignore[attr-defined]
+        return function
+
+    return declare
+
+
+def same_parameters(
+    original: Callable[Concatenate[Any, P], None],
+) -> Callable[[Callable[..., None]], Callable[Concatenate[Any, P], None]]:
+    """Declare that a twin's ``__init__(*args, **kwargs)`` takes ``original``'s parameters.
+
+    Type checkers then check a twin's construction against the original's parameters, and
+    ``inspect.signature`` (``help()``, editors) shows them.
+    """
+
+    def declare(init: Callable[..., None]) -> Callable[Concatenate[Any, P], None]:
+        init.__signature__ = inspect.signature(original)  # type: ignore[attr-defined]
+        return init
+
+    return declare
 
 
 def mirror(name: str, *, settable: bool = False, doc: str | None = None) -> Any:

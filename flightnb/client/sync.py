@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -19,6 +18,7 @@ from flightnb.client.blocking import (
     direct,
     mirror,
     on_loop,
+    same_parameters,
 )
 from flightnb.client.flights import read_descriptor
 from flightnb.client.streams import (
@@ -27,7 +27,10 @@ from flightnb.client.streams import (
     FlightStreamChunk,
     FlightStreamReader,
 )
-from flightnb.types import FlightDescriptor, as_descriptor
+from flightnb.types import as_descriptor
+
+if TYPE_CHECKING:
+    from flightnb.types import DescriptorLike
 
 __all__ = ["FlightClient", "FlightExchangeSync", "FlightPutWriterSync", "FlightStreamReaderSync"]
 
@@ -107,11 +110,9 @@ class FlightClient(BlockingContext[AsyncFlightClient]):
     ['trip_id', 'started_at']
     """
 
+    @same_parameters(AsyncFlightClient.__init__)
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(AsyncFlightClient(*args, **kwargs))
-
-    # The async client's parameters, for help() and editors.
-    __init__.__signature__ = inspect.signature(AsyncFlightClient.__init__)  # type: ignore[attr-defined]
 
     @property
     def async_client(self) -> AsyncFlightClient:
@@ -147,7 +148,7 @@ class FlightClient(BlockingContext[AsyncFlightClient]):
     def __exit__(self, *exc_info: Any) -> None:
         self.close()  # a no-op at interpreter exit, once flightnb's loop has shut down
 
-    def read_flight(self, descriptor: FlightDescriptor | Any, **options: Any) -> pa.Table:
+    def read_flight(self, descriptor: DescriptorLike, **options: Any) -> pa.Table:
         """GetFlightInfo, then every endpoint concurrently, as one Table.
 
         Takes :func:`flightnb.client.flights.read_descriptor`'s options

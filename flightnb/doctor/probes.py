@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flightnb._proto import Flight_pb2 as pb
 from flightnb.client.aio import AsyncFlightClient
@@ -25,6 +25,9 @@ from flightnb.doctor.runner import DEFAULT_PROBE_SECONDS, NO_ANSWER, REFUSED, Ou
 from flightnb.doctor.sql_probes import FlightSqlProbes
 from flightnb.transport.auth import CookieJar, Headers, TokenSource, normalize_headers
 from flightnb.types import FlightDescriptor, FlightInfo
+
+if TYPE_CHECKING:
+    from flightnb.types import LocationLike
 
 __all__ = ["DEFAULT_PROBE_SECONDS", "diagnose", "diagnose_async"]
 
@@ -409,7 +412,7 @@ def _header_values(headers: Headers) -> list[str]:
 
 
 async def diagnose_async(
-    location: str | Any,
+    location: LocationLike,
     *,
     token: str | TokenSource | None = None,
     username: str | None = None,
@@ -478,7 +481,7 @@ async def diagnose_async(
 
 
 def diagnose(
-    location: str | Any,
+    location: LocationLike,
     *,
     token: str | TokenSource | None = None,
     username: str | None = None,

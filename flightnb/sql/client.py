@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 from google.protobuf.message import Message
@@ -37,7 +37,13 @@ from flightnb.sql.commands import (
 from flightnb.sql.parameters import Parameters, as_record_batch_reader
 from flightnb.sql.polling import ContinuedObserver, PollPolicy, poll_until_complete
 from flightnb.sql.results import SqlInfoValues, decode_sql_info, sql_info_code
-from flightnb.sql.statements import AwaitableContext, PreparedStatement, Transaction, _record_count
+from flightnb.sql.statements import (
+    AwaitableContext,
+    PreparedStatement,
+    Transaction,
+    TransactionLike,
+    _record_count,
+)
 from flightnb.types import (
     CancelStatus,
     FlightDescriptor,
@@ -46,6 +52,12 @@ from flightnb.types import (
     info_to_proto,
     read_ipc_schema,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from flightnb.client.aio import ClientKeywords
+    from flightnb.types import LocationLike
 
 __all__ = ["AsyncFlightSqlClient", "IngestMode"]
 
@@ -62,7 +74,7 @@ _INGEST_MODES: dict[str, tuple[Any, Any]] = {
 }
 
 
-def transaction_id(transaction: Transaction | bytes | Any | None) -> bytes | None:
+def transaction_id(transaction: TransactionLike | bytes | None) -> bytes | None:
     """The id of a ``transaction=`` argument (a Transaction, its sync twin, or raw bytes)."""
     if transaction is None:
         return None
@@ -131,10 +143,10 @@ class AsyncFlightSqlClient:
 
     def __init__(
         self,
-        location_or_client: str | Location | AsyncFlightClient | Any,
+        location_or_client: LocationLike | AsyncFlightClient,
         *,
         poll: bool | PollPolicy = True,
-        **client_options: Any,
+        **client_options: Unpack[ClientKeywords],
     ) -> None:
         if isinstance(location_or_client, AsyncFlightClient):
             if client_options:
@@ -289,7 +301,7 @@ class AsyncFlightSqlClient:
         query: str,
         parameters: Parameters = None,
         *,
-        transaction: Transaction | Any | None = None,
+        transaction: TransactionLike | bytes | None = None,
         timeout: float | None = None,
         observer: TransferObserver | None = None,
     ) -> FlightInfo:
@@ -319,7 +331,7 @@ class AsyncFlightSqlClient:
         query: str,
         parameters: Parameters = None,
         *,
-        transaction: Transaction | Any | None = None,
+        transaction: TransactionLike | bytes | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         observer: TransferObserver | None = None,
         timeout: float | None = None,
@@ -368,7 +380,7 @@ class AsyncFlightSqlClient:
         query: str,
         parameters: Parameters = None,
         *,
-        transaction: Transaction | Any | None = None,
+        transaction: TransactionLike | bytes | None = None,
         timeout: float | None = None,
     ) -> int:
         """Run a statement that changes data (DoPut); returns the rows affected.
@@ -386,7 +398,7 @@ class AsyncFlightSqlClient:
         self,
         query: str,
         *,
-        transaction: Transaction | Any | None = None,
+        transaction: TransactionLike | bytes | None = None,
         timeout: float | None = None,
     ) -> pa.Schema:
         """The result schema of ``query`` without running it (GetSchema of the statement).
@@ -407,7 +419,7 @@ class AsyncFlightSqlClient:
         self,
         query: str,
         *,
-        transaction: Transaction | Any | None = None,
+        transaction: TransactionLike | bytes | None = None,
         timeout: float | None = None,
     ) -> AwaitableContext[PreparedStatement]:
         """Prepare a statement: ``async with client.prepare(sql) as stmt:`` (or ``await``).
@@ -454,7 +466,7 @@ class AsyncFlightSqlClient:
         catalog: str | None = None,
         schema: str | None = None,
         temporary: bool = False,
-        transaction: Transaction | Any | None = None,
+        transaction: TransactionLike | bytes | None = None,
         options: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> int:

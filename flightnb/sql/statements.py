@@ -29,7 +29,13 @@ from flightnb.sql.commands import (
 from flightnb.sql.parameters import Parameters, parameters_table
 from flightnb.types import FlightDescriptor, FlightInfo
 
-__all__ = ["AwaitableContext", "PreparedStatement", "SqlSession", "Transaction"]
+__all__ = [
+    "AwaitableContext",
+    "PreparedStatement",
+    "SqlSession",
+    "Transaction",
+    "TransactionLike",
+]
 
 
 class SqlSession(Protocol):
@@ -322,6 +328,20 @@ def _record_count(results: list[bytes]) -> int:
         if raw:
             return int(sql.DoPutUpdateResult.FromString(raw).record_count)
     return -1
+
+
+class TransactionLike(Protocol):
+    """What ``transaction=`` takes: a :class:`Transaction`, or its blocking twin."""
+
+    @property
+    def id(self) -> bytes:
+        """The server's transaction id."""
+        ...
+
+    @property
+    def closed(self) -> bool:
+        """True once committed or rolled back."""
+        ...
 
 
 class Transaction:

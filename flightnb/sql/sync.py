@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flightnb.client.blocking import (
     BlockingContext,
@@ -15,7 +15,12 @@ from flightnb.client.sync import FlightClient
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.polling import PollPolicy
 from flightnb.sql.statements import PreparedStatement, Transaction
-from flightnb.types import Location
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from flightnb.client.aio import ClientKeywords
+    from flightnb.types import LocationLike
 
 __all__ = ["FlightSqlClient", "PreparedStatementSync", "TransactionSync"]
 
@@ -72,10 +77,10 @@ class FlightSqlClient(BlockingContext[AsyncFlightSqlClient]):
 
     def __init__(
         self,
-        location_or_client: str | Location | FlightClient | Any,
+        location_or_client: LocationLike | FlightClient,
         *,
         poll: bool | PollPolicy = True,
-        **client_options: Any,
+        **client_options: Unpack[ClientKeywords],
     ) -> None:
         shared = location_or_client if isinstance(location_or_client, FlightClient) else None
         original = shared.async_client if shared is not None else location_or_client
