@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flightnb._proto import Flight_pb2 as pb
 from flightnb.client.aio import AsyncFlightClient
+from flightnb.client.blocking import same_call
 from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.doctor.model import Check, Diagnosis, Failure, Status
 from flightnb.doctor.runner import DEFAULT_PROBE_SECONDS, NO_ANSWER, REFUSED, Outcome
@@ -480,17 +481,8 @@ async def diagnose_async(
         await client.close()
 
 
-def diagnose(
-    location: LocationLike,
-    *,
-    token: str | TokenSource | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    headers: Headers = None,
-    timeout: float = DEFAULT_PROBE_SECONDS,
-    login_from: AsyncFlightClient | None = None,
-    **client_options: Any,
-) -> Diagnosis:
+@same_call(diagnose_async)
+def diagnose(location: LocationLike, **options: Any) -> Diagnosis:
     """Blocking :func:`diagnose_async` (on flightnb's loop thread; works in notebooks too).
 
     Examples
@@ -500,14 +492,4 @@ def diagnose(
     >>> "parameter binding" in table
     True
     """
-    coroutine = diagnose_async(
-        location,
-        token=token,
-        username=username,
-        password=password,
-        headers=headers,
-        timeout=timeout,
-        login_from=login_from,
-        **client_options,
-    )
-    return shared_loop_thread().run(coroutine)
+    return shared_loop_thread().run(diagnose_async(location, **options))
