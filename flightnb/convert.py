@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 __all__ = [
+    "DEFAULT_DTYPE_BACKEND",
     "DTYPE_BACKENDS",
     "TARGETS",
     "ConversionArgumentError",
@@ -52,6 +53,9 @@ TARGETS: tuple[Target, ...] = ("arrow", "pandas", "polars")
 
 DtypeBackend = Literal["numpy", "numpy_nullable", "pyarrow"]
 DTYPE_BACKENDS: tuple[DtypeBackend, ...] = ("numpy", "numpy_nullable", "pyarrow")
+#: The pandas dtypes every read gives unless asked otherwise: pandas' own default (what
+#: ``pyarrow.Table.to_pandas`` and ADBC's ``fetch_df`` return), the same on every path.
+DEFAULT_DTYPE_BACKEND: DtypeBackend = "numpy"
 
 _Choice = TypeVar("_Choice", bound=str)
 

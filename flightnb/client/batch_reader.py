@@ -12,9 +12,9 @@ from __future__ import annotations
 import concurrent.futures
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -23,12 +23,24 @@ from flightnb.client.batch_stream import (
     FlightReadStats,
     StreamItem,
 )
-from flightnb.client.loop_thread import LoopThread
+from flightnb.client.loop_thread import LoopPortal, LoopThread
+from flightnb.convert import (
+    DEFAULT_DTYPE_BACKEND,
+    DtypeBackend,
+    check_pandas_options,
+    check_rechunk,
+    to_pandas,
+    to_polars,
+)
 from flightnb.errors import (
     FlightArgumentError,
     FlightCancelledError,
 )
 from flightnb.types import FlightInfo
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
 
 __all__ = ["AsyncFlightBatchReader", "FlightBatchReader"]
 
@@ -36,7 +48,7 @@ __all__ = ["AsyncFlightBatchReader", "FlightBatchReader"]
 class _Front:
     """What both readers share: metadata, cancellation, and the blocking Arrow views."""
 
-    def __init__(self, stream: FlightBatchStream, thread: LoopThread | None) -> None:
+    def __init__(self, stream: FlightBatchStream, thread: LoopThread | LoopPortal | None) -> None:
         self._stream = stream
         self._thread = thread  # None: the stream runs on the caller's own loop
         self._ready: deque[pa.RecordBatch] = deque()
@@ -74,6 +86,10 @@ class _Front:
         ):
             self._lent_budget = wanted
             self._stream.set_buffer_bytes_threadsafe(wanted)
+
+    def _close_with(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Await ``close`` once the stream has ended: a one-call helper's client goes with it."""
+        self._stream.close_also(close)
 
     def cancel(self) -> None:
         """Cancel every call; safe from any thread. Later reads raise FlightCancelledError."""
@@ -144,7 +160,7 @@ class FlightBatchReader(_Front):
     True
     """
 
-    def __init__(self, stream: FlightBatchStream, thread: LoopThread) -> None:
+    def __init__(self, stream: FlightBatchStream, thread: LoopThread | LoopPortal) -> None:
         super().__init__(stream, thread)
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
@@ -171,6 +187,25 @@ class FlightBatchReader(_Front):
             table: pa.Table = self._run_blocking(self._stream.read_table())
             return table
         return pa.Table.from_batches(list(self), schema=self.schema)
+
+    def read_pandas(
+        self, *, dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND, **to_pandas_options: Any
+    ) -> pd.DataFrame:
+        """The rest of the stream as a pandas DataFrame (as ADBC's ``fetch_df``).
+
+        ``dtype_backend`` is ``"numpy"`` (default), ``"numpy_nullable"`` or ``"pyarrow"``;
+        other keywords go to :meth:`pyarrow.Table.to_pandas`. Checked before reading.
+        """
+        backend, options = check_pandas_options(dtype_backend, to_pandas_options)
+        return to_pandas(self.read_all(), dtype_backend=backend, to_pandas_options=options)
+
+    def read_polars(self, *, rechunk: bool = False) -> pl.DataFrame:
+        """The rest of the stream as a polars DataFrame (as ADBC's ``fetch_polars``).
+
+        One chunk per received batch, without copying, unless ``rechunk=True``.
+        """
+        check_rechunk(rechunk)
+        return to_polars(self.read_all(), rechunk=rechunk)
 
     def items(self) -> Iterator[StreamItem]:
         """Batches with the index of their endpoint, and an end marker per endpoint.
@@ -207,7 +242,7 @@ class AsyncFlightBatchReader(_Front):
     FlightClient, whose calls run on flightnb's loop thread).
     """
 
-    def __init__(self, stream: FlightBatchStream, thread: LoopThread | None) -> None:
+    def __init__(self, stream: FlightBatchStream, thread: LoopThread | LoopPortal | None) -> None:
         super().__init__(stream, thread)
 
     async def _call(self, coroutine: Any) -> Any:
@@ -238,6 +273,34 @@ class AsyncFlightBatchReader(_Front):
             table: pa.Table = await self._call(self._stream.read_table())
             return table
         return pa.Table.from_batches([b async for b in self], schema=self.schema)
+
+    async def read_pandas(
+        self, *, dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND, **to_pandas_options: Any
+    ) -> pd.DataFrame:
+        """The rest of the stream as a pandas DataFrame (as ADBC's ``fetch_df``).
+
+        ``dtype_backend`` is ``"numpy"`` (default), ``"numpy_nullable"`` or ``"pyarrow"``;
+        other keywords go to :meth:`pyarrow.Table.to_pandas`. Checked before reading.
+        """
+        backend, options = check_pandas_options(dtype_backend, to_pandas_options)
+        return to_pandas(await self.read_all(), dtype_backend=backend, to_pandas_options=options)
+
+    async def read_polars(self, *, rechunk: bool = False) -> pl.DataFrame:
+        """The rest of the stream as a polars DataFrame (as ADBC's ``fetch_polars``).
+
+        One chunk per received batch, without copying, unless ``rechunk=True``.
+        """
+        check_rechunk(rechunk)
+        return to_polars(await self.read_all(), rechunk=rechunk)
+
+    def blocking(self, portal: LoopThread | LoopPortal) -> FlightBatchReader:
+        """This reader's stream as a blocking reader, driven through ``portal``.
+
+        For the blocking client, whose async twin opened the stream on ``portal``'s loop.
+        This reader must not be used afterwards.
+        """
+        self._finalizer.detach()  # the blocking reader takes over the stream's life
+        return FlightBatchReader(self._stream, portal)
 
     async def aclose(self) -> None:
         """Cancel what still runs and wait until every call has ended."""

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.observer import TransferObserver, TransferStats, notify
+from flightnb.client.rpcs import FlightRpcs
 from flightnb.client.streams import FlightStreamChunk, FlightStreamReader
 from flightnb.errors import (
     FlightArgumentError,
@@ -155,7 +155,7 @@ class FlightBatchStream:
 
     def __init__(
         self,
-        client: AsyncFlightClient,
+        client: FlightRpcs,
         endpoints: Sequence[tuple[int, FlightEndpoint]],
         *,
         info: FlightInfo | None,
@@ -188,6 +188,7 @@ class FlightBatchStream:
         self._timeout = timeout
         self._observer = observer
         self._on_close = on_close
+        self._closers: set[asyncio.Task[None]] = set()
         count = len(self.endpoints)
         self._queues: list[deque[StreamItem]] = [deque() for _ in range(count if ordered else 1)]
         self._ended = [False] * count
@@ -280,6 +281,25 @@ class FlightBatchStream:
             # RuntimeError: the loop closed meanwhile (interpreter exit).
             with contextlib.suppress(RuntimeError):
                 self.loop.call_soon_threadsafe(self.cancel, error)
+
+    def close_also(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Await ``callback`` too when the stream ends (a one-call helper's own client).
+
+        Runs on the stream's loop; a stream that has ended already calls it at once.
+        """
+        first = self._on_close
+
+        async def both() -> None:
+            try:
+                if first is not None:
+                    await first()
+            finally:
+                await callback()
+
+        if self._closed:
+            self._closers.add(self.loop.create_task(callback()))
+        else:
+            self._on_close = both
 
     async def aclose(self) -> None:
         """Cancel what still runs and wait until every call has ended."""
@@ -588,7 +608,7 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 async def open_stream(
-    client: AsyncFlightClient,
+    client: FlightRpcs,
     what: FlightInfo | Ticket,
     *,
     max_concurrency: int | None = None,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.batch_stream import open_stream
 from flightnb.client.observer import TransferObserver
+from flightnb.client.rpcs import FlightRpcs
 from flightnb.types import FlightDescriptor, FlightInfo, Ticket
 
 __all__ = ["read_descriptor", "read_flight_info", "read_ticket"]
@@ -17,7 +17,7 @@ DEFAULT_MAX_CONCURRENCY = 4
 
 
 async def read_flight_info(
-    client: AsyncFlightClient,
+    client: FlightRpcs,
     info: FlightInfo,
     *,
     max_concurrency: int | None = None,
@@ -36,7 +36,7 @@ async def read_flight_info(
 
 
 async def read_ticket(
-    client: AsyncFlightClient,
+    client: FlightRpcs,
     ticket: Ticket,
     *,
     observer: TransferObserver | None = None,
@@ -47,7 +47,7 @@ async def read_ticket(
 
 
 async def _drain(
-    client: AsyncFlightClient,
+    client: FlightRpcs,
     what: FlightInfo | Ticket,
     max_concurrency: int | None,
     observer: TransferObserver | None,
@@ -69,7 +69,7 @@ async def _drain(
 
 
 async def read_descriptor(
-    client: AsyncFlightClient,
+    client: FlightRpcs,
     descriptor: FlightDescriptor,
     *,
     max_concurrency: int | None = None,

@@ -146,6 +146,63 @@ def _close_stopped_loop(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
+class LoopPortal:
+    """Blocking calls into a running event loop from other threads (a worker of that loop).
+
+    The caller's own loop, seen from the thread an async sink writes its files on: ``run``
+    hands a coroutine to the loop and waits for it, as :meth:`LoopThread.run` does.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the loop and wait for its result (never from the loop)."""
+        if _running_loop() is self._loop:
+            coroutine.close()
+            raise RuntimeError("a blocking call cannot wait on the loop it runs on")
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            raise FlightCancelledError("the call was cancelled", code="CANCELLED") from None
+        except BaseException:
+            future.cancel()
+            raise
+
+    async def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Await ``coroutine``: this is the loop's own side."""
+        return await coroutine
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def current_portal() -> LoopThread | LoopPortal:
+    """The running loop as a portal: flightnb's loop thread when on it, else a LoopPortal."""
+    loop = asyncio.get_running_loop()
+    shared = _shared
+    if shared is not None and shared.loop is loop:
+        return shared
+    return LoopPortal(loop)
+
+
+def running_on_loop_thread() -> LoopThread | None:
+    """flightnb's loop thread if the running loop is its loop, else None."""
+    shared = _shared
+    if shared is not None and _running_loop() is shared.loop:
+        return shared
+    return None
+
+
 _shared: LoopThread | None = None
 _shared_lock = threading.Lock()
 

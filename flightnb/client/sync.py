@@ -47,7 +47,8 @@ class FlightStreamReaderSync(BlockingContext[FlightStreamReader]):
     get_schema = blocking(FlightStreamReader.get_schema)
     read_chunk = blocking(FlightStreamReader.read_chunk)
     read_all = blocking(FlightStreamReader.read_all)
-    read_pandas = blocking(FlightStreamReader.read_pandas)  # type: ignore[arg-type]
+    read_pandas = blocking(FlightStreamReader.read_pandas)
+    read_polars = blocking(FlightStreamReader.read_polars)
     cancel = on_loop(FlightStreamReader.cancel)
 
     def __iter__(self) -> Iterator[FlightStreamChunk]:

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flightnb.client.aio import AsyncFlightClient, Headers
 from flightnb.client.observer import TransferObserver, TransferStats, notify
+from flightnb.client.rpcs import FlightRpcs
 from flightnb.errors import FlightDecodeError, FlightError, FlightTimedOutError
+from flightnb.transport.auth import Headers
 from flightnb.types import FlightInfo, PollInfo
 
 __all__ = ["ContinuedObserver", "PollPolicy", "poll_until_complete"]
@@ -43,7 +44,7 @@ class PollPolicy:
 
 
 async def poll_until_complete(
-    client: AsyncFlightClient,
+    client: FlightRpcs,
     first: PollInfo,
     policy: PollPolicy,
     *,
