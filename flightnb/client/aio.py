@@ -11,6 +11,7 @@ import pyarrow as pa
 from google.protobuf.message import Message
 
 from flightnb._proto import Flight_pb2 as pb
+from flightnb.client.operations import AsyncFlightOperations
 from flightnb.client.streams import FlightExchange, FlightPutWriter, FlightStreamReader
 from flightnb.errors import (
     FlightDecodeError,
@@ -124,8 +125,12 @@ class ClientKeywords(ClientOptions, total=False):
     timeout: float | None
 
 
-class AsyncFlightClient:
+class AsyncFlightClient(AsyncFlightOperations):
     """An Arrow Flight client on ``grpc.aio``.
+
+    Every FlightService RPC, named as in pyarrow.flight, and the one-call operations of
+    :class:`~flightnb.client.operations.AsyncFlightOperations` (``read_flight``,
+    ``open_flight``, ``write_flight``, the sinks...).
 
     Parameters
     ----------
@@ -230,6 +235,9 @@ class AsyncFlightClient:
             headers=[(key, value) for key, value in metadata if key != "authorization"],
             timeout=timeout,
         )
+
+    def _flight_calls(self) -> AsyncFlightClient:
+        return self
 
     def __repr__(self) -> str:
         auth = self._calls.credentials.kind

@@ -89,7 +89,15 @@ class _Front:
 
     def _close_with(self, close: Callable[[], Awaitable[None]]) -> None:
         """Await ``close`` once the stream has ended: a one-call helper's client goes with it."""
-        self._stream.close_also(close)
+        stream = self._stream
+        if self._thread is None or stream.on_own_loop():
+            stream.close_also(close)
+            return
+
+        async def register() -> None:
+            stream.close_also(close)
+
+        self._thread.run(register())
 
     def cancel(self) -> None:
         """Cancel every call; safe from any thread. Later reads raise FlightCancelledError."""

@@ -282,6 +282,10 @@ class FlightBatchStream:
             with contextlib.suppress(RuntimeError):
                 self.loop.call_soon_threadsafe(self.cancel, error)
 
+    def on_own_loop(self) -> bool:
+        """Whether the caller runs on the stream's loop."""
+        return _on_loop(self.loop)
+
     def close_also(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Await ``callback`` too when the stream ends (a one-call helper's own client).
 
@@ -297,7 +301,9 @@ class FlightBatchStream:
                 await callback()
 
         if self._closed:
-            self._closers.add(self.loop.create_task(callback()))
+            task = asyncio.ensure_future(callback())
+            self._closers.add(task)
+            task.add_done_callback(self._closers.discard)
         else:
             self._on_close = both
 

@@ -30,6 +30,7 @@ __all__ = [
     "BlockingContext",
     "Twin",
     "blocking",
+    "blocking_as",
     "blocking_close",
     "blocking_iter",
     "blocking_property",
@@ -175,6 +176,21 @@ def blocking_to(
 
     def declare(method: Callable[Concatenate[A, P], Any]) -> Callable[Concatenate[Any, P], W]:
         return _declare(method, twin_class.wrap, twin_class.__name__)
+
+    return declare
+
+
+def blocking_as(
+    adapt: Callable[[Any, LoopThread], T], returns: str
+) -> Callable[[Callable[Concatenate[A, P], Any]], Callable[Concatenate[Any, P], T]]:
+    """The twin of a method whose result the blocking side takes as ``adapt(result, portal)``.
+
+    For results that are not twins of their own (an async batch reader becomes a blocking
+    one); ``returns`` names the blocking type in the twin's signature.
+    """
+
+    def declare(method: Callable[Concatenate[A, P], Any]) -> Callable[Concatenate[Any, P], T]:
+        return _declare(method, adapt, returns)
 
     return declare
 

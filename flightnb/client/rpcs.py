@@ -8,12 +8,13 @@ operations (:mod:`flightnb.client.operations`) on them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from flightnb.client.streams import FlightStreamReader
+    from flightnb.client.observer import TransferObserver
+    from flightnb.client.streams import FlightExchange, FlightPutWriter, FlightStreamReader
     from flightnb.transport.auth import Headers
     from flightnb.types import (
         CancelStatus,
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
         TicketLike,
     )
 
-__all__ = ["FlightRpcs"]
+__all__ = ["FlightRpcs", "SqlPlanner"]
 
 
 class FlightRpcs(Protocol):
@@ -52,6 +53,42 @@ class FlightRpcs(Protocol):
         self, endpoint: FlightEndpoint, *, timeout: float | None = ..., headers: Headers = ...
     ) -> FlightEndpoint: ...
 
+    async def do_put(
+        self,
+        descriptor: FlightDescriptor,
+        schema: pa.Schema | None = ...,
+        *,
+        timeout: float | None = ...,
+        headers: Headers = ...,
+    ) -> FlightPutWriter: ...
+
+    async def do_exchange(
+        self, descriptor: FlightDescriptor, *, timeout: float | None = ..., headers: Headers = ...
+    ) -> FlightExchange: ...
+
     async def cancel_flight_info(
         self, info: FlightInfo, *, timeout: float | None = ..., headers: Headers = ...
     ) -> CancelStatus: ...
+
+
+class SqlPlanner(Protocol):
+    """What a read of ``sql=`` asks of a Flight SQL client: plan or run one query, then close.
+
+    Closing ends the statements prepared for the query's parameters.
+    """
+
+    async def execute(
+        self, query: str, parameters: Any = ..., *, timeout: float | None = ...
+    ) -> FlightInfo: ...
+
+    async def query(
+        self,
+        query: str,
+        parameters: Any = ...,
+        *,
+        max_concurrency: int = ...,
+        observer: TransferObserver | None = ...,
+        timeout: float | None = ...,
+    ) -> pa.Table: ...
+
+    async def close(self) -> None: ...

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, overload
 
 from flightnb.client.aio import AsyncFlightClient
+from flightnb.client.batch_reader import AsyncFlightBatchReader, FlightBatchReader
+from flightnb.client.batch_stream import DEFAULT_MAX_BUFFER_BYTES
 from flightnb.client.blocking import (
     BlockingContext,
     blocking,
+    blocking_as,
     blocking_close,
     blocking_iter,
     blocking_property,
@@ -20,19 +21,34 @@ from flightnb.client.blocking import (
     on_loop,
     same_parameters,
 )
-from flightnb.client.flights import read_descriptor
+from flightnb.client.operations import DEFAULT_CHUNK_ROWS, AsyncFlightOperations
 from flightnb.client.streams import (
     FlightExchange,
     FlightPutWriter,
     FlightStreamChunk,
     FlightStreamReader,
 )
-from flightnb.types import as_descriptor
+from flightnb.convert import DEFAULT_DTYPE_BACKEND, DtypeBackend
 
 if TYPE_CHECKING:
-    from flightnb.types import DescriptorLike
+    from collections.abc import Mapping, Sequence
+    from typing import Literal
 
-__all__ = ["FlightClient", "FlightExchangeSync", "FlightPutWriterSync", "FlightStreamReaderSync"]
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+    from flightnb.client.observer import TransferObserver
+    from flightnb.client.operations import ExchangeResult, ReadResult
+    from flightnb.types import DescriptorLike, TicketLike
+
+__all__ = [
+    "FlightClient",
+    "FlightExchangeSync",
+    "FlightOperations",
+    "FlightPutWriterSync",
+    "FlightStreamReaderSync",
+]
 
 
 class FlightStreamReaderSync(BlockingContext[FlightStreamReader]):
@@ -47,7 +63,7 @@ class FlightStreamReaderSync(BlockingContext[FlightStreamReader]):
     get_schema = blocking(FlightStreamReader.get_schema)
     read_chunk = blocking(FlightStreamReader.read_chunk)
     read_all = blocking(FlightStreamReader.read_all)
-    read_pandas = blocking(FlightStreamReader.read_pandas)
+    read_pandas = blocking(FlightStreamReader.read_pandas)  # type: ignore[arg-type]
     read_polars = blocking(FlightStreamReader.read_polars)
     cancel = on_loop(FlightStreamReader.cancel)
 
@@ -95,7 +111,232 @@ class FlightExchangeSync(BlockingContext[FlightExchange]):
         return iter(self.reader)
 
 
-class FlightClient(BlockingContext[AsyncFlightClient]):
+class FlightOperations:
+    """The blocking twins of the one-call operations (:class:`AsyncFlightOperations`).
+
+    A mixin of :class:`FlightClient` and :class:`~flightnb.sql.FlightSqlClient`: each method
+    runs its async original on flightnb's loop thread, with the same parameters and
+    docstring; ``open_flight`` returns a blocking
+    :class:`~flightnb.client.batch_reader.FlightBatchReader`.
+    """
+
+    if TYPE_CHECKING:
+        # What type checkers see: the async overloads on ``to=``, as blocking calls.
+        @overload
+        def read_flight(
+            self,
+            descriptor: DescriptorLike | None = None,
+            *,
+            ticket: TicketLike | None = None,
+            path: str | Sequence[str] | None = None,
+            command: str | bytes | None = None,
+            sql: str | None = None,
+            parameters: Any = None,
+            to: Literal["arrow"] = "arrow",
+            dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+            to_pandas_options: Mapping[str, Any] | None = None,
+            rechunk: bool = False,
+            max_concurrency: int | None = None,
+            progress: bool | TransferObserver | None = None,
+            timeout: float | None = None,
+        ) -> pa.Table: ...
+
+        @overload
+        def read_flight(
+            self,
+            descriptor: DescriptorLike | None = None,
+            *,
+            ticket: TicketLike | None = None,
+            path: str | Sequence[str] | None = None,
+            command: str | bytes | None = None,
+            sql: str | None = None,
+            parameters: Any = None,
+            to: Literal["pandas"],
+            dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+            to_pandas_options: Mapping[str, Any] | None = None,
+            rechunk: bool = False,
+            max_concurrency: int | None = None,
+            progress: bool | TransferObserver | None = None,
+            timeout: float | None = None,
+        ) -> pd.DataFrame: ...
+
+        @overload
+        def read_flight(
+            self,
+            descriptor: DescriptorLike | None = None,
+            *,
+            ticket: TicketLike | None = None,
+            path: str | Sequence[str] | None = None,
+            command: str | bytes | None = None,
+            sql: str | None = None,
+            parameters: Any = None,
+            to: Literal["polars"],
+            dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+            to_pandas_options: Mapping[str, Any] | None = None,
+            rechunk: bool = False,
+            max_concurrency: int | None = None,
+            progress: bool | TransferObserver | None = None,
+            timeout: float | None = None,
+        ) -> pl.DataFrame: ...
+
+        @overload
+        def read_flight(
+            self,
+            descriptor: DescriptorLike | None = None,
+            *,
+            ticket: TicketLike | None = None,
+            path: str | Sequence[str] | None = None,
+            command: str | bytes | None = None,
+            sql: str | None = None,
+            parameters: Any = None,
+            to: Literal["reader"],
+            dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+            to_pandas_options: Mapping[str, Any] | None = None,
+            rechunk: bool = False,
+            max_concurrency: int | None = None,
+            progress: bool | TransferObserver | None = None,
+            timeout: float | None = None,
+        ) -> pa.RecordBatchReader: ...
+
+        @overload
+        def read_flight(
+            self,
+            descriptor: DescriptorLike | None = None,
+            *,
+            ticket: TicketLike | None = None,
+            path: str | Sequence[str] | None = None,
+            command: str | bytes | None = None,
+            sql: str | None = None,
+            parameters: Any = None,
+            to: str = "arrow",
+            dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+            to_pandas_options: Mapping[str, Any] | None = None,
+            rechunk: bool = False,
+            max_concurrency: int | None = None,
+            progress: bool | TransferObserver | None = None,
+            timeout: float | None = None,
+        ) -> ReadResult: ...
+
+        def read_flight(
+            self,
+            descriptor: DescriptorLike | None = None,
+            *,
+            ticket: TicketLike | None = None,
+            path: str | Sequence[str] | None = None,
+            command: str | bytes | None = None,
+            sql: str | None = None,
+            parameters: Any = None,
+            to: str = "arrow",
+            dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+            to_pandas_options: Mapping[str, Any] | None = None,
+            rechunk: bool = False,
+            max_concurrency: int | None = None,
+            progress: bool | TransferObserver | None = None,
+            timeout: float | None = None,
+        ) -> ReadResult:
+            raise NotImplementedError
+
+        @overload
+        def exchange_flight(
+            self,
+            data: Any,
+            *,
+            path: str | Sequence[str] | None = None,
+            command: str | bytes | None = None,
+            descriptor: DescriptorLike | None = None,
+            to: Literal["arrow"] = "arrow",
+            dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+            timeout: float | None = None,
+            max_chunksize: int = DEFAULT_CHUNK_ROWS,
+        ) -> pa.Table: ...
+
+        @overload
+        def exchange_flight(
+            self,
+            data: Any,
+            *,
+            path: str | Sequence[str] | None = None,
+            command: str | bytes | None = None,
+            descriptor: DescriptorLike | None = None,
+            to: Literal["pandas"],
+            dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+            timeout: float | None = None,
+            max_chunksize: int = DEFAULT_CHUNK_ROWS,
+        ) -> pd.DataFrame: ...
+
+        @overload
+        def exchange_flight(
+            self,
+            data: Any,
+            *,
+            path: str | Sequence[str] | None = None,
+            command: str | bytes | None = None,
+            descriptor: DescriptorLike | None = None,
+            to: Literal["polars"],
+            dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+            timeout: float | None = None,
+            max_chunksize: int = DEFAULT_CHUNK_ROWS,
+        ) -> pl.DataFrame: ...
+
+        @overload
+        def exchange_flight(
+            self,
+            data: Any,
+            *,
+            path: str | Sequence[str] | None = None,
+            command: str | bytes | None = None,
+            descriptor: DescriptorLike | None = None,
+            to: str = "arrow",
+            dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+            timeout: float | None = None,
+            max_chunksize: int = DEFAULT_CHUNK_ROWS,
+        ) -> ExchangeResult: ...
+
+        def exchange_flight(
+            self,
+            data: Any,
+            *,
+            path: str | Sequence[str] | None = None,
+            command: str | bytes | None = None,
+            descriptor: DescriptorLike | None = None,
+            to: str = "arrow",
+            dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+            timeout: float | None = None,
+            max_chunksize: int = DEFAULT_CHUNK_ROWS,
+        ) -> ExchangeResult:
+            raise NotImplementedError
+
+        def open_flight(
+            self,
+            descriptor: DescriptorLike | None = None,
+            *,
+            ticket: TicketLike | None = None,
+            path: str | Sequence[str] | None = None,
+            command: str | bytes | None = None,
+            sql: str | None = None,
+            parameters: Any = None,
+            max_concurrency: int | None = None,
+            preserve_order: bool | None = None,
+            max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
+            stall_timeout: float | None = None,
+            progress: bool | TransferObserver | None = None,
+            timeout: float | None = None,
+        ) -> FlightBatchReader:
+            raise NotImplementedError
+
+    else:
+        read_flight = blocking(AsyncFlightOperations.read_flight)
+        exchange_flight = blocking(AsyncFlightOperations.exchange_flight)
+        open_flight = blocking_as(AsyncFlightBatchReader.blocking, "FlightBatchReader")(
+            AsyncFlightOperations.open_flight
+        )
+    write_flight = blocking(AsyncFlightOperations.write_flight)
+    write_parquet = blocking(AsyncFlightOperations.write_parquet)
+    write_ipc = blocking(AsyncFlightOperations.write_ipc)
+    write_dataset = blocking(AsyncFlightOperations.write_dataset)
+
+
+class FlightClient(FlightOperations, BlockingContext[AsyncFlightClient]):
     """A blocking Arrow Flight client with the same methods as :class:`AsyncFlightClient`.
 
     Calls run on flightnb's private event-loop thread, so this works in scripts, IPython and
@@ -148,11 +389,3 @@ class FlightClient(BlockingContext[AsyncFlightClient]):
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()  # a no-op at interpreter exit, once flightnb's loop has shut down
-
-    def read_flight(self, descriptor: DescriptorLike, **options: Any) -> pa.Table:
-        """GetFlightInfo, then every endpoint concurrently, as one Table.
-
-        Takes :func:`flightnb.client.flights.read_descriptor`'s options
-        (``max_concurrency=``, ``observer=``, ``timeout=``).
-        """
-        return self._portal.run(read_descriptor(self._async, as_descriptor(descriptor), **options))

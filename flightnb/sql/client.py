@@ -19,6 +19,7 @@ from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.flights import DEFAULT_MAX_CONCURRENCY, read_flight_info
 from flightnb.client.observer import TransferObserver, observed_transfer
+from flightnb.client.operations import AsyncFlightOperations
 from flightnb.errors import (
     FlightArgumentError,
     FlightArgumentTypeError,
@@ -120,8 +121,11 @@ def unpack_result(results: list[bytes], cls: type[Any], action: str) -> Any:
         raise FlightDecodeError(str(exc), where=f"{action} result") from exc
 
 
-class AsyncFlightSqlClient:
+class AsyncFlightSqlClient(AsyncFlightOperations):
     """A Flight SQL client on ``grpc.aio``.
+
+    Besides SQL, it has the Flight client's one-call operations (``read_flight``,
+    ``open_flight``, ``write_flight``, the sinks...), where ``sql=`` may be given.
 
     Parameters
     ----------
@@ -165,6 +169,14 @@ class AsyncFlightSqlClient:
         self._transactions_supported: bool | None = None
         # Statements that execute() prepared for parameters; their results refer to them.
         self._statements: set[PreparedStatement] = set()
+
+    def _flight_calls(self) -> AsyncFlightClient:
+        return self._client
+
+    def _sql_planner(self) -> AsyncFlightSqlClient:
+        # A view of its own, closed after the read: it ends the statements prepared for the
+        # query's parameters, as this client's own statements are not.
+        return AsyncFlightSqlClient(self._client, poll=self._poll or False)
 
     def __repr__(self) -> str:
         return f"AsyncFlightSqlClient({self._client.location.uri!r})"

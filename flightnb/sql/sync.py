@@ -11,7 +11,7 @@ from flightnb.client.blocking import (
     direct,
     mirror,
 )
-from flightnb.client.sync import FlightClient
+from flightnb.client.sync import FlightClient, FlightOperations
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.polling import PollPolicy
 from flightnb.sql.statements import PreparedStatement, Transaction
@@ -52,7 +52,7 @@ class TransactionSync(BlockingContext[Transaction]):
     rollback = blocking(Transaction.rollback)
 
 
-class FlightSqlClient(BlockingContext[AsyncFlightSqlClient]):
+class FlightSqlClient(FlightOperations, BlockingContext[AsyncFlightSqlClient]):
     """A blocking Flight SQL client with the same methods as :class:`AsyncFlightSqlClient`.
 
     Calls run on flightnb's private event-loop thread (the one :class:`FlightClient` uses),
