@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pandas as pd
 
-from flightnb.convert import DtypeBackend, check_pandas_options, to_pandas
+from flightnb.convert import DEFAULT_DTYPE_BACKEND, DtypeBackend
 from flightnb.read import read_flight as _read_flight
 from flightnb.read import read_flight_async as _read_flight_async
 from flightnb.write import PutSummary, exchange_flight, write_flight
@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-    from flightnb.streaming import AsyncSource, Source
-    from flightnb.write import ExchangeResult, WriteSource
+    from flightnb.client.operations import ExchangeResult
+    from flightnb.sources import AsyncSource, Source
+    from flightnb.write import WriteSource
 
 __all__ = ["FlightAccessor", "read_flight", "read_flight_async"]
 
@@ -30,11 +31,11 @@ __all__ = ["FlightAccessor", "read_flight", "read_flight_async"]
 def read_flight(
     source: Source,
     *,
-    dtype_backend: DtypeBackend = "numpy",
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
     to_pandas_options: dict[str, Any] | None = None,
     **read_options: Any,
 ) -> pd.DataFrame:
-    """Read a flight into a pandas DataFrame.
+    """Read a flight into a pandas DataFrame: :func:`flightnb.read_flight` with ``to="pandas"``.
 
     Parameters
     ----------
@@ -59,22 +60,30 @@ def read_flight(
     >>> frame["trip_id"].dtype
     int64[pyarrow]
     """
-    backend, options = check_pandas_options(dtype_backend, to_pandas_options)
-    table = _read_flight(source, to="arrow", **read_options)
-    return to_pandas(table, dtype_backend=backend, to_pandas_options=options)
+    return _read_flight(
+        source,
+        to="pandas",
+        dtype_backend=dtype_backend,
+        to_pandas_options=to_pandas_options,
+        **read_options,
+    )
 
 
 async def read_flight_async(
     source: AsyncSource,
     *,
-    dtype_backend: DtypeBackend = "numpy",
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
     to_pandas_options: dict[str, Any] | None = None,
     **read_options: Any,
 ) -> pd.DataFrame:
     """Async twin of :func:`read_flight`."""
-    backend, options = check_pandas_options(dtype_backend, to_pandas_options)
-    table = await _read_flight_async(source, to="arrow", **read_options)
-    return to_pandas(table, dtype_backend=backend, to_pandas_options=options)
+    return await _read_flight_async(
+        source,
+        to="pandas",
+        dtype_backend=dtype_backend,
+        to_pandas_options=to_pandas_options,
+        **read_options,
+    )
 
 
 @pd.api.extensions.register_dataframe_accessor("flight")

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import polars as pl
 
 from flightnb.client.observer import TransferObserver
-from flightnb.convert import check_rechunk, to_polars
 from flightnb.read import read_flight as _read_flight
 from flightnb.read import read_flight_async as _read_flight_async
 from flightnb.write import PutSummary, exchange_flight, write_flight
@@ -24,15 +23,18 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from flightnb.streaming import AsyncSource, Source
+    from flightnb.client.operations import ExchangeResult
+    from flightnb.sources import AsyncSource, Source
     from flightnb.types import DescriptorLike, TicketLike
-    from flightnb.write import ExchangeResult, WriteSource
+    from flightnb.write import WriteSource
 
 __all__ = ["FlightNamespace", "read_flight", "read_flight_async", "scan_flight"]
 
 
 def read_flight(source: Source, *, rechunk: bool = False, **read_options: Any) -> pl.DataFrame:
-    """Read a flight into a polars DataFrame (zero-copy from the received buffers).
+    """Read a flight into a polars DataFrame: :func:`flightnb.read_flight` with ``to="polars"``.
+
+    Zero-copy from the received buffers.
 
     Parameters
     ----------
@@ -49,18 +51,18 @@ def read_flight(source: Source, *, rechunk: bool = False, **read_options: Any) -
     >>> frame.n_chunks() > 1  # one chunk per batch the server sent
     True
     """
-    check_rechunk(rechunk)  # before anything is sent
-    table = _read_flight(source, to="arrow", **read_options)
-    return to_polars(table, rechunk=rechunk)
+    frame: pl.DataFrame = _read_flight(source, to="polars", rechunk=rechunk, **read_options)
+    return frame
 
 
 async def read_flight_async(
     source: AsyncSource, *, rechunk: bool = False, **read_options: Any
 ) -> pl.DataFrame:
     """Async twin of :func:`read_flight`."""
-    check_rechunk(rechunk)
-    table = await _read_flight_async(source, to="arrow", **read_options)
-    return to_polars(table, rechunk=rechunk)
+    frame: pl.DataFrame = await _read_flight_async(
+        source, to="polars", rechunk=rechunk, **read_options
+    )
+    return frame
 
 
 def scan_flight(

@@ -1,51 +1,31 @@
-"""One-call reads: ``read_flight`` and ``read_flight_async``."""
+"""One-call reads: ``read_flight`` and ``read_flight_async``.
+
+Shims over the clients' :meth:`~flightnb.client.operations.AsyncFlightOperations.read_flight`
+(see :mod:`flightnb.sources`): everything a read does, and every option, is the method's.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-import pyarrow as pa
-
-from flightnb.client.aio import AsyncFlightClient
-from flightnb.client.flights import read_descriptor, read_ticket
-from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.client.observer import TransferObserver
-from flightnb.convert import check_target, convert_table
-from flightnb.errors import FlightArgumentError
-from flightnb.requests import SqlQuery, bounded, observer_for, read_request
-from flightnb.sql.client import AsyncFlightSqlClient
-from flightnb.streaming import client_for, open_flight, open_flight_async, resolve_source
-from flightnb.types import FlightDescriptor, Ticket
+from flightnb.convert import DEFAULT_DTYPE_BACKEND, DtypeBackend
+from flightnb.sources import async_client, blocking_client
+from flightnb.streaming import open_flight, open_flight_async
 
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
+    import pyarrow as pa
     from typing_extensions import Unpack
 
     from flightnb.client.aio import ClientOptions
-    from flightnb.streaming import AsyncSource, Source
+    from flightnb.client.operations import ReadResult
+    from flightnb.sources import AsyncSource, Source
     from flightnb.types import DescriptorLike, TicketLike
 
-    #: What ``to=`` may return when the type checker does not know which value it is.
-    ReadResult: TypeAlias = "pa.Table | pd.DataFrame | pl.DataFrame | pa.RecordBatchReader"
-
 __all__ = ["read_flight", "read_flight_async"]
-
-
-async def _read(
-    client: AsyncFlightClient,
-    request: Ticket | FlightDescriptor | SqlQuery,
-    observer: TransferObserver | None,
-) -> pa.Table:
-    if isinstance(request, SqlQuery):
-        return await AsyncFlightSqlClient(client).query(
-            request.query, request.parameters, observer=observer
-        )
-    # The same stream open_flight returns, drained: arrival order, reassembled in endpoint order.
-    if isinstance(request, FlightDescriptor):
-        return await read_descriptor(client, request, observer=observer)
-    return await read_ticket(client, request, observer=observer)
 
 
 @overload
@@ -59,6 +39,10 @@ async def read_flight_async(
     sql: str | None = None,
     parameters: Any = None,
     to: Literal["arrow"] = "arrow",
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+    max_concurrency: int | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Unpack[ClientOptions],
@@ -76,6 +60,10 @@ async def read_flight_async(
     sql: str | None = None,
     parameters: Any = None,
     to: Literal["pandas"],
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+    max_concurrency: int | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Unpack[ClientOptions],
@@ -93,6 +81,10 @@ async def read_flight_async(
     sql: str | None = None,
     parameters: Any = None,
     to: Literal["polars"],
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+    max_concurrency: int | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Unpack[ClientOptions],
@@ -110,6 +102,10 @@ async def read_flight_async(
     sql: str | None = None,
     parameters: Any = None,
     to: Literal["reader"],
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+    max_concurrency: int | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Unpack[ClientOptions],
@@ -127,6 +123,10 @@ async def read_flight_async(
     sql: str | None = None,
     parameters: Any = None,
     to: str = "arrow",
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+    max_concurrency: int | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Unpack[ClientOptions],
@@ -143,17 +143,16 @@ async def read_flight_async(
     sql: str | None = None,
     parameters: Any = None,
     to: str = "arrow",
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+    max_concurrency: int | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Unpack[ClientOptions],
 ) -> ReadResult:
     """Read a flight on the running event loop; see :func:`read_flight`."""
-    if to == "reader":
-        if isinstance(source, (AsyncFlightClient, AsyncFlightSqlClient)):
-            raise FlightArgumentError(
-                "to='reader' blocks on each batch, which would deadlock the loop your "
-                "AsyncFlightClient runs on; use 'await open_flight_async(...)' instead"
-            )
+    if to == "reader":  # a reader outlives the call: its client goes with the stream
         reader = await open_flight_async(
             source,
             ticket=ticket,
@@ -162,26 +161,31 @@ async def read_flight_async(
             descriptor=descriptor,
             sql=sql,
             parameters=parameters,
+            max_concurrency=max_concurrency,
             progress=progress,
             timeout=timeout,
             **client_options,
         )
         return reader.to_reader()
-    check_target(to)
-    request = read_request(ticket, path, command, descriptor, sql, parameters)
-    observer = observer_for(progress, timeout=timeout)
-    client, thread, location = resolve_source(source, client_options)
-
-    async def read_once() -> pa.Table:
-        async with client_for(client, location, client_options) as active:
-            return await bounded(_read(active, request, observer), timeout)
-
-    # A URI or a FlightClient reads on flightnb's loop thread, where the FlightClient's
-    # channels live and where a URI gets a client of its own: one process then polls gRPC
-    # from one event loop, not two (a second grpc.aio loop makes reads on both pay a
-    # hand-over; see docs/performance.md). An AsyncFlightClient reads on the caller's loop.
-    table = await (read_once() if thread is None else thread.run_async(read_once()))
-    return convert_table(table, to)
+    return await async_client(
+        source,
+        client_options,
+        lambda client: client.read_flight(
+            descriptor,
+            ticket=ticket,
+            path=path,
+            command=command,
+            sql=sql,
+            parameters=parameters,
+            to=to,
+            dtype_backend=dtype_backend,
+            to_pandas_options=to_pandas_options,
+            rechunk=rechunk,
+            max_concurrency=max_concurrency,
+            progress=progress,
+            timeout=timeout,
+        ),
+    )
 
 
 @overload
@@ -195,6 +199,10 @@ def read_flight(
     sql: str | None = None,
     parameters: Any = None,
     to: Literal["arrow"] = "arrow",
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+    max_concurrency: int | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Unpack[ClientOptions],
@@ -212,6 +220,10 @@ def read_flight(
     sql: str | None = None,
     parameters: Any = None,
     to: Literal["pandas"],
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+    max_concurrency: int | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Unpack[ClientOptions],
@@ -229,6 +241,10 @@ def read_flight(
     sql: str | None = None,
     parameters: Any = None,
     to: Literal["polars"],
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+    max_concurrency: int | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Unpack[ClientOptions],
@@ -246,6 +262,10 @@ def read_flight(
     sql: str | None = None,
     parameters: Any = None,
     to: Literal["reader"],
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+    max_concurrency: int | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Unpack[ClientOptions],
@@ -263,6 +283,10 @@ def read_flight(
     sql: str | None = None,
     parameters: Any = None,
     to: str = "arrow",
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+    max_concurrency: int | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Unpack[ClientOptions],
@@ -279,11 +303,18 @@ def read_flight(
     sql: str | None = None,
     parameters: Any = None,
     to: str = "arrow",
+    dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND,
+    to_pandas_options: Mapping[str, Any] | None = None,
+    rechunk: bool = False,
+    max_concurrency: int | None = None,
     progress: bool | TransferObserver | None = None,
     timeout: float | None = None,
     **client_options: Unpack[ClientOptions],
 ) -> ReadResult:
     """Read a flight into a pyarrow Table, pandas DataFrame or polars DataFrame.
+
+    Opens a client for ``source`` (or uses the one given, without closing it) and calls its
+    ``read_flight``: ``read_flight(uri, ...)`` is ``FlightSqlClient(uri).read_flight(...)``.
 
     Parameters
     ----------
@@ -303,6 +334,9 @@ def read_flight(
         What to return; ``"reader"`` is a ``pyarrow.RecordBatchReader`` over the stream,
         nothing materialized (see :func:`flightnb.open_flight`; ``timeout`` is then the
         deadline of each call).
+    dtype_backend, to_pandas_options, rechunk, max_concurrency
+        As for :meth:`flightnb.FlightClient.read_flight`
+        (``dtype_backend`` defaults to ``"numpy"``, on every path that gives pandas).
     progress : bool or None
         None shows progress when the read takes more than a moment; True always, False never.
     timeout : float, optional
@@ -324,14 +358,7 @@ def read_flight(
     >>> bool((df["fare"] > 2.5).all())
     True
     """
-    if to != "reader":
-        check_target(to)
-    if isinstance(source, (AsyncFlightClient, AsyncFlightSqlClient)):
-        raise FlightArgumentError(
-            "read_flight needs a URI or a FlightClient; with an AsyncFlightClient use "
-            "'await read_flight_async(...)'"
-        )
-    if to == "reader":
+    if to == "reader":  # a reader outlives the call: its client goes with the stream
         return open_flight(
             source,
             ticket=ticket,
@@ -340,22 +367,24 @@ def read_flight(
             descriptor=descriptor,
             sql=sql,
             parameters=parameters,
+            max_concurrency=max_concurrency,
             progress=progress,
             timeout=timeout,
             **client_options,
         ).to_reader()
-    return shared_loop_thread().run(
-        read_flight_async(
-            source,
+    with blocking_client(source, client_options, "read_flight") as client:
+        return client.read_flight(
+            descriptor,
             ticket=ticket,
             path=path,
             command=command,
-            descriptor=descriptor,
             sql=sql,
             parameters=parameters,
             to=to,
+            dtype_backend=dtype_backend,
+            to_pandas_options=to_pandas_options,
+            rechunk=rechunk,
+            max_concurrency=max_concurrency,
             progress=progress,
             timeout=timeout,
-            **client_options,
         )
-    )

@@ -1,27 +1,29 @@
 """One-call streaming reads: ``open_flight`` and ``open_flight_async``.
 
-They plan a read like :func:`flightnb.read_flight` (a ticket, a descriptor, or a Flight SQL
-query) and hand back the stream instead of a Table: a
-:class:`~flightnb.client.batch_reader.FlightBatchReader` (blocking) or an
-:class:`~flightnb.client.batch_reader.AsyncFlightBatchReader`. Flights opened from a URI or
-a ``FlightClient`` run on flightnb's loop thread, so their blocking Arrow views
-(``to_reader()``, ``__arrow_c_stream__``) work from any thread, including a notebook's.
+Shims over the clients' :meth:`~flightnb.client.operations.AsyncFlightOperations.open_flight`:
+they open a client for a location (closed when the stream ends), or use the client given,
+and call the method. Flights opened from a URI or a ``FlightClient`` run on flightnb's loop
+thread, so their blocking Arrow views (``to_reader()``, ``__arrow_c_stream__``) work from any
+thread, including a notebook's. :func:`plan_and_stream`, :func:`resolve_source` and
+:func:`client_for` serve the polars scan and the Dask and Ray workers.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.batch_reader import AsyncFlightBatchReader, FlightBatchReader
-from flightnb.client.batch_stream import DEFAULT_MAX_BUFFER_BYTES, FlightBatchStream, open_stream
+from flightnb.client.batch_stream import DEFAULT_MAX_BUFFER_BYTES, FlightBatchStream
 from flightnb.client.loop_thread import LoopThread, shared_loop_thread
 from flightnb.client.observer import TransferObserver
+from flightnb.client.operations import Chooser, start_stream
 from flightnb.client.sync import FlightClient
 from flightnb.errors import FlightArgumentError
-from flightnb.requests import SqlQuery, observer_for, read_request
+from flightnb.requests import SqlQuery
+from flightnb.sources import open_async, open_blocking
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.sync import FlightSqlClient
 from flightnb.types import FlightDescriptor, FlightInfo, Ticket
@@ -30,17 +32,17 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from flightnb.client.aio import ClientOptions
-    from flightnb.types import DescriptorLike, LocationLike, TicketLike
+    from flightnb.sources import AsyncSource, Source
+    from flightnb.types import DescriptorLike, TicketLike
 
-    #: Where a blocking read goes: a location, or a client whose connection it uses.
-    Source: TypeAlias = "LocationLike | FlightClient | FlightSqlClient"
-    #: Where an async read goes: also an async client, whose loop it then runs on.
-    AsyncSource: TypeAlias = "Source | AsyncFlightClient | AsyncFlightSqlClient"
-
-__all__ = ["Chooser", "open_flight", "open_flight_async", "open_reader", "plan_and_stream"]
-
-#: Picks the endpoints to read once a flight is planned (see :func:`plan_and_stream`).
-Chooser = Callable[[FlightInfo | Ticket], Sequence[int] | None]
+__all__ = [
+    "Chooser",
+    "client_for",
+    "open_flight",
+    "open_flight_async",
+    "plan_and_stream",
+    "resolve_source",
+]
 
 
 async def plan_and_stream(
@@ -48,60 +50,24 @@ async def plan_and_stream(
     request: Ticket | FlightDescriptor | SqlQuery | FlightInfo,
     *,
     owns_client: bool,
-    max_concurrency: int | None = None,
-    preserve_order: bool | None = None,
-    max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
-    stall_timeout: float | None = None,
-    timeout: float | None = None,
-    observer: TransferObserver | None = None,
     choose: Chooser | None = None,
+    **options: Any,
 ) -> FlightBatchStream:
     """Plan ``request`` on ``client`` (GetFlightInfo, a SQL query, or none) and start it.
 
-    Runs on ``client``'s loop. The stream closes ``client`` when it ends if ``owns_client``.
-    ``choose`` sees the plan (a FlightInfo or the Ticket) before any DoGet and returns the
-    indexes of the endpoints to read (None: all); it may raise to refuse the plan.
+    :func:`flightnb.client.operations.start_stream` for a plain client, with ``sql=``
+    planned by a Flight SQL view of it. Runs on ``client``'s loop; the stream closes
+    ``client`` when it ends if ``owns_client``. ``options`` are those of ``start_stream``.
     """
-    sql_client: AsyncFlightSqlClient | None = None
-    closed = False
-
-    async def close() -> None:
-        nonlocal closed
-        if closed:
-            return
-        closed = True
-        try:
-            if sql_client is not None:
-                await sql_client.close()  # statements prepared for parameters
-        finally:
-            if owns_client:
-                await client.close()
-
-    try:
-        what: FlightInfo | Ticket
-        if isinstance(request, SqlQuery):
-            sql_client = AsyncFlightSqlClient(client)
-            what = await sql_client.execute(request.query, request.parameters, timeout=timeout)
-        elif isinstance(request, FlightDescriptor):
-            what = await client.get_flight_info(request, timeout=timeout)
-        else:
-            what = request
-        endpoints = choose(what) if choose is not None else None
-        return await open_stream(
-            client,
-            what,
-            max_concurrency=max_concurrency,
-            preserve_order=preserve_order,
-            max_buffer_bytes=max_buffer_bytes,
-            stall_timeout=stall_timeout,
-            timeout=timeout,
-            observer=observer,
-            on_close=close,
-            endpoints=endpoints,
-        )
-    except BaseException:
-        await close()
-        raise
+    planner = AsyncFlightSqlClient(client) if isinstance(request, SqlQuery) else None
+    return await start_stream(
+        client,
+        request,
+        planner=planner,
+        choose=choose,
+        on_close=client.close if owns_client else None,
+        **options,
+    )
 
 
 def resolve_source(
@@ -138,19 +104,6 @@ async def client_for(
         yield own
 
 
-async def _open_on_loop(
-    client: AsyncFlightClient | None,
-    location: Any,
-    request: Ticket | FlightDescriptor | SqlQuery,
-    client_options: Mapping[str, Any],
-    options: dict[str, Any],
-) -> FlightBatchStream:
-    owns = client is None
-    if client is None:
-        client = AsyncFlightClient(location, **client_options)
-    return await plan_and_stream(client, request, owns_client=owns, **options)
-
-
 async def open_flight_async(
     source: AsyncSource,
     *,
@@ -182,15 +135,24 @@ async def open_flight_async(
     ...     async for batch in reader:
     ...         rows += batch.num_rows
     """
-    request = read_request(ticket, path, command, descriptor, sql, parameters)
-    client, thread, location = resolve_source(source, client_options)
-    options = stream_options(
-        max_concurrency, preserve_order, max_buffer_bytes, stall_timeout, timeout, progress
+    return await open_async(
+        source,
+        client_options,
+        lambda client: client.open_flight(
+            descriptor,
+            ticket=ticket,
+            path=path,
+            command=command,
+            sql=sql,
+            parameters=parameters,
+            max_concurrency=max_concurrency,
+            preserve_order=preserve_order,
+            max_buffer_bytes=max_buffer_bytes,
+            stall_timeout=stall_timeout,
+            progress=progress,
+            timeout=timeout,
+        ),
     )
-    opening = _open_on_loop(client, location, request, client_options, options)
-    if thread is None:
-        return AsyncFlightBatchReader(await opening, None)
-    return AsyncFlightBatchReader(await thread.run_async(opening), thread)
 
 
 def open_flight(
@@ -254,56 +216,22 @@ def open_flight(
     >>> with open_flight("grpc://127.0.0.1:8815", path="trips") as reader:
     ...     df = polars.from_arrow(reader)          # streams through the C interface
     """
-    if isinstance(source, (AsyncFlightClient, AsyncFlightSqlClient)):
-        raise FlightArgumentError(
-            "open_flight needs a URI or a FlightClient; with an AsyncFlightClient use "
-            "'await open_flight_async(...)'"
-        )
-    request = read_request(ticket, path, command, descriptor, sql, parameters)
-    options = stream_options(
-        max_concurrency, preserve_order, max_buffer_bytes, stall_timeout, timeout, progress
+    return open_blocking(
+        source,
+        client_options,
+        "open_flight",
+        lambda client: client.open_flight(
+            descriptor,
+            ticket=ticket,
+            path=path,
+            command=command,
+            sql=sql,
+            parameters=parameters,
+            max_concurrency=max_concurrency,
+            preserve_order=preserve_order,
+            max_buffer_bytes=max_buffer_bytes,
+            stall_timeout=stall_timeout,
+            progress=progress,
+            timeout=timeout,
+        ),
     )
-    return open_reader(source, request, client_options, options)
-
-
-def open_reader(
-    source: Any,
-    request: Ticket | FlightDescriptor | SqlQuery,
-    client_options: Mapping[str, Any],
-    options: dict[str, Any],
-    choose: Chooser | None = None,
-) -> FlightBatchReader:
-    """:func:`open_flight` after its arguments are checked (the sinks build on it)."""
-    client, thread, location = resolve_source(source, client_options)
-    if thread is None:
-        raise FlightArgumentError(
-            "a blocking read needs a URI or a FlightClient, not an AsyncFlightClient"
-        )
-    if choose is not None:
-        options = {**options, "choose": choose}
-    stream = thread.run(_open_on_loop(client, location, request, client_options, options))
-    return FlightBatchReader(stream, thread)
-
-
-def stream_options(
-    max_concurrency: int | None,
-    preserve_order: bool | None,
-    max_buffer_bytes: int,
-    stall_timeout: float | None,
-    timeout: float | None,
-    progress: bool | TransferObserver | None,
-) -> dict[str, Any]:
-    if max_concurrency is not None and max_concurrency < 1:
-        raise FlightArgumentError("max_concurrency must be at least 1")
-    if max_buffer_bytes < 1:
-        raise FlightArgumentError("max_buffer_bytes must be positive")
-    if stall_timeout is not None and stall_timeout <= 0:
-        raise FlightArgumentError("stall_timeout must be positive")
-    return {
-        "max_concurrency": max_concurrency,
-        "preserve_order": preserve_order,
-        "max_buffer_bytes": max_buffer_bytes,
-        "stall_timeout": stall_timeout,
-        "timeout": timeout,
-        "observer": observer_for(progress, timeout=timeout),
-    }
