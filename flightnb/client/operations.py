@@ -401,6 +401,7 @@ class AsyncFlightOperations:
 
         Examples
         --------
+        >>> import flightnb
         >>> with flightnb.FlightClient(URI) as client:
         ...     df = client.read_flight(path="trips", to="pandas", dtype_backend="pyarrow")
         >>> df["trip_id"].dtype
@@ -520,6 +521,7 @@ class AsyncFlightOperations:
 
         Examples
         --------
+        >>> import flightnb
         >>> with flightnb.FlightClient(URI) as client:
         ...     with client.open_flight(path="trips") as reader:
         ...         rows = sum(batch.num_rows for batch in reader)
@@ -566,6 +568,7 @@ class AsyncFlightOperations:
 
         Examples
         --------
+        >>> import flightnb
         >>> with flightnb.FlightClient(URI) as client:
         ...     summary = client.write_flight(pa.table({"n": [1, 2]}), path="numbers_upload")
         >>> summary.rows
@@ -751,9 +754,11 @@ class AsyncFlightOperations:
 
         Examples
         --------
+        >>> import flightnb
+        >>> import pyarrow.parquet as pq
         >>> with flightnb.FlightClient(URI) as client:
-        ...     summary = client.write_parquet(tmp / "trips.parquet", path="trips")
-        >>> summary.rows == pq.read_metadata(tmp / "trips.parquet").num_rows
+        ...     summary = client.write_parquet("trips.parquet", path="trips")
+        >>> summary.rows == pq.read_metadata("trips.parquet").num_rows
         True
         """
         options = sink_files.parquet_options(row_group_size, compression, compression_level)
