@@ -234,6 +234,7 @@ class FlightOperations:
             progress: bool | TransferObserver | None = None,
             timeout: float | None = None,
         ) -> ReadResult:
+            """Blocking :meth:`AsyncFlightClient.read_flight`, with the same parameters."""
             raise NotImplementedError
 
         @overload
@@ -304,6 +305,7 @@ class FlightOperations:
             timeout: float | None = None,
             max_chunksize: int = DEFAULT_CHUNK_ROWS,
         ) -> ExchangeResult:
+            """Blocking :meth:`AsyncFlightClient.exchange_flight`, with the same parameters."""
             raise NotImplementedError
 
         def open_flight(
@@ -322,6 +324,7 @@ class FlightOperations:
             progress: bool | TransferObserver | None = None,
             timeout: float | None = None,
         ) -> FlightBatchReader:
+            """Blocking :meth:`AsyncFlightClient.open_flight`: returns a :class:`FlightBatchReader`."""
             raise NotImplementedError
 
     else:
