@@ -324,7 +324,7 @@ class FlightOperations:
             progress: bool | TransferObserver | None = None,
             timeout: float | None = None,
         ) -> FlightBatchReader:
-            """Blocking :meth:`AsyncFlightClient.open_flight`: returns a :class:`FlightBatchReader`."""
+            """Blocking :meth:`AsyncFlightClient.open_flight`; returns a FlightBatchReader."""
             raise NotImplementedError
 
     else:
