@@ -58,6 +58,21 @@ SCRIPT = textwrap.dedent(
         reveal_type(polars_frame)
         with FlightClient(URI, token="secret", timeout=5.0) as client:
             assert_type(client.read_flight(flightnb.FlightDescriptor.for_path("t")), pa.Table)
+            assert_type(client.read_flight(path="t", to="polars"), pl.DataFrame)
+            assert_type(
+                client.read_flight(path="t", to="pandas", dtype_backend="pyarrow"), pd.DataFrame
+            )
+            assert_type(client.read_flight(path="t", to="reader"), pa.RecordBatchReader)
+            with client.open_flight(path="trips") as batches:
+                assert_type(batches, flightnb.FlightBatchReader)
+                assert_type(batches.read_polars(), pl.DataFrame)
+                assert_type(batches.read_pandas(dtype_backend="numpy_nullable"), pd.DataFrame)
+            assert_type(client.write_flight(table, path="uploads"), flightnb.PutSummary)
+            assert_type(client.exchange_flight(table, path="echo", to="polars"), pl.DataFrame)
+            assert_type(client.write_parquet("t.parquet", path="t"), flightnb.WriteSummary)
+            assert_type(client.write_ipc("t.arrow", path="t"), flightnb.WriteSummary)
+            assert_type(client.write_dataset("t/", path="t"), flightnb.WriteSummary)
+            assert_type(client.do_get(b"t").read_polars(), pl.DataFrame)
             assert_type(flightnb.read_flight(client, path="trips", to="polars"), pl.DataFrame)
             assert_type(flightnb.open_flight(client, path="trips"), flightnb.FlightBatchReader)
         summary = flightnb.write_flight(URI, table, path="uploads", max_chunksize=1024)
@@ -69,6 +84,8 @@ SCRIPT = textwrap.dedent(
         assert_type(written, flightnb.WriteSummary)
         with flightnb.FlightSqlClient(URI, token="secret", timeout=5.0) as sql_client:
             assert_type(flightnb.read_flight(sql_client, sql="SELECT 1"), pa.Table)
+            assert_type(sql_client.read_flight(sql="SELECT 1", to="polars"), pl.DataFrame)
+            assert_type(sql_client.open_flight(sql="SELECT 1"), flightnb.FlightBatchReader)
             with sql_client.begin_transaction() as txn:
                 sql_client.execute_update("DELETE FROM trips", transaction=txn)
 
@@ -82,6 +99,15 @@ SCRIPT = textwrap.dedent(
         async with flightnb.AsyncFlightClient(URI) as client:
             table = await flightnb.read_flight_async(client, path="trips")
             assert_type(table, pa.Table)
+            assert_type(await client.read_flight(path="t", to="polars"), pl.DataFrame)
+            assert_type(await client.read_flight(path="t", to="pandas"), pd.DataFrame)
+            reader = await client.open_flight(path="t")
+            assert_type(reader, flightnb.AsyncFlightBatchReader)
+            assert_type(await reader.read_polars(), pl.DataFrame)
+            assert_type(await client.write_flight(table, path="t"), flightnb.PutSummary)
+            assert_type(await client.write_parquet("t.parquet", path="t"), flightnb.WriteSummary)
+        async with flightnb.AsyncFlightSqlClient(URI) as sql_client:
+            assert_type(await sql_client.read_flight(sql="SELECT 1"), pa.Table)
     '''
 )
 
@@ -112,6 +138,9 @@ WRONG = textwrap.dedent(
         flightnb.write_parquet(URI, "t.parquet", path="t", tokn="secret")  # P M
         flightnb.FlightSqlClient(URI, timeout="soon")  # P M
         flightnb.FlightSqlClient(URI).execute_update("DELETE FROM t", transaction=1)  # P M
+        flightnb.FlightClient(URI).read_flight(path="t", dtype_backend="arrow")  # P M
+        flightnb.FlightClient(URI).write_parquet("t.parquet", path="t", row_group_sise=9)  # P M
+        polars_from_method: pd.DataFrame = flightnb.FlightClient(URI).read_flight(to="polars")  # P
     """
 )
 
