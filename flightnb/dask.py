@@ -239,6 +239,9 @@ def read_flight(
         Only these columns (pushed into the query for ``sql``; selected on the worker else).
     dtype_backend : {"pyarrow", "numpy_nullable", "numpy"}, default "pyarrow"
         The pandas column types of each partition (see :func:`flightnb.convert.to_pandas`).
+        Unlike flightnb's other pandas reads (default ``"numpy"``), Dask defaults to Arrow
+        types: Dask turns object columns into strings (its ``dataframe.convert-string``),
+        which would make NumPy's object columns of decimals or nested values strings.
     token_env : str, optional
         Each worker reads its bearer token from this environment variable.
     partition_on, npartitions : str and int, optional

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import flightnb
+import flightnb.dask
 import flightnb.pandas as fpd
 import flightnb.polars as fpl
 from flightnb import (
@@ -225,6 +226,10 @@ def test_one_documented_default_dtype_backend() -> None:
     ):
         default = inspect.signature(function).parameters["dtype_backend"].default
         assert default == DEFAULT_DTYPE_BACKEND, function
+    # Dask alone keeps Arrow types, since it turns object columns (decimals) into strings.
+    assert inspect.signature(flightnb.dask.read_flight).parameters["dtype_backend"].default == (
+        "pyarrow"
+    )
 
 
 def test_read_flight_to_pandas_takes_dtype_backend(flight_server: Any) -> None:
