@@ -350,7 +350,7 @@ def probe_child(args: argparse.Namespace) -> int:
     from bench_rss import status_kib
 
     import flightnb
-    from flightnb.sinks import _File, _FormatOptions
+    from flightnb.sink_files import _File, _FormatOptions
 
     if args.grpc_option:
         import flightnb.transport.channels as channels

@@ -19,13 +19,7 @@ from typing import TYPE_CHECKING, Any
 from flightnb.client.batch_stream import DEFAULT_MAX_BUFFER_BYTES
 from flightnb.client.observer import TransferObserver
 from flightnb.errors import FlightArgumentError
-from flightnb.sink_files import (
-    MANIFEST_NAME,
-    FlightSinkError,
-    WriteSummary,
-    _File,
-    _FormatOptions,
-)
+from flightnb.sink_files import MANIFEST_NAME, FlightSinkError, WriteSummary
 from flightnb.sources import blocking_client
 
 if TYPE_CHECKING:
@@ -46,9 +40,6 @@ __all__ = [
     "write_parquet",
     "write_sink",
 ]
-
-# The file writer and its options, for the benchmarks that time encoding alone.
-_BENCHMARKED = (_File, _FormatOptions)
 
 
 def write_parquet(
