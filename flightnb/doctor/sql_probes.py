@@ -10,8 +10,8 @@ import pyarrow as pa
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.doctor.model import Status
 from flightnb.doctor.runner import NO_ANSWER, REFUSED, Outcome, ProbeRunner
+from flightnb.protocol.commands import pack
 from flightnb.sql.capabilities import is_placeholder_schema
-from flightnb.sql.commands import pack
 from flightnb.sql.results import SqlInfoValues
 from flightnb.sql.statements import PreparedStatement, Transaction
 from flightnb.types import FlightDescriptor

@@ -26,7 +26,7 @@ from flightnb.errors import (
     FlightError,
     FlightNotImplementedError,
 )
-from flightnb.sql.commands import (
+from flightnb.protocol.commands import (
     ACTION_BEGIN_TRANSACTION,
     ACTION_CANCEL_QUERY,
     ACTION_CREATE_PREPARED_STATEMENT,

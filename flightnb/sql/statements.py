@@ -15,16 +15,16 @@ from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.client.flights import DEFAULT_MAX_CONCURRENCY
 from flightnb.client.observer import TransferObserver
 from flightnb.errors import FlightArgumentError, FlightCapabilityError, FlightError
+from flightnb.protocol.commands import (
+    ACTION_CLOSE_PREPARED_STATEMENT,
+    ACTION_END_TRANSACTION,
+    pack,
+)
 from flightnb.sql.capabilities import (
     BINDING,
     BINDING_FALLBACK,
     capabilities_of,
     refuses_capability,
-)
-from flightnb.sql.commands import (
-    ACTION_CLOSE_PREPARED_STATEMENT,
-    ACTION_END_TRANSACTION,
-    pack,
 )
 from flightnb.sql.parameters import Parameters, parameters_table
 from flightnb.types import FlightDescriptor, FlightInfo

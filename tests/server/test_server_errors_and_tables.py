@@ -17,8 +17,8 @@ from bearer import adbc_connect, pyarrow_client
 
 import flightnb
 from flightnb._proto import FlightSql_pb2 as sql
+from flightnb.protocol.commands import pack, unpack_as
 from flightnb.server import FlightSqlServer
-from flightnb.sql.commands import pack, unpack_as
 
 SAMPLE_ROWS = 5000  # as in conftest.sql_server
 

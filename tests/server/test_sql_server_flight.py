@@ -17,10 +17,10 @@ from bearer import pyarrow_client
 
 from flightnb._proto import Flight_pb2
 from flightnb._proto import FlightSql_pb2 as sql
+from flightnb.protocol.commands import pack, unpack, unpack_as
 from flightnb.server import FlightSqlServer, serve
 from flightnb.server.cli import build_parser
 from flightnb.server.metadata import KEYS_SCHEMA, TABLES_SCHEMA_WITH_SCHEMA
-from flightnb.sql.commands import pack, unpack, unpack_as
 
 SAMPLE_ROWS = 5000  # as in conftest.sql_server
 
