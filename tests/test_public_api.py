@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import flightnb
 import flightnb.codec
 
@@ -116,3 +118,43 @@ def test_uploads_are_exported_at_the_top_level() -> None:
     assert flightnb.write_flight is flightnb.write.write_flight
     assert flightnb.write_flight_async is flightnb.write.write_flight_async
     assert flightnb.PutSummary is flightnb.write.PutSummary
+
+
+def test_lazy_names_are_the_ones_type_checkers_see() -> None:
+    """Each name exported on first use is imported under TYPE_CHECKING from the same module."""
+    tree = ast.parse(Path(flightnb.__file__).read_text(encoding="utf-8"))
+    seen: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for item in node.body:
+                assert isinstance(item, ast.ImportFrom) and item.module is not None
+                seen.update({alias.name: item.module for alias in item.names})
+    assert seen == flightnb._LAZY
+    assert set(seen) <= set(flightnb.__all__)
+
+
+def test_every_public_name_is_listed_by_dir() -> None:
+    assert set(flightnb.__all__) <= set(dir(flightnb))
+
+
+def test_a_misspelt_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="FlightClinet"):
+        flightnb.FlightClinet  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_import_loads_neither_the_client_nor_grpc() -> None:
+    code = (
+        "import sys, flightnb; "
+        "print(sorted(m for m in sys.modules if m == 'grpc' or m.startswith('flightnb.client')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_lazy_name_is_loaded_on_first_use() -> None:
+    code = (
+        "import sys, flightnb; client = flightnb.FlightClient; "
+        "print(client.__module__, 'flightnb.client.sync' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["flightnb.client.sync", "True"]
