@@ -319,8 +319,11 @@ def test_serve_non_blocking() -> None:
 
 
 def test_cli_parser() -> None:
+    from flightnb.server.cli import _location
+
     args = build_parser().parse_args(["--db", "x.duckdb", "--port", "9000"])
-    assert (args.db, args.host, args.port) == ("x.duckdb", "127.0.0.1", 9000)
+    assert args.db == "x.duckdb"
+    assert _location(args, tls=False) == "grpc://127.0.0.1:9000"
 
 
 def test_cli_serves_until_interrupted() -> None:
