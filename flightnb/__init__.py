@@ -146,11 +146,34 @@ _LAZY = {
 }
 
 
+#: Submodules that ``import flightnb`` loaded when it imported the client at once; code that
+#: reaches them as attributes (``flightnb.write.write_flight``) finds them on first use.
+_SUBMODULES = frozenset(
+    {
+        "client",
+        "codec",
+        "convert",
+        "narrowing",
+        "progress",
+        "read",
+        "requests",
+        "runtime_files",
+        "sinks",
+        "sql",
+        "streaming",
+        "transport",
+        "write",
+    }
+)
+
+
 if not TYPE_CHECKING:
     # Hidden from type checkers, which see the names through the imports above and so still
     # flag a misspelt one.
 
     def __getattr__(name: str) -> object:
+        if name in _SUBMODULES:
+            return importlib.import_module(f"{__name__}.{name}")  # sets the attribute too
         module = _LAZY.get(name)
         if module is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -160,7 +183,7 @@ if not TYPE_CHECKING:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return sorted({*globals(), *__all__, *_SUBMODULES})
 
 
 def load_ipython_extension(ipython: object) -> None:

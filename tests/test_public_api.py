@@ -158,3 +158,20 @@ def test_a_lazy_name_is_loaded_on_first_use() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["flightnb.client.sync", "True"]
+
+
+def test_submodules_reached_as_attributes_still_load() -> None:
+    # ``import flightnb`` once loaded these with the client; code may use them so.
+    code = (
+        "import flightnb; "
+        "print(flightnb.write.write_flight.__module__, flightnb.sql.table_schemas.__module__, "
+        "flightnb.convert.ConversionArgumentError.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["flightnb.write", "flightnb.sql.results", "flightnb.convert"]
+
+
+def test_every_submodule_reachable_as_an_attribute_exists() -> None:
+    package = Path(flightnb.__file__).parent
+    for name in flightnb._SUBMODULES:
+        assert (package / f"{name}.py").exists() or (package / name / "__init__.py").exists()
