@@ -5,8 +5,13 @@
 from flightnb import _before_grpc  # noqa: F401
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.batch_reader import AsyncFlightBatchReader, FlightBatchReader
-from flightnb.client.streams import FlightStreamChunk, FlightStreamReader
-from flightnb.client.sync import FlightClient
+from flightnb.client.streams import (
+    AsyncFlightExchange,
+    AsyncFlightPutWriter,
+    AsyncFlightStreamReader,
+    FlightStreamChunk,
+)
+from flightnb.client.sync import FlightClient, FlightExchange, FlightPutWriter, FlightStreamReader
 from flightnb.errors import (
     FlightAlreadyExistsError,
     FlightArgumentError,
@@ -54,7 +59,10 @@ __all__ = [
     "ActionType",
     "AsyncFlightBatchReader",
     "AsyncFlightClient",
+    "AsyncFlightExchange",
+    "AsyncFlightPutWriter",
     "AsyncFlightSqlClient",
+    "AsyncFlightStreamReader",
     "CancelStatus",
     "DescriptorType",
     "FlightAlreadyExistsError",
@@ -69,11 +77,13 @@ __all__ = [
     "FlightDescriptor",
     "FlightEndpoint",
     "FlightError",
+    "FlightExchange",
     "FlightInfo",
     "FlightInternalError",
     "FlightInvalidArgumentError",
     "FlightNotFoundError",
     "FlightNotImplementedError",
+    "FlightPutWriter",
     "FlightResourceExhaustedError",
     "FlightServerError",
     "FlightSinkError",
