@@ -51,8 +51,18 @@ from flightnb.types import (
 if TYPE_CHECKING:
     from flightnb.client.aio import AsyncFlightClient
     from flightnb.client.batch_reader import AsyncFlightBatchReader, FlightBatchReader
-    from flightnb.client.streams import FlightStreamChunk, FlightStreamReader
-    from flightnb.client.sync import FlightClient
+    from flightnb.client.streams import (
+        AsyncFlightExchange,
+        AsyncFlightPutWriter,
+        AsyncFlightStreamReader,
+        FlightStreamChunk,
+    )
+    from flightnb.client.sync import (
+        FlightClient,
+        FlightExchange,
+        FlightPutWriter,
+        FlightStreamReader,
+    )
     from flightnb.read import read_flight, read_flight_async
     from flightnb.sinks import (
         FlightSinkError,
@@ -72,7 +82,10 @@ __all__ = [
     "ActionType",
     "AsyncFlightBatchReader",
     "AsyncFlightClient",
+    "AsyncFlightExchange",
+    "AsyncFlightPutWriter",
     "AsyncFlightSqlClient",
+    "AsyncFlightStreamReader",
     "CancelStatus",
     "DescriptorType",
     "FlightAlreadyExistsError",
@@ -87,11 +100,13 @@ __all__ = [
     "FlightDescriptor",
     "FlightEndpoint",
     "FlightError",
+    "FlightExchange",
     "FlightInfo",
     "FlightInternalError",
     "FlightInvalidArgumentError",
     "FlightNotFoundError",
     "FlightNotImplementedError",
+    "FlightPutWriter",
     "FlightResourceExhaustedError",
     "FlightServerError",
     "FlightSinkError",
@@ -125,13 +140,18 @@ __all__ = [
 _LAZY = {
     "AsyncFlightBatchReader": "flightnb.client.batch_reader",
     "AsyncFlightClient": "flightnb.client.aio",
+    "AsyncFlightExchange": "flightnb.client.streams",
+    "AsyncFlightPutWriter": "flightnb.client.streams",
     "AsyncFlightSqlClient": "flightnb.sql",
+    "AsyncFlightStreamReader": "flightnb.client.streams",
     "FlightBatchReader": "flightnb.client.batch_reader",
     "FlightClient": "flightnb.client.sync",
+    "FlightExchange": "flightnb.client.sync",
+    "FlightPutWriter": "flightnb.client.sync",
     "FlightSinkError": "flightnb.sinks",
     "FlightSqlClient": "flightnb.sql",
     "FlightStreamChunk": "flightnb.client.streams",
-    "FlightStreamReader": "flightnb.client.streams",
+    "FlightStreamReader": "flightnb.client.sync",
     "PutSummary": "flightnb.write",
     "WriteSummary": "flightnb.sinks",
     "open_flight": "flightnb.streaming",

@@ -7,25 +7,13 @@ next release.
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
-
+from flightnb._deprecated import renamed_names
 from flightnb.protocol import commands as _commands
 
-__all__ = list(_commands.__all__)
+__all__ = list(_commands.__all__)  # a star import still gets every name, with a warning
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _commands.__all__:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"flightnb.sql.commands.{name} moved to flightnb.protocol.commands.{name}; "
-        "flightnb.sql.commands goes in the next release",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(_commands, name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__ = renamed_names(
+    __name__,
+    vars(_commands),
+    {name: (name, f"use flightnb.protocol.commands.{name}") for name in _commands.__all__},
+)
