@@ -14,7 +14,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from flightnb.client.observer import TransferObserver
-    from flightnb.client.streams import FlightExchange, FlightPutWriter, FlightStreamReader
+    from flightnb.client.streams import (
+        AsyncFlightExchange,
+        AsyncFlightPutWriter,
+        AsyncFlightStreamReader,
+    )
     from flightnb.transport.auth import Headers
     from flightnb.types import (
         CancelStatus,
@@ -47,7 +51,7 @@ class FlightRpcs(Protocol):
         location: Location | str | None = ...,
         schema: pa.Schema | None = ...,
         timeout: float | None = ...,
-    ) -> FlightStreamReader: ...
+    ) -> AsyncFlightStreamReader: ...
 
     async def renew_flight_endpoint(
         self, endpoint: FlightEndpoint, *, timeout: float | None = ..., headers: Headers = ...
@@ -60,11 +64,11 @@ class FlightRpcs(Protocol):
         *,
         timeout: float | None = ...,
         headers: Headers = ...,
-    ) -> FlightPutWriter: ...
+    ) -> AsyncFlightPutWriter: ...
 
     async def do_exchange(
         self, descriptor: FlightDescriptor, *, timeout: float | None = ..., headers: Headers = ...
-    ) -> FlightExchange: ...
+    ) -> AsyncFlightExchange: ...
 
     async def cancel_flight_info(
         self, info: FlightInfo, *, timeout: float | None = ..., headers: Headers = ...

@@ -41,7 +41,6 @@ from flightnb import read as read_module
 from flightnb import sinks as sinks_module
 from flightnb import streaming as streaming_module
 from flightnb import write as write_module
-from flightnb.client.sync import FlightStreamReaderSync
 from flightnb.convert import DEFAULT_DTYPE_BACKEND
 from flightnb.server import FlightSqlServer
 
@@ -223,6 +222,7 @@ def test_one_documented_default_dtype_backend() -> None:
         flightnb.FlightBatchReader.read_pandas,
         flightnb.AsyncFlightBatchReader.read_pandas,
         flightnb.FlightStreamReader.read_pandas,
+        flightnb.AsyncFlightStreamReader.read_pandas,
     ):
         default = inspect.signature(function).parameters["dtype_backend"].default
         assert default == DEFAULT_DTYPE_BACKEND, function
@@ -284,7 +284,7 @@ def test_stream_readers_read_pandas_and_polars(flight_server: Any) -> None:
     expected = flight_server.table("numbers")
     with FlightClient(flight_server.location) as client:
         reader = client.do_get(b"numbers")
-        assert isinstance(reader, FlightStreamReaderSync)
+        assert isinstance(reader, flightnb.FlightStreamReader)
         frame = reader.read_pandas(dtype_backend="numpy_nullable")
         polars_frame = client.do_get(b"numbers").read_polars()
     assert frame.equals(expected.to_pandas(types_mapper=pd.ArrowDtype).astype(frame.dtypes))
