@@ -11,10 +11,10 @@ thread, including a notebook's. :func:`plan_and_stream`, :func:`resolve_source` 
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from flightnb._deprecated import renamed_names
 from flightnb.client import operations
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.batch_reader import AsyncFlightBatchReader, FlightBatchReader
@@ -239,18 +239,9 @@ def open_flight(
     )
 
 
-#: Names that moved, and where to: they answer here for one more release.
-_MOVED = {"stream_options": "flightnb.client.operations"}
-
-
-def __getattr__(name: str) -> Any:
-    """``stream_options`` moved to :mod:`flightnb.client.operations` (PEP 562 alias)."""
-    if name in _MOVED:
-        warnings.warn(
-            f"flightnb.streaming.{name} moved to {_MOVED[name]}.{name}; the old name goes "
-            "away in the next release",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(operations, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# stream_options moved to flightnb.client.operations; the old name answers for one release.
+__getattr__ = renamed_names(
+    __name__,
+    {"stream_options": operations.stream_options},
+    {"stream_options": ("stream_options", "use flightnb.client.operations.stream_options")},
+)
