@@ -448,3 +448,23 @@ def test_moved_stream_options_answers_with_a_deprecation_warning() -> None:
     assert moved is operations.stream_options
     with pytest.raises(AttributeError):
         _ = streaming_module.no_such_name
+
+
+def test_a_stream_opened_for_a_location_closes_its_client_when_it_ends(
+    flight_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[AsyncFlightClient] = []
+    close = AsyncFlightClient.close
+
+    async def recording_close(self: AsyncFlightClient) -> None:
+        closed.append(self)
+        await close(self)
+
+    monkeypatch.setattr(AsyncFlightClient, "close", recording_close)
+    reader = flightnb.open_flight(flight_server.location, path="numbers", progress=False)
+    assert closed == []  # the stream still needs it
+    assert reader.read_all().num_rows > 0
+    assert len(closed) == 1 and closed[0].closed
+    batches = flightnb.read_flight(flight_server.location, path="numbers", to="reader")
+    assert batches.read_all().num_rows > 0
+    assert len(closed) == 2
