@@ -301,7 +301,7 @@ class AsyncFlightBatchReader(_Front):
         check_rechunk(rechunk)
         return to_polars(await self.read_all(), rechunk=rechunk)
 
-    def blocking(self, portal: LoopThread | LoopPortal) -> FlightBatchReader:
+    def _to_blocking(self, portal: LoopThread | LoopPortal) -> FlightBatchReader:
         """This reader's stream as a blocking reader, driven through ``portal``.
 
         For the blocking client, whose async twin opened the stream on ``portal``'s loop.

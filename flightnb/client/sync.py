@@ -346,7 +346,7 @@ class FlightOperations:
     else:
         read_flight = blocking(AsyncFlightOperations.read_flight)
         exchange_flight = blocking(AsyncFlightOperations.exchange_flight)
-        open_flight = blocking_as(AsyncFlightBatchReader.blocking, "FlightBatchReader")(
+        open_flight = blocking_as(AsyncFlightBatchReader._to_blocking, "FlightBatchReader")(
             AsyncFlightOperations.open_flight
         )
     write_flight = blocking(AsyncFlightOperations.write_flight)
