@@ -898,6 +898,8 @@ class AsyncFlightOperations:
             )
             reader = FlightBatchReader(stream, portal)
             opened.append(reader)
+            if cancelled:  # cancelled while it opened: the loop did not see it in ``opened``
+                reader.cancel()
             return reader
 
         try:

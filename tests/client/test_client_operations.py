@@ -468,3 +468,40 @@ def test_a_stream_opened_for_a_location_closes_its_client_when_it_ends(
     batches = flightnb.read_flight(flight_server.location, path="numbers", to="reader")
     assert batches.read_all().num_rows > 0
     assert len(closed) == 2
+
+
+class _FirstBatch:
+    """An observer that sets ``arrived`` (an asyncio.Event of ``loop``) at the first message."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.arrived = asyncio.Event()
+
+    def started(self, **_: Any) -> None:
+        pass
+
+    def polled(self, progress: float | None) -> None:
+        pass
+
+    def progressed(self, part: int, stats: Any) -> None:
+        self.loop.call_soon_threadsafe(self.arrived.set)
+
+    def finished(self, error: BaseException | None) -> None:
+        pass
+
+
+def test_cancelling_an_async_sink_leaves_nothing(flight_server: Any, tmp_path: Path) -> None:
+    # "slow" sends 100 batches, one every 50 ms: the write is cancelled part way.
+    async def main() -> None:
+        observer = _FirstBatch(asyncio.get_running_loop())
+        async with AsyncFlightClient(flight_server.location) as client:
+            write = asyncio.ensure_future(
+                client.write_parquet(tmp_path / "slow.parquet", ticket="slow", progress=observer)
+            )
+            await observer.arrived.wait()
+            write.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await write
+
+    asyncio.run(main())
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
