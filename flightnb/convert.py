@@ -39,6 +39,7 @@ __all__ = [
     "check_dtype_backend",
     "check_pandas_options",
     "check_polars_types",
+    "check_read_target",
     "check_rechunk",
     "check_target",
     "convert_table",
@@ -90,6 +91,22 @@ def check_target(to: object) -> Target:
     'polars'
     """
     return _check_choice("to", to, TARGETS)
+
+
+def check_read_target(to: object) -> Target | Literal["reader"]:
+    """Validate the ``to=`` of a read: a conversion target or ``"reader"`` (a stream).
+
+    Raises
+    ------
+    ConversionArgumentError
+        For any other value, naming all four choices.
+
+    Examples
+    --------
+    >>> check_read_target("reader")
+    'reader'
+    """
+    return _check_choice("to", to, (*TARGETS, "reader"))
 
 
 def check_dtype_backend(dtype_backend: object) -> DtypeBackend:

@@ -34,6 +34,7 @@ from flightnb.convert import (
     DtypeBackend,
     as_table,
     check_pandas_options,
+    check_read_target,
     check_rechunk,
     check_target,
     convert_table,
@@ -407,7 +408,7 @@ class AsyncFlightOperations:
         >>> df["trip_id"].dtype
         int64[pyarrow]
         """
-        if to == "reader":
+        if check_read_target(to) == "reader":
             thread = running_on_loop_thread()
             if thread is None:
                 raise FlightArgumentError(

@@ -80,6 +80,12 @@ def test_to_bogus_names_the_choices(nowhere: str, read: Callable[[str], Any]) ->
         read(nowhere)
 
 
+def test_a_read_names_reader_among_its_choices(nowhere: str) -> None:
+    # A read can also return a stream, so its error names the fourth choice too.
+    with pytest.raises(ValueError, match=r"'polars', 'reader'$"):
+        flightnb.read_flight(nowhere, ticket="numbers", to="arrow2", progress=False)  # type: ignore[call-overload]
+
+
 def test_rechunk_must_be_a_bool(nowhere: str) -> None:
     with pytest.raises(ConversionArgumentError, match="rechunk='yes' is not one of True, False"):
         fpl.read_flight(nowhere, ticket="numbers", rechunk="yes", progress=False)  # type: ignore[arg-type]
