@@ -23,15 +23,8 @@ from flightnb.client.batch_stream import (
     FlightReadStats,
     StreamItem,
 )
+from flightnb.client.frame_reads import AsyncFrameReads, FrameReads
 from flightnb.client.loop_thread import LoopPortal, LoopThread
-from flightnb.convert import (
-    DEFAULT_DTYPE_BACKEND,
-    DtypeBackend,
-    check_pandas_options,
-    check_rechunk,
-    to_pandas,
-    to_polars,
-)
 from flightnb.errors import (
     FlightArgumentError,
     FlightCancelledError,
@@ -39,8 +32,7 @@ from flightnb.errors import (
 from flightnb.types import FlightInfo
 
 if TYPE_CHECKING:
-    import pandas as pd
-    import polars as pl
+    pass
 
 __all__ = ["AsyncFlightBatchReader", "FlightBatchReader"]
 
@@ -149,7 +141,7 @@ class _Front:
         return f"{type(self).__name__}({self.stats!r})"
 
 
-class FlightBatchReader(_Front):
+class FlightBatchReader(FrameReads, _Front):
     """A whole flight, batch by batch, from blocking code (see :func:`flightnb.open_flight`).
 
     Iterate for ``pyarrow.RecordBatch`` objects; ``read_all()`` collects the rest into a
@@ -196,25 +188,6 @@ class FlightBatchReader(_Front):
             return table
         return pa.Table.from_batches(list(self), schema=self.schema)
 
-    def read_pandas(
-        self, *, dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND, **to_pandas_options: Any
-    ) -> pd.DataFrame:
-        """The rest of the stream as a pandas DataFrame (as ADBC's ``fetch_df``).
-
-        ``dtype_backend`` is ``"numpy"`` (default), ``"numpy_nullable"`` or ``"pyarrow"``;
-        other keywords go to :meth:`pyarrow.Table.to_pandas`. Checked before reading.
-        """
-        backend, options = check_pandas_options(dtype_backend, to_pandas_options)
-        return to_pandas(self.read_all(), dtype_backend=backend, to_pandas_options=options)
-
-    def read_polars(self, *, rechunk: bool = False) -> pl.DataFrame:
-        """The rest of the stream as a polars DataFrame (as ADBC's ``fetch_polars``).
-
-        One chunk per received batch, without copying, unless ``rechunk=True``.
-        """
-        check_rechunk(rechunk)
-        return to_polars(self.read_all(), rechunk=rechunk)
-
     def items(self) -> Iterator[StreamItem]:
         """Batches with the index of their endpoint, and an end marker per endpoint.
 
@@ -242,7 +215,7 @@ class FlightBatchReader(_Front):
         self.close()
 
 
-class AsyncFlightBatchReader(_Front):
+class AsyncFlightBatchReader(AsyncFrameReads, _Front):
     """A whole flight, batch by batch, for ``async`` code (see :func:`flightnb.open_flight_async`).
 
     ``async for batch in reader``, ``await reader.read_all()``, ``async with``; ``to_reader()``
@@ -281,25 +254,6 @@ class AsyncFlightBatchReader(_Front):
             table: pa.Table = await self._call(self._stream.read_table())
             return table
         return pa.Table.from_batches([b async for b in self], schema=self.schema)
-
-    async def read_pandas(
-        self, *, dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND, **to_pandas_options: Any
-    ) -> pd.DataFrame:
-        """The rest of the stream as a pandas DataFrame (as ADBC's ``fetch_df``).
-
-        ``dtype_backend`` is ``"numpy"`` (default), ``"numpy_nullable"`` or ``"pyarrow"``;
-        other keywords go to :meth:`pyarrow.Table.to_pandas`. Checked before reading.
-        """
-        backend, options = check_pandas_options(dtype_backend, to_pandas_options)
-        return to_pandas(await self.read_all(), dtype_backend=backend, to_pandas_options=options)
-
-    async def read_polars(self, *, rechunk: bool = False) -> pl.DataFrame:
-        """The rest of the stream as a polars DataFrame (as ADBC's ``fetch_polars``).
-
-        One chunk per received batch, without copying, unless ``rechunk=True``.
-        """
-        check_rechunk(rechunk)
-        return to_polars(await self.read_all(), rechunk=rechunk)
 
     def _to_blocking(self, portal: LoopThread | LoopPortal) -> FlightBatchReader:
         """This reader's stream as a blocking reader, driven through ``portal``.

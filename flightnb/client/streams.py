@@ -7,12 +7,13 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
 from flightnb._deprecated import renamed_names
 from flightnb._proto import Flight_pb2 as pb
+from flightnb.client.frame_reads import AsyncFrameReads
 from flightnb.client.observer import TransferStats
 from flightnb.codec import (
     BatchReceived,
@@ -21,21 +22,12 @@ from flightnb.codec import (
     MetadataReceived,
     encode_flight_data,
 )
-from flightnb.convert import (
-    DEFAULT_DTYPE_BACKEND,
-    DtypeBackend,
-    check_pandas_options,
-    check_rechunk,
-    to_pandas,
-    to_polars,
-)
 from flightnb.errors import FlightArgumentError, FlightDecodeError, FlightError
 from flightnb.transport.calls import BidiStream
 from flightnb.transport.errors import parse_response
 
 if TYPE_CHECKING:
-    import pandas as pd
-    import polars as pl
+    pass
 
 
 class MessageSource(Protocol):
@@ -57,7 +49,7 @@ class FlightStreamChunk:
     app_metadata: bytes | None
 
 
-class AsyncFlightStreamReader:
+class AsyncFlightStreamReader(AsyncFrameReads):
     """Reads a stream of FlightData: ``async for chunk in reader`` or ``await reader.read_all()``.
 
     The call starts on the first read. Leaving ``async with`` or calling :meth:`cancel`
@@ -182,25 +174,6 @@ class AsyncFlightStreamReader:
         if schema is None:
             raise FlightDecodeError("the stream ended without a schema message")
         return pa.Table.from_batches(batches, schema=schema)
-
-    async def read_pandas(
-        self, *, dtype_backend: DtypeBackend = DEFAULT_DTYPE_BACKEND, **to_pandas_options: Any
-    ) -> pd.DataFrame:
-        """The whole stream as a pandas DataFrame (as ADBC's ``fetch_df``).
-
-        ``dtype_backend`` is ``"numpy"`` (default), ``"numpy_nullable"`` or ``"pyarrow"``;
-        other keywords go to :meth:`pyarrow.Table.to_pandas`. Checked before reading.
-        """
-        backend, options = check_pandas_options(dtype_backend, to_pandas_options)
-        return to_pandas(await self.read_all(), dtype_backend=backend, to_pandas_options=options)
-
-    async def read_polars(self, *, rechunk: bool = False) -> pl.DataFrame:
-        """The whole stream as a polars DataFrame (as ADBC's ``fetch_polars``).
-
-        One chunk per received batch, without copying, unless ``rechunk=True``.
-        """
-        check_rechunk(rechunk)
-        return to_polars(await self.read_all(), rechunk=rechunk)
 
     def cancel(self) -> None:
         """Cancel the call if it is still running."""
