@@ -175,6 +175,11 @@ class LeakCheck:
     owned: dict[str, dict[tuple[str, str], str]] = dataclasses.field(
         default_factory=lambda: {scope: {} for scope in _WIDER_SCOPES}
     )
+    # Clients (numbered by flightnb._tracking.new_group) made by such fixtures: their
+    # channels open on first use, perhaps in a test, and still belong to the fixture.
+    owned_groups: dict[str, list[tuple[int, int]]] = dataclasses.field(
+        default_factory=lambda: {scope: [] for scope in _WIDER_SCOPES}
+    )
     reported: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     tasks_reported: set[str] = dataclasses.field(default_factory=set)
 
@@ -190,6 +195,12 @@ class LeakCheck:
         allowed = set(before) | self.reported
         for scope in excused:
             allowed |= set(self.owned[scope])
+            for low, high in self.owned_groups[scope]:
+                allowed |= {
+                    ("flightnb", str(r.token))
+                    for r in _tracking.open_resources()
+                    if low < r.group <= high
+                }
         new = {key: text for key, text in now.items() if key not in allowed}
         self.reported |= set(new)
         # A flightnb server is named by the registry; its socket need not be named again.
@@ -207,12 +218,14 @@ class LeakCheck:
         ]
         return lines
 
-    def owns(self, scope: str, before: dict[tuple[str, str], str]) -> None:
-        """What a fixture of ``scope`` opened while set up (since ``before``) is its scope's."""
+    def owns(self, scope: str, before: dict[tuple[str, str], str], groups_before: int) -> None:
+        """What a fixture of ``scope`` opened while set up (since ``before``) is its scope's,
+        and so are the channels that clients it made open later."""
         if scope in self.owned:
             self.owned[scope].update(
                 {key: text for key, text in snapshot().items() if key not in before}
             )
+            self.owned_groups[scope].append((groups_before, _tracking.groups_made()))
 
 
 def report(where: str, leaks: list[str]) -> str:
@@ -230,11 +243,11 @@ CHECK = LeakCheck()
 def pytest_fixture_setup(fixturedef: Any, request: Any) -> Iterator[Any]:
     if fixturedef.scope == "function":
         return (yield)
-    before = snapshot()
+    before, groups_before = snapshot(), _tracking.groups_made()
     try:
         return (yield)
     finally:
-        CHECK.owns(fixturedef.scope, before)
+        CHECK.owns(fixturedef.scope, before, groups_before)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -254,8 +267,9 @@ def no_leaks_in_module(request: pytest.FixtureRequest) -> Iterator[None]:
     before = snapshot()
     yield
     leaks = CHECK.leaked_since(before, excused=("session", "package"))
-    CHECK.owned["module"].clear()
-    CHECK.owned["class"].clear()
+    for scope in ("module", "class"):
+        CHECK.owned[scope].clear()
+        CHECK.owned_groups[scope].clear()
     if leaks:
         pytest.fail(report(f"the fixtures of {request.node.nodeid}", leaks), pytrace=False)
 

@@ -164,6 +164,14 @@ def test_closes_its_client(shared_server):
 
 def test_uses_a_leaky_module_fixture(module_portal):
     pass
+
+@pytest.fixture(scope="module")
+def module_client(shared_server):
+    with FlightClient(shared_server.location) as client:
+        yield client
+
+def test_makes_the_first_call_of_a_module_client(module_client):
+    module_client.list_actions()  # its channel opens here, and is the fixture's
 """
 
 
@@ -175,16 +183,16 @@ def test_the_fixture_fails_the_test_that_leaks(pytester: pytest.Pytester) -> Non
     pytester.makepyfile(test_leaky=textwrap.dedent(LEAKY_TESTS))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
     # One error at the teardown of the leaking test, one at the end of the leaky module; the
-    # session fixture's server outlives the tests without being reported.
-    result.assert_outcomes(passed=3, errors=2)
+    # session fixture's server and the module's client outlive tests without being reported.
+    result.assert_outcomes(passed=4, errors=2)
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_leaks_a_client*",
             "test_leaky.py::test_leaks_a_client left open:",
             "  - gRPC channel to 127.0.0.1:*, opened at *test_leaky.py:16 (test_leaks_a_client)*",
-            "*ERROR at teardown of test_uses_a_leaky_module_fixture*",
+            "*ERROR at teardown of test_makes_the_first_call_of_a_module_client*",
             "the fixtures of test_leaky.py left open:",
-            "  - a private LoopThread, opened at *test_leaky.py:13 (module_portal)",
+            "  - a private LoopThread, opened at *test_leaky.py:13 (module_portal)*",
         ]
     )
     assert "listening" not in result.stdout.str()

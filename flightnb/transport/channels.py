@@ -179,8 +179,10 @@ class ChannelPool:
         # Targets whose channel has had a connection: only those wait for a reconnect.
         self._reconnectable: set[str] = set()
         self._closed = False
-        # Where the client was made, for flightnb._tracking (which tells tests of leaks).
+        # Where and when the client was made, for flightnb._tracking (which tells tests of
+        # leaks): its channels open later, on first use.
         self._site = _tracking.caller_site()
+        self._group = _tracking.new_group()
         self._tracked: dict[str, int] = {}
 
     def __len__(self) -> int:
@@ -208,7 +210,11 @@ class ChannelPool:
             channel = await open_channel(target, self.config)
             self._channels[target.target] = channel
             self._tracked[target.target] = _tracking.opened(
-                self, "gRPC channel", f"gRPC channel to {target.target}", self._site
+                self,
+                "gRPC channel",
+                f"gRPC channel to {target.target}",
+                self._site,
+                group=self._group,
             )
             return channel
         state = channel.get_state()
