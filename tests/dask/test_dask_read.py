@@ -301,3 +301,13 @@ def test_a_client_is_refused_as_a_type_error(split_server):
     with flightnb.FlightClient(split_server.location) as client:
         with pytest.raises(FlightArgumentTypeError, match="needs a location"):
             fd.read_flight(client, path="trips")
+
+
+def test_worker_clients_of_this_process_can_be_closed(split_server, monkeypatch):
+    monkeypatch.setenv("FLIGHTNB_TEST_TOKEN", TOKEN)
+    frame = fd.read_flight(split_server.location, path="trips", token_env="FLIGHTNB_TEST_TOKEN")
+    assert len(frame.compute(scheduler="threads")) == 3000  # tasks in this process's threads
+    cached = list(workers.CLIENTS.values())
+    assert cached and not any(client.closed for client in cached)
+    assert workers.close_worker_clients() == len(cached)
+    assert workers.CLIENTS == {} and all(client.closed for client in cached)
