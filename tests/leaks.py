@@ -9,7 +9,7 @@ What counts as open, and so as a leak when a test ends with it:
   shared loop thread (``shared_loop_thread()``) is meant to live until the interpreter
   exits and is not a leak; a task still running on it once the test is over is, after a
   bounded wait for it to finish (cancellation takes a moment to reach the wire);
-* a server: flightnb's :class:`flightnb.server.FlightServer` (the DuckDB server
+* a server: flightnb's :class:`flightnb.server.service.FlightServer` (the DuckDB server
   included) not shut down, or any socket this process listens on that the test opened and
   left listening (a ``pyarrow.flight`` server, a raw gRPC server, a hostile socket server).
   Sockets are read from ``/proc/self``; where there is no ``/proc``, only flightnb's own
@@ -26,9 +26,13 @@ and tears down after every other fixture of their scope). What a test leaks is r
 once, by that test (an error at its teardown naming each object and where it was opened).
 
 Clients in other processes (Ray and Dask workers, Jupyter kernels, subprocesses) are not
-seen: their process ends with them. Before each check, polars is let release what it dropped
-without the GIL (see :func:`release_what_polars_dropped`): a scan polars stopped reading
-early is closed then, as it would be at a notebook's next polars call.
+seen: their process ends with them. A worker's cached clients (``flightnb.workers.CLIENTS``)
+live as long as their process by design; where Dask runs its tasks in this process's
+threads they are this process's, and a test closes them (``close_worker_clients()``).
+
+Before each check, polars is let release what it dropped without the GIL (see
+:func:`release_what_polars_dropped`): a scan polars stopped reading early is closed then,
+as it would be at a notebook's next polars call.
 """
 
 from __future__ import annotations
