@@ -55,6 +55,7 @@ __all__ = [
     "Plan",
     "Replan",
     "check_columns",
+    "close_worker_clients",
     "narrowed_request",
     "open_part",
     "opened_part",
@@ -116,6 +117,21 @@ def worker_client(location: str, options: Options) -> FlightClient:
         if client is None:
             client = CLIENTS[key] = FlightClient(location, **dict(options))
         return client
+
+
+def close_worker_clients() -> int:
+    """Close and forget this process's worker clients; returns how many there were.
+
+    They otherwise live as long as the process, which suits a worker. Where Dask runs its
+    tasks in threads of the calling process (its default scheduler), they are this
+    process's: call this to release their connections once the reads are done.
+    """
+    with _CLIENTS_LOCK:
+        clients = list(CLIENTS.values())
+        CLIENTS.clear()
+    for client in clients:
+        client.close()
+    return len(clients)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,11 @@ import pytest
 from corpus import CASES
 from flight_servers import TEST_USERS, FlightTestServer, populate, serve_unix
 
+# Every test, module and session fails if it leaves a client, channel, loop thread or server
+# open (see tests/leaks.py for what counts). A plugin rather than conftest hooks: it must also
+# see the setup of session-scoped fixtures, which belong to no directory.
+pytest_plugins = ["leaks", "pytester"]
+
 # Ray reads these when it is imported, so before any test module imports it: no usage
 # statistics, and its single-node mode, whose services listen on and advertise 127.0.0.1
 # instead of the machine's address (ray._private.services.get_node_ip_address).

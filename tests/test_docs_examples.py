@@ -27,6 +27,8 @@ import pytest
 from certificates import issue, make_ca
 from flight_servers import TEST_USERS, FlightTestServer
 
+from flightnb.workers import close_worker_clients
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = ("client.md", "codec.md")
 MARKER = "# runnable"
@@ -144,8 +146,11 @@ def test_how_to_example(
 ) -> None:
     namespace = {"__name__": "__docs_example__", **_how_to_namespace(page, request)}
     request.getfixturevalue("monkeypatch").chdir(tmp_path)  # the examples write files
-    with contextlib.redirect_stdout(io.StringIO()):
-        exec(compile(code, f"docs/how-to/{page}", "exec"), namespace)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(code, f"docs/how-to/{page}", "exec"), namespace)
+    finally:
+        close_worker_clients()  # Dask's default scheduler reads in this process's threads
 
 
 # --- every code block of every page runs somewhere, or says why not ----------------------

@@ -16,6 +16,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from flightnb import _tracking
 from flightnb.errors import FlightCancelledError
 
 T = TypeVar("T")
@@ -36,6 +37,7 @@ class LoopThread:
             target=self._loop.run_forever, name="flightnb-loop", daemon=True
         )
         self._thread.start()
+        self._tracked = _tracking.opened(self, "loop thread", "a private LoopThread")
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -117,6 +119,7 @@ class LoopThread:
             return
         if not self._thread.is_alive():
             _close_stopped_loop(self._loop)
+            _tracking.closed(self._tracked)
             return
         deadline = time.monotonic() + grace
 
@@ -136,6 +139,7 @@ class LoopThread:
         self._thread.join(timeout=max(_JOIN_MIN_SECONDS, deadline - time.monotonic()))
         if not self._thread.is_alive():
             _close_stopped_loop(self._loop)
+            _tracking.closed(self._tracked)
 
 
 def _close_stopped_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -214,4 +218,6 @@ def shared_loop_thread() -> LoopThread:
         if _shared is None:
             _shared = LoopThread()
             atexit.register(_shared.stop)
+            # Meant to live as long as the process (stopped at exit): never a leak.
+            _tracking.closed(_shared._tracked)
         return _shared

@@ -145,6 +145,16 @@ class CancellationRegistry:
         """Forget finished work (idempotent)."""
         with self._lock:
             self._running.discard(execution)
+            if not self._running:
+                self._lock.notify_all()  # wait_idle(); the watchdog just looks again
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no execution is registered; False if some still are after ``timeout``.
+
+        For tests and diagnostics: work ends on its own thread after its call ends.
+        """
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._running, timeout)
 
     @contextmanager
     def running(

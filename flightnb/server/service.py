@@ -39,6 +39,7 @@ import grpc
 import pyarrow as pa
 import pyarrow.flight as flight
 
+from flightnb import _tracking
 from flightnb._proto import Flight_pb2
 from flightnb.codec.decoder import FlightDataDecoder
 from flightnb.codec.encoder import FlightDataEncoder
@@ -188,6 +189,8 @@ class FlightServer:
         self._socket_path = listen.socket_path
         self._server.start()
         self._stopped = False
+        listening = self._socket_path if self._socket_path is not None else f"port {port}"
+        self._tracked = _tracking.opened(self, "server", f"{type(self).__name__} on {listening}")
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -209,6 +212,7 @@ class FlightServer:
         self._workers.shutdown(wait=False)
         if self._socket_path is not None and os.path.exists(self._socket_path):
             os.unlink(self._socket_path)
+        _tracking.closed(self._tracked)
 
     def __enter__(self) -> FlightServer:
         return self

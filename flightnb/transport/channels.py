@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import grpc
 import grpc.aio
 
+from flightnb import _tracking
 from flightnb.errors import (
     FlightArgumentError,
     FlightClientClosedError,
@@ -178,6 +179,11 @@ class ChannelPool:
         # Targets whose channel has had a connection: only those wait for a reconnect.
         self._reconnectable: set[str] = set()
         self._closed = False
+        # Where and when the client was made, for flightnb._tracking (which tells tests of
+        # leaks): its channels open later, on first use.
+        self._site = _tracking.caller_site()
+        self._group = _tracking.new_group()
+        self._tracked: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._channels)
@@ -203,6 +209,13 @@ class ChannelPool:
         if channel is None:
             channel = await open_channel(target, self.config)
             self._channels[target.target] = channel
+            self._tracked[target.target] = _tracking.opened(
+                self,
+                "gRPC channel",
+                f"gRPC channel to {target.target}",
+                self._site,
+                group=self._group,
+            )
             return channel
         state = channel.get_state()
         if state in _CONNECTED_ONCE:
@@ -228,5 +241,6 @@ class ChannelPool:
         self._closed = True
         channels, self._channels = self._channels, {}
         self._reconnectable.clear()
-        for channel in channels.values():
+        for target, channel in channels.items():
             await channel.close()
+            _tracking.closed(self._tracked.pop(target))

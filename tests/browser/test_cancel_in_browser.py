@@ -124,13 +124,11 @@ def _wait_for_rows(page: Any, index: int) -> None:
     )
 
 
-def _click_cancel(page: Any, index: int) -> float:
-    """Click the Cancel button of cell ``index``'s widget; the time of the click."""
+def _click_cancel(page: Any, index: int) -> None:
+    """Click the Cancel button of cell ``index``'s widget."""
     button = _cell(page, index).locator(".flightnb-progress button", has_text="Cancel")
     assert button.is_enabled(), "the Cancel button is disabled"
-    clicked_at = time.monotonic()
     button.click(timeout=CELL_RUNS_MS)
-    return clicked_at
 
 
 def _rows_of(summary_text: str) -> int:
@@ -193,15 +191,13 @@ def test_cancel_button_cancels_an_awaited_read(
         _wait_for_rows(page, 1)
         # The cell is still running (awaiting) when the button is clicked.
         assert "[*]" in _prompt(page, 1)
-        clicked_at = _click_cancel(page, 1)
+        _click_cancel(page, 1)  # the summary must then appear within CANCEL_TAKES_MS
 
         read_cell = _cell(page, 1)
         summary = read_cell.locator(".flightnb-summary.flightnb-cancelled")
         summary.wait_for(timeout=CANCEL_TAKES_MS)
         error = read_cell.locator(".jp-OutputArea-output", has_text="FlightCancelledError")
         error.first.wait_for(timeout=CANCEL_TAKES_MS)
-        took = time.monotonic() - clicked_at
-        assert took < CANCEL_TAKES_MS / 1000, f"cancelled {took:.1f} s after the click"
         summary_text = summary.inner_text()
         assert "cancelled" in summary_text
         assert "cancelled from the progress display" in summary_text
@@ -243,13 +239,11 @@ def test_cancel_button_cancels_a_background_read(
             ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=CELL_RUNS_MS
         )
         assert re.search(r"\[\d+\]", _prompt(page, 1)), _prompt(page, 1)
-        clicked_at = _click_cancel(page, 1)
+        _click_cancel(page, 1)  # the summary must then appear within CANCEL_TAKES_MS
 
         read_cell = _cell(page, 1)
         summary = read_cell.locator(".flightnb-summary.flightnb-cancelled")
         summary.wait_for(timeout=CANCEL_TAKES_MS)
-        took = time.monotonic() - clicked_at
-        assert took < CANCEL_TAKES_MS / 1000, f"cancelled {took:.1f} s after the click"
         summary_text = summary.inner_text()
         assert "cancelled from the progress display" in summary_text
         assert 0 < _rows_of(summary_text) < 10_000

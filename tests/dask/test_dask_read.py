@@ -359,3 +359,13 @@ def test_range_queries_quote_names_and_write_values_in_the_dialect():
         "SELECT * FROM t", None, "id", bounds, dialect_for("MySQL"), bind=False
     )
     assert mysql[1] == (base + "`_flightnb_scan` WHERE `id` >= 5 AND `id` <= 9", None)
+
+
+def test_worker_clients_of_this_process_can_be_closed(split_server, monkeypatch):
+    monkeypatch.setenv("FLIGHTNB_TEST_TOKEN", TOKEN)
+    frame = fd.read_flight(split_server.location, path="trips", token_env="FLIGHTNB_TEST_TOKEN")
+    assert len(frame.compute(scheduler="threads")) == 3000  # tasks in this process's threads
+    cached = list(workers.CLIENTS.values())
+    assert cached and not any(client.closed for client in cached)
+    assert workers.close_worker_clients() == len(cached)
+    assert workers.CLIENTS == {} and all(client.closed for client in cached)

@@ -27,6 +27,7 @@ import pytest
 import flightnb
 from flightnb.server import FlightSqlServer
 from flightnb.sql import AsyncFlightSqlClient
+from flightnb.workers import close_worker_clients
 
 _ADDRESSES = re.compile(r"grpc://(?:127\.0\.0\.1|localhost):8815")
 
@@ -111,7 +112,10 @@ def test_docstring_example(
     test.globs = {**test.globs, "URI": server.location, "uri": server.location}
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     output: list[str] = []
-    result = runner.run(test, out=output.append, clear_globs=True)
+    try:
+        result = runner.run(test, out=output.append, clear_globs=True)
+    finally:
+        close_worker_clients()  # Dask's default scheduler reads in this process's threads
     assert result.failed == 0, "".join(output)
 
 

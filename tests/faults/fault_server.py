@@ -411,6 +411,11 @@ class FaultServerProcess:
         assert self._process is not None
         return self._process.poll()
 
+    def wait(self, timeout: float = 30) -> int:
+        """The exit status, once the process has ended (TimeoutExpired past ``timeout``)."""
+        assert self._process is not None
+        return self._process.wait(timeout)
+
     def __exit__(self, *exc: object) -> None:
         self.kill()
 

@@ -626,14 +626,10 @@ def test_metadata_over_the_limit_is_a_typed_error(
 def test_server_killed_mid_stream(tmp_path: Path, api: str) -> None:
     script = [*sends(SCHEMA_MESSAGE, BATCHES[0]), Pause(0.3), Kill()]
     with FaultServerProcess({b"t": script}, tmp_path) as process:
-        started = time.monotonic()
+        # UNAVAILABLE, not a timeout (CALL_TIMEOUT): the read ended because the server died.
         with pytest.raises(flightnb.FlightUnavailableError):
             read_with(api, process.location, b"t")
-        assert time.monotonic() - started < 10
-        deadline = time.monotonic() + 10
-        while process.returncode is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert process.returncode == -9
+        assert process.wait() == -9
 
 
 def test_server_killed_while_the_client_reads(tmp_path: Path) -> None:
@@ -645,10 +641,9 @@ def test_server_killed_while_the_client_reads(tmp_path: Path) -> None:
                     chunk = await reader.read_chunk()
                     assert chunk is not None and chunk.data.num_rows == 100
                     p.kill()
-                    started = time.monotonic()
+                    # UNAVAILABLE, not a timeout: the kill ended the read.
                     with pytest.raises(flightnb.FlightUnavailableError):
                         await reader.read_all()
-                    assert time.monotonic() - started < 5
 
         asyncio.run(main())
 
@@ -661,8 +656,8 @@ def test_silent_server_times_out_and_the_call_is_cancelled(
     started = time.monotonic()
     with pytest.raises(flightnb.FlightTimedOutError):
         read_flight(server.location, ticket=ticket, progress=False, timeout=1)
-    elapsed = time.monotonic() - started
-    assert 0.9 < elapsed < 4, elapsed
+    # Not before the deadline (load only lengthens this); the error says the deadline ended it.
+    assert time.monotonic() - started > 0.9
     # The server's handler saw the cancellation: the RPC did not linger on the wire.
     assert server.record(ticket).cancelled.wait(5)
 
@@ -684,7 +679,7 @@ def test_silent_server_hits_the_clients_grpc_deadline(
         else:
             with FlightClient(server.location, timeout=1) as client:
                 client.do_get(ticket).read_all()
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started > 0.9  # the deadline, not an earlier failure
     assert server.record(ticket).cancelled.wait(5)
 
 
@@ -693,5 +688,5 @@ def test_silent_get_flight_info_times_out(server: FaultServer) -> None:
     started = time.monotonic()
     with pytest.raises(flightnb.FlightTimedOutError):
         read_flight(server.location, path="silent-info", progress=False, timeout=1)
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started > 0.9  # the deadline, not an earlier failure
     assert server.info_record(b"silent-info").cancelled.wait(5)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from typing import Any
 
 import pyarrow as pa
@@ -52,9 +51,7 @@ def test_64_concurrent_do_gets_from_one_client(
             assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             return results
 
-    started = time.monotonic()
-    results = asyncio.run(main())
-    assert time.monotonic() - started < 30
+    results = asyncio.run(main())  # a hang fails at the module's timeout
     assert len(results) == STREAMS
     for i, ticket, table in results:
         expected = servers[i % 2].table(ticket)

@@ -21,18 +21,19 @@ class _SlowServer(paflight.FlightServerBase):
     def __init__(self) -> None:
         super().__init__("grpc://127.0.0.1:0")
         self.cancelled = threading.Event()
-        self.started = threading.Event()
+        self.streaming = threading.Event()  # a few batches are out: the read is under way
 
     def do_get(self, context: Any, ticket: Any) -> paflight.GeneratorStream:
         def batches() -> Iterator[pa.RecordBatch]:
-            self.started.set()
             finished = False
             try:
-                for _ in range(1200):
+                for sent in range(1200):
                     if context.is_cancelled():
                         break
                     time.sleep(0.05)
                     yield BATCH
+                    if sent == 5:
+                        self.streaming.set()
                 finished = not context.is_cancelled()
             finally:
                 # A client that goes away either shows up in is_cancelled() or makes pyarrow
@@ -65,16 +66,13 @@ def test_interrupt_cancels_the_read_and_keeps_the_kernel_usable() -> None:
         message_id = client.execute(
             f"table = flightnb.read_flight({location!r}, ticket='slow', progress=False)"
         )
-        assert server.started.wait(30)
-        time.sleep(0.5)
-        interrupted_at = time.monotonic()
+        assert server.streaming.wait(30)
         manager.interrupt_kernel()
         reply = client.get_shell_msg(timeout=30)
         while reply["parent_header"].get("msg_id") != message_id:
             reply = client.get_shell_msg(timeout=30)
         assert reply["content"]["status"] == "error"
-        assert reply["content"]["ename"] == "KeyboardInterrupt"
-        assert time.monotonic() - interrupted_at < 10
+        assert reply["content"]["ename"] == "KeyboardInterrupt"  # the read takes a minute
         # The server saw the cancellation: the call was cancelled on the wire.
         assert server.cancelled.wait(15)
         # And the kernel goes on working, flightnb included.

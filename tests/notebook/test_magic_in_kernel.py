@@ -257,7 +257,12 @@ def test_background_reads_progress_while_a_cell_computes(
             # "slow": 100 batches with 50 ms before each, about 5 s.
             "import time\nstarted = time.monotonic()\n"
             "h = %flight get slow --bg --no-progress\nh.status",
-            "time.sleep(7)\nprint('status after the blocking cell:', h.status)",
+            # The cell blocks the kernel until the read is done (at most a minute): the
+            # read goes on while no cell awaits.
+            "deadline = time.monotonic() + 60\n"
+            "while h.status == 'running' and time.monotonic() < deadline:\n"
+            "    time.sleep(0.05)\n"
+            "print('status after the blocking cell:', h.status)",
             "r = h.result(timeout=30)\nprint('rows', r.num_rows)",
             "h2 = %flight get slow --bg --no-progress\nh2.cancel()",
             "await h2",

@@ -98,6 +98,21 @@ def test_registry_interrupts_duckdb_when_the_call_goes() -> None:
         con.close()
 
 
+def test_registry_wait_idle_returns_when_the_last_execution_finishes() -> None:
+    registry = CancellationRegistry()
+    con = duckdb.connect()
+    try:
+        assert registry.wait_idle(0)
+        execution = registry.start(con)
+        assert not registry.wait_idle(0)
+        threading.Thread(target=registry.finish, args=(execution,)).start()
+        assert registry.wait_idle(30)
+        assert registry.running_count == 0
+    finally:
+        registry.close()
+        con.close()
+
+
 def test_registry_remembers_cancelled_tickets() -> None:
     registry = CancellationRegistry()
     con = duckdb.connect()

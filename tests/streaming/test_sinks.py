@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -131,10 +130,20 @@ def test_a_server_dying_mid_write_leaves_nothing(parts_server, tmp_path) -> None
     assert _leftovers(tmp_path) == []
 
 
+def _stopped_early(parts_server: PartsServer, name: str) -> bool:
+    """The part's producer ended before sending everything: the client cancelled its call.
+
+    The parts given to this take most of a minute to send in full, so a call that was not
+    cancelled is still sending when ``wait_stopped``'s bound passes.
+    """
+    part = parts_server.parts[name]
+    return part.wait_stopped() and part.sent < part.batches
+
+
 def test_a_stall_mid_write_leaves_nothing(parts_server, tmp_path) -> None:
-    parts_server.add_part("stalls", numbered(100), chunk=10, delay=0.5)
-    started = time.monotonic()
-    with pytest.raises(flightnb.FlightTimedOutError):
+    # 0.5 s between batches (50 s in all), where stall_timeout allows 0.2 s.
+    parts_server.add_part("stalls", numbered(1000), chunk=10, delay=0.5)
+    with pytest.raises(flightnb.FlightTimedOutError, match="stall_timeout"):
         write_ipc(
             parts_server.location,
             tmp_path / "x.arrow",
@@ -142,25 +151,26 @@ def test_a_stall_mid_write_leaves_nothing(parts_server, tmp_path) -> None:
             stall_timeout=0.2,
             progress=False,
         )
-    assert time.monotonic() - started < 3
+    assert _stopped_early(parts_server, "stalls")
     assert _leftovers(tmp_path) == []
 
 
 def test_an_interrupt_mid_write_leaves_nothing_and_flightnb_stays_usable(
     parts_server, tmp_path
 ) -> None:
-    parts_server.add_part("long", numbered(1000), chunk=10, delay=0.05)  # 5 s
-    timer = threading.Timer(0.5, _thread.interrupt_main)
-    timer.start()
-    started = time.monotonic()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            write_parquet(
-                parts_server.location, tmp_path / "x.parquet", ticket="long", progress=False
-            )
-    finally:
-        timer.cancel()
-    assert time.monotonic() - started < 3
+    parts_server.add_part("long", numbered(10_000), chunk=10, delay=0.05)  # 50 s in all
+    part = parts_server.parts["long"]
+
+    def interrupt_once_writing() -> None:
+        if part.wait_sent(3, timeout=60):  # the write is under way: Ctrl-C
+            _thread.interrupt_main()
+
+    interrupter = threading.Thread(target=interrupt_once_writing, daemon=True)
+    interrupter.start()
+    with pytest.raises(KeyboardInterrupt):
+        write_parquet(parts_server.location, tmp_path / "x.parquet", ticket="long", progress=False)
+    interrupter.join()
+    assert _stopped_early(parts_server, "long")
     assert _leftovers(tmp_path) == []
     parts_server.add_part("short", numbered(10))
     assert (
