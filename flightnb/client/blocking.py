@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
@@ -107,6 +107,7 @@ def _declare(
     adapt: Callable[[Any, LoopThread], Any],
     returns: Any,
     closed_loop_result: Any = _NOTHING,
+    finish_when_interrupted: bool = False,
 ) -> Callable[..., Any]:
     name = method.__name__
 
@@ -123,6 +124,9 @@ def _declare(
             result = bound(*args, **kwargs)
             return await result if inspect.isawaitable(result) else result
 
+        if finish_when_interrupted:
+            # A Ctrl-C while waiting cancels the waiter, not the work: it ends on the loop.
+            return adapt(portal.run(_shielded(invoke())), portal)
         return adapt(portal.run(invoke()), portal)
 
     signature = inspect.signature(method)
@@ -131,6 +135,10 @@ def _declare(
     annotations["return"] = returns
     twin.__annotations__ = annotations
     return twin
+
+
+async def _shielded(coroutine: Coroutine[Any, Any, T]) -> T:
+    return await asyncio.shield(coroutine)
 
 
 def _as_is(value: Any, portal: LoopThread) -> Any:
@@ -151,8 +159,19 @@ def blocking(
 def blocking_close(
     method: Callable[Concatenate[A, P], Awaitable[None]],
 ) -> Callable[Concatenate[Any, P], None]:
-    """Like :func:`blocking`, but a no-op once flightnb's loop has shut down (at exit)."""
-    return _declare(method, _as_is, _return_annotation(method), closed_loop_result=None)
+    """Like :func:`blocking`, for a ``close``: it runs to its end even when interrupted.
+
+    A KeyboardInterrupt while waiting still reaches the caller, but the close goes on on
+    flightnb's loop, so no channel is left open behind an interrupted ``with`` block. Once
+    the loop has shut down (at interpreter exit) it is a no-op.
+    """
+    return _declare(
+        method,
+        _as_is,
+        _return_annotation(method),
+        closed_loop_result=None,
+        finish_when_interrupted=True,
+    )
 
 
 def blocking_iter(

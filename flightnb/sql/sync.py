@@ -8,6 +8,7 @@ from flightnb._deprecated import renamed_names
 from flightnb.client.blocking import (
     BlockingContext,
     blocking,
+    blocking_close,
     blocking_to,
     direct,
     mirror,
@@ -107,7 +108,7 @@ class FlightSqlClient(FlightOperations, BlockingContext[AsyncFlightSqlClient]):
         return self._flight
 
     location = mirror("location", doc="Where the server is.")
-    close = blocking(AsyncFlightSqlClient.close)
+    close = blocking_close(AsyncFlightSqlClient.close)
     execute = blocking(AsyncFlightSqlClient.execute)
     query = blocking(AsyncFlightSqlClient.query)
     execute_update = blocking(AsyncFlightSqlClient.execute_update)

@@ -118,6 +118,34 @@ def test_keyboard_interrupt_cancels_the_call_promptly() -> None:
         assert client.do_get(b"ints").read_all().equals(table.slice(0, 10))
 
 
+@pytest.mark.parametrize("sql", [False, True], ids=["FlightClient", "FlightSqlClient"])
+def test_an_interrupted_close_still_closes(flight_server: Any, sql: bool) -> None:
+    # The interrupt reaches the caller while close() waits; the close must still end, or
+    # an interrupted ``with`` block leaves its channel open.
+    flight = FlightClient(flight_server.location)
+    client: Any = flightnb.FlightSqlClient(flight) if sql else flight
+    flight.list_flights()  # a channel is open
+    owner = client.async_client
+    original_close = owner.close
+    interrupted = threading.Event()
+    closed = threading.Event()
+
+    async def close_after_the_interrupt() -> None:
+        _thread.interrupt_main()
+        await asyncio.to_thread(interrupted.wait, STOP_WITHIN)
+        await original_close()
+        closed.set()
+
+    owner.close = close_after_the_interrupt
+    with pytest.raises(KeyboardInterrupt):
+        client.close()
+    interrupted.set()
+    assert closed.wait(STOP_WITHIN), "the close was cancelled with its waiter"
+    if sql:
+        flight.close()
+    assert flight.closed
+
+
 def test_repr_names_location_not_credentials(flight_server: Any) -> None:
     with FlightClient(flight_server.location, token="canary-token-123") as client:
         assert "canary-token-123" not in repr(client)
