@@ -302,6 +302,12 @@ class AsyncFlightClient:
             return None
         return parse_location(location)
 
+    async def _connect_ahead(self, location: Location | str | None) -> None:
+        """Start connecting to an endpoint location a read will call soon (no call yet)."""
+        target = self._target_of(location)
+        if target is not None:
+            await self._calls.channels.connect_ahead(target)
+
     async def _unary(
         self,
         method: str,
