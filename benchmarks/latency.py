@@ -369,6 +369,8 @@ def child(args: argparse.Namespace) -> int:
         options = {"tls_root_certs": roots} if roots else {}
         if extra:
             options["grpc_options"] = extra
+        if args.unaligned:
+            options["align_buffers"] = False
         with flightnb.open_flight(
             args.uri, descriptor=descriptor, progress=False, **options
         ) as reader:
@@ -590,6 +592,8 @@ def run_child(client: str, uri: str, command: str, args: argparse.Namespace) -> 
         argv += ["--roots", args.roots]
     for option in args.grpc_option:
         argv += ["--grpc-option", option]
+    if args.unaligned:
+        argv.append("--unaligned")
     done = subprocess.run(argv, capture_output=True, text=True, timeout=CHILD_SECONDS, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{client} read failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -707,6 +711,7 @@ def main(argv: list[str] | None = None) -> int:
     p_child.add_argument("command")
     p_child.add_argument("--roots")
     p_child.add_argument("--grpc-option", action="append", default=[])
+    p_child.add_argument("--unaligned", action="store_true")
     parser.add_argument("--rtts", help="round trips in ms (default 0,20,50,100)")
     parser.add_argument(
         "--first-batch",
@@ -719,6 +724,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--what", default="single,eight,first", help="single, eight, first")
     parser.add_argument("--tls", action="store_true", help="time to first batch over TLS too")
     parser.add_argument("--grpc-option", action="append", default=[], help="for flightnb")
+    parser.add_argument(
+        "--unaligned",
+        action="store_true",
+        help="flightnb with align_buffers=False (no copy; buffers unaligned, as pyarrow's)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.mode == "serve":
