@@ -107,6 +107,15 @@ class CountingProxy:
         with self._changed:
             return self._changed.wait_for(lambda: self.connections >= count, timeout)
 
+    def cut(self) -> None:
+        """Close every connection open now, as a server or a NAT dropping idle ones does."""
+        with self._changed:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
     def close(self) -> None:
         """Stop accepting, cut every connection and wait for the proxy's threads."""
         with self._changed:

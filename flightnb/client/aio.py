@@ -489,6 +489,8 @@ class AsyncFlightClient:
         headers: Headers = None,
     ) -> FlightInfo:
         """Plan a flight: its schema and the endpoints that serve it."""
+        # Reconnections to the other locations this client read from overlap the plan.
+        self._calls.channels.wake_idle(self._target)
         message = await self._unary(
             "GetFlightInfo",
             descriptor_to_proto(as_descriptor(descriptor)),

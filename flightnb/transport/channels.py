@@ -236,6 +236,19 @@ class ChannelPool:
             channel = await self._open(target)
         channel.get_state(try_to_connect=True)
 
+    def wake_idle(self, skip: ChannelTarget) -> None:
+        """Start reconnecting every idle channel but ``skip``'s (no call, no credential).
+
+        A client that read from several locations keeps a channel to each; when a server
+        or a NAT closed an idle connection, the channel waits for a call to reconnect. Woken
+        while the planning call (GetFlightInfo) is in flight, those to the locations the next
+        endpoints likely name are up again by the time their DoGets go out. Only locations
+        this client has used before: a new one is not known until the plan names it.
+        """
+        for target, channel in self._channels.items():
+            if target != skip.target and channel.get_state() is grpc.ChannelConnectivity.IDLE:
+                channel.get_state(try_to_connect=True)
+
     async def _open(self, target: ChannelTarget) -> grpc.aio.Channel:
         channel = await open_channel(target, self.config)
         # Opening may await (a certificate fetch): another call may have opened the same

@@ -10,9 +10,12 @@ connection and two calls (GetFlightInfo, DoGet), as pyarrow.flight's, and nothin
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import pyarrow as pa
 import pyarrow.flight as paflight
 import pytest
@@ -21,6 +24,7 @@ from counting_proxy import CountingProxy
 from flight_servers import Endpoint, FlightTestServer
 
 import flightnb
+from flightnb.client.loop_thread import shared_loop_thread
 
 TABLE = pa.table({"n": pa.array(range(10_000), pa.int64())})
 #: Large enough that a reader holding its first batch stops the server by flow control long
@@ -152,6 +156,70 @@ def test_two_locations_read_in_full_with_one_connection_each(server: FlightTestS
             assert here.counts() == (1, 3)  # GetFlightInfo and two DoGets
             assert there.counts() == (1, 2)
     finally:
+        other.shutdown()
+
+
+class _HeldPlanServer(FlightTestServer):
+    """Answers GetFlightInfo only once ``release`` is set: the plan is "in flight" till then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.release.set()
+
+    def get_flight_info(self, context: Any, descriptor: paflight.FlightDescriptor) -> Any:
+        self.release.wait(WAIT)
+        return super().get_flight_info(context, descriptor)
+
+
+async def _until_idle(channel: Any) -> None:
+    state = channel.get_state()
+    while state is not grpc.ChannelConnectivity.IDLE:
+        await channel.wait_for_state_change(state)
+        state = channel.get_state()
+
+
+def test_a_kept_client_reconnects_to_other_locations_while_planning() -> None:
+    """Connections the servers dropped come back during GetFlightInfo, not after it."""
+    planner, other = _HeldPlanServer(), FlightTestServer()
+    try:
+        planner.add_table("rt/table", TABLE)
+        other.add_table("rt/table", TABLE)
+        with (
+            CountingProxy(f"127.0.0.1:{planner.port}") as here,
+            CountingProxy(f"127.0.0.1:{other.port}") as there,
+            flightnb.FlightClient(here.uri()) as client,
+        ):
+            endpoints = [Endpoint(b"rt/table"), Endpoint(b"rt/table", (there.uri(),))]
+            planner.add_flight("rt/held", endpoints, schema=TABLE.schema, ordered=True)
+            expected = pa.concat_tables([TABLE, TABLE])
+            assert flightnb.read_flight(client, path="rt/held", progress=False).equals(expected)
+            assert there.counts() == (1, 1)
+            # The servers drop the idle connections; the client's channel to the other
+            # location goes idle and would reconnect only when a call needs it.
+            here.cut()
+            there.cut()
+            channel = client.async_client._calls.channels._channels[f"127.0.0.1:{there.port}"]
+            shared_loop_thread().run(asyncio.wait_for(_until_idle(channel), WAIT))
+            planner.release.clear()
+            results: list[pa.Table] = []
+            reading = threading.Thread(
+                target=lambda: results.append(
+                    flightnb.read_flight(client, path="rt/held", progress=False)
+                )
+            )
+            reading.start()
+            try:
+                # GetFlightInfo is held by the server, and the other location is connected.
+                assert there.wait_connections(2, WAIT)
+                assert there.counts() == (2, 1)
+            finally:
+                planner.release.set()
+                reading.join(WAIT)
+            assert results[0].equals(expected)
+            assert there.counts() == (2, 2)
+    finally:
+        planner.shutdown()
         other.shutdown()
 
 
