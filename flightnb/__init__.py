@@ -1,12 +1,18 @@
-"""flightnb: Arrow Flight and Flight SQL for notebooks, on grpc.aio."""
+"""flightnb: Arrow Flight and Flight SQL for notebooks, on grpc.aio.
+
+The clients, readers and one-call helpers are imported on first use (PEP 562), so that
+``import flightnb.server`` or ``import flightnb.codec`` loads neither the client nor
+``grpc.aio``; the errors and value types, which both sides use, are imported at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 # First, before anything imports grpc: in a Jupyter kernel, keep gRPC core's log lines out
 # of the cells (gRPC reads GRPC_VERBOSITY once, at import).
 from flightnb import _before_grpc  # noqa: F401
-from flightnb.client.aio import AsyncFlightClient
-from flightnb.client.batch_reader import AsyncFlightBatchReader, FlightBatchReader
-from flightnb.client.streams import FlightStreamChunk, FlightStreamReader
-from flightnb.client.sync import FlightClient
 from flightnb.errors import (
     FlightAlreadyExistsError,
     FlightArgumentError,
@@ -28,10 +34,6 @@ from flightnb.errors import (
     FlightUnavailableError,
     FlightUsageError,
 )
-from flightnb.read import read_flight, read_flight_async
-from flightnb.sinks import FlightSinkError, WriteSummary, write_dataset, write_ipc, write_parquet
-from flightnb.sql import AsyncFlightSqlClient, FlightSqlClient
-from flightnb.streaming import open_flight, open_flight_async
 from flightnb.types import (
     Action,
     ActionType,
@@ -45,7 +47,33 @@ from flightnb.types import (
     Result,
     Ticket,
 )
-from flightnb.write import PutSummary, write_flight, write_flight_async
+
+if TYPE_CHECKING:
+    from flightnb.client.aio import AsyncFlightClient
+    from flightnb.client.batch_reader import AsyncFlightBatchReader, FlightBatchReader
+    from flightnb.client.streams import (
+        AsyncFlightExchange,
+        AsyncFlightPutWriter,
+        AsyncFlightStreamReader,
+        FlightStreamChunk,
+    )
+    from flightnb.client.sync import (
+        FlightClient,
+        FlightExchange,
+        FlightPutWriter,
+        FlightStreamReader,
+    )
+    from flightnb.read import read_flight, read_flight_async
+    from flightnb.sinks import (
+        FlightSinkError,
+        WriteSummary,
+        write_dataset,
+        write_ipc,
+        write_parquet,
+    )
+    from flightnb.sql import AsyncFlightSqlClient, FlightSqlClient
+    from flightnb.streaming import open_flight, open_flight_async
+    from flightnb.write import PutSummary, write_flight, write_flight_async
 
 __version__ = "0.1.0"
 
@@ -54,7 +82,10 @@ __all__ = [
     "ActionType",
     "AsyncFlightBatchReader",
     "AsyncFlightClient",
+    "AsyncFlightExchange",
+    "AsyncFlightPutWriter",
     "AsyncFlightSqlClient",
+    "AsyncFlightStreamReader",
     "CancelStatus",
     "DescriptorType",
     "FlightAlreadyExistsError",
@@ -69,11 +100,13 @@ __all__ = [
     "FlightDescriptor",
     "FlightEndpoint",
     "FlightError",
+    "FlightExchange",
     "FlightInfo",
     "FlightInternalError",
     "FlightInvalidArgumentError",
     "FlightNotFoundError",
     "FlightNotImplementedError",
+    "FlightPutWriter",
     "FlightResourceExhaustedError",
     "FlightServerError",
     "FlightSinkError",
@@ -102,6 +135,75 @@ __all__ = [
     "write_ipc",
     "write_parquet",
 ]
+
+#: Where each name that needs the client lives: imported when first asked for.
+_LAZY = {
+    "AsyncFlightBatchReader": "flightnb.client.batch_reader",
+    "AsyncFlightClient": "flightnb.client.aio",
+    "AsyncFlightExchange": "flightnb.client.streams",
+    "AsyncFlightPutWriter": "flightnb.client.streams",
+    "AsyncFlightSqlClient": "flightnb.sql",
+    "AsyncFlightStreamReader": "flightnb.client.streams",
+    "FlightBatchReader": "flightnb.client.batch_reader",
+    "FlightClient": "flightnb.client.sync",
+    "FlightExchange": "flightnb.client.sync",
+    "FlightPutWriter": "flightnb.client.sync",
+    "FlightSinkError": "flightnb.sinks",
+    "FlightSqlClient": "flightnb.sql",
+    "FlightStreamChunk": "flightnb.client.streams",
+    "FlightStreamReader": "flightnb.client.sync",
+    "PutSummary": "flightnb.write",
+    "WriteSummary": "flightnb.sinks",
+    "open_flight": "flightnb.streaming",
+    "open_flight_async": "flightnb.streaming",
+    "read_flight": "flightnb.read",
+    "read_flight_async": "flightnb.read",
+    "write_dataset": "flightnb.sinks",
+    "write_flight": "flightnb.write",
+    "write_flight_async": "flightnb.write",
+    "write_ipc": "flightnb.sinks",
+    "write_parquet": "flightnb.sinks",
+}
+
+
+#: Submodules that ``import flightnb`` loaded when it imported the client at once; code that
+#: reaches them as attributes (``flightnb.write.write_flight``) finds them on first use.
+_SUBMODULES = frozenset(
+    {
+        "client",
+        "codec",
+        "convert",
+        "narrowing",
+        "progress",
+        "read",
+        "requests",
+        "runtime_files",
+        "sinks",
+        "sql",
+        "streaming",
+        "transport",
+        "write",
+    }
+)
+
+
+if not TYPE_CHECKING:
+    # Hidden from type checkers, which see the names through the imports above and so still
+    # flag a misspelt one.
+
+    def __getattr__(name: str) -> object:
+        if name in _SUBMODULES:
+            return importlib.import_module(f"{__name__}.{name}")  # sets the attribute too
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # asked once: later lookups find it without this hook
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})
 
 
 def load_ipython_extension(ipython: object) -> None:

@@ -7,6 +7,11 @@ the schema, so nothing is read on the client. Each worker process keeps one
 :class:`~flightnb.FlightClient` per server and options (its channels are reused by every task
 the worker runs) and reads its endpoint with the streaming reader.
 
+The SQL the reader writes (the ``columns`` pushed into a query, the ``partition_on`` range
+queries) quotes names in the server's dialect, which SqlInfo's ``FLIGHT_SQL_SERVER_NAME``
+tells (:mod:`flightnb.protocol.dialects`), as the polars scan does: backticks for MySQL or
+Spark, double quotes elsewhere.
+
 Servers lacking a capability: a prepared statement's missing or placeholder schema is replaced
 by GetSchema of the query; a server that does not bind parameters (it refuses an empty binding
 tried when planning) gets the ``partition_on`` bounds written into each range query as typed
@@ -45,16 +50,17 @@ from flightnb.errors import (
     FlightCapabilityError,
     FlightError,
 )
+from flightnb.protocol.dialects import GENERIC, Dialect, quote_identifier
 from flightnb.requests import SqlQuery, read_request
 from flightnb.scan.literals import render_literal
-from flightnb.scan.predicate import Dialect, dialect_for
-from flightnb.scan.query import SCAN_ALIAS
+from flightnb.scan.query import SCAN_ALIAS, wrappable
 from flightnb.sql.capabilities import (
     BINDING,
     capabilities_of,
     refuses_capability,
 )
 from flightnb.sql.client import AsyncFlightSqlClient
+from flightnb.sql.dialect import server_dialect
 from flightnb.types import FlightEndpoint, Location
 from flightnb.workers import (
     REFUSED_NOTE,
@@ -118,23 +124,21 @@ def read_partition(part: _Part) -> Any:
 
 
 async def _bounds(
-    client: AsyncFlightClient, query: str, parameters: Any, column: str
+    client: AsyncFlightClient, query: str, parameters: Any, column: str, dialect: Dialect
 ) -> tuple[pa.Scalar, pa.Scalar]:
-    from flightnb.scan.predicate import quote_identifier
-
-    name = quote_identifier(column)
-    text = f"SELECT min({name}), max({name}) FROM ({query}) AS {quote_identifier(SCAN_ALIAS)}"
+    name = quote_identifier(column, dialect)
+    alias = quote_identifier(SCAN_ALIAS, dialect)
+    text = f"SELECT min({name}), max({name}) FROM ({query}) AS {alias}"
     async with AsyncFlightSqlClient(client) as sql_client:
         table = await sql_client.query(text, parameters)
     return table.column(0)[0], table.column(1)[0]
 
 
-async def _literal_dialect(client: AsyncFlightClient, query: str) -> Dialect | None:
-    """None if the server binds parameters (an empty binding tried on ``query``), else the
-    dialect to write values as literals in."""
+async def _binds(client: AsyncFlightClient, query: str) -> bool:
+    """Whether the server binds parameters (an empty binding tried on ``query``)."""
     found = capabilities_of(client)
-    async with AsyncFlightSqlClient(client) as sql_client:
-        if found.parameter_binding is None:
+    if found.parameter_binding is None:
+        async with AsyncFlightSqlClient(client) as sql_client:
             try:
                 async with sql_client.prepare(query) as statement:
                     await statement.probe_binding()
@@ -142,14 +146,7 @@ async def _literal_dialect(client: AsyncFlightClient, query: str) -> Dialect | N
                 if not refuses_capability(exc):
                     raise
                 found.lacks_binding(exc)  # no prepared statements, so nothing to bind to
-        if found.parameter_binding is not False:
-            return None
-        try:
-            info = await sql_client.get_sql_info(["FLIGHT_SQL_SERVER_NAME"])
-        except FlightError:
-            return dialect_for(None)
-    name = info.get("FLIGHT_SQL_SERVER_NAME")
-    return dialect_for(name if isinstance(name, str) else None)
+    return found.parameter_binding is not False
 
 
 def _split(low: pa.Scalar, high: pa.Scalar, n: int) -> list[pa.Scalar]:
@@ -176,17 +173,18 @@ def _range_queries(
     parameters: Any,
     column: str,
     bounds: list[pa.Scalar],
-    literals: Dialect | None = None,
+    dialect: Dialect = GENERIC,
+    *,
+    bind: bool = True,
 ) -> list[tuple[str, list[Any] | None]]:
-    """One query per range; with ``literals`` the bounds are written in that dialect."""
-    from flightnb.scan.predicate import quote_identifier
-
-    name = quote_identifier(column)
-    base = f"SELECT * FROM ({query}) AS {quote_identifier(SCAN_ALIAS)} WHERE "
+    """One query per range, quoted in ``dialect``; without ``bind`` the bounds are written
+    into the SQL as literals of ``dialect``."""
+    name = quote_identifier(column, dialect)
+    base = f"SELECT * FROM ({query}) AS {quote_identifier(SCAN_ALIAS, dialect)} WHERE "
     own = list(parameters or ())
     marks = ["?"] * len(bounds)
-    if literals is not None:
-        written = [render_literal(b, literals.literals) for b in bounds]
+    if not bind:
+        written = [render_literal(b, dialect.literals) for b in bounds]
         if any(w is None for w in written):
             raise FlightCapabilityError(
                 BINDING,
@@ -201,7 +199,7 @@ def _range_queries(
         condition = f"{name} >= {marks[i]} AND {name} {high_op} {marks[i + 1]}"
         if i == 0:
             condition = f"({condition}) OR {name} IS NULL"  # NULLs go to the first partition
-        if literals is not None:
+        if not bind:
             parts.append((base + condition, parameters))
         else:
             parts.append((base + condition, [*own, bounds[i], bounds[i + 1]]))
@@ -264,11 +262,11 @@ def read_flight(
     """
     backend = check_dtype_backend(dtype_backend)
     location = worker_location(source, "flightnb.dask.read_flight")
-    request = read_request(None, path, command, descriptor, sql, parameters)
+    asked = read_request(None, path, command, descriptor, sql, parameters)
     if (partition_on is None) != (npartitions is None):
         raise FlightArgumentError("give partition_on= and npartitions= together")
     if partition_on is not None:
-        if not isinstance(request, SqlQuery):
+        if not isinstance(asked, SqlQuery):
             raise FlightArgumentError("partition_on= splits a sql= query only")
         if npartitions is None or npartitions < 1:
             raise FlightArgumentError("npartitions must be at least 1")
@@ -280,20 +278,27 @@ def read_flight(
     planning = planning_options(options)  # the workers may have a token the client has not
 
     wanted = tuple(columns) if columns is not None else None
-    request = narrowed_request(request, wanted)
+    # SQL written for the server (the columns pushed into the query, the partition queries)
+    # quotes names and writes values in the server's dialect, as the polars scan does.
+    writes_sql = isinstance(asked, SqlQuery) and (
+        partition_on is not None or (wanted is not None and wrappable(asked.query))
+    )
 
-    async def plan() -> tuple[Plan, Any, Dialect | None]:
+    async def plan() -> tuple[Any, Plan, Any, Dialect, bool]:
         async with AsyncFlightClient(location, **planning) as client:
+            dialect = await server_dialect(client) if writes_sql else GENERIC
+            request = narrowed_request(asked, wanted, dialect)
             planned = await plan_request(client, request)
-            bounds, literals = None, None
+            bounds, bind = None, True
             if partition_on is not None:
                 assert isinstance(request, SqlQuery)
-                bounds = await _bounds(client, request.query, request.parameters, partition_on)
-                if request.parameters is None:
-                    literals = await _literal_dialect(client, request.query)
-            return planned, bounds, literals
+                query, own = request.query, request.parameters
+                bounds = await _bounds(client, query, own, partition_on, dialect)
+                if own is None:
+                    bind = await _binds(client, query)
+            return request, planned, bounds, dialect, bind
 
-    planned, bounds, literals = shared_loop_thread().run(plan())
+    request, planned, bounds, dialect, bind = shared_loop_thread().run(plan())
     info, schema = planned.info, planned.schema
     shown = schema
     if wanted is not None:
@@ -321,7 +326,8 @@ def read_flight(
                 request.parameters,
                 partition_on,
                 _split(low, high, npartitions),
-                literals,
+                dialect,
+                bind=bind,
             )
             parts = [_Part(query=q, parameters=p, **common) for q, p in ranges]
     elif info is None:

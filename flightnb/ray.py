@@ -44,7 +44,10 @@ from ray.data.datasource import Datasink, Datasource, ReadTask, WriteResult
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.errors import FlightArgumentError
+from flightnb.protocol.dialects import GENERIC
 from flightnb.requests import SqlQuery, read_request
+from flightnb.scan.query import wrappable
+from flightnb.sql.dialect import server_dialect
 from flightnb.types import FlightDescriptor, FlightEndpoint, Location, descriptor_from
 from flightnb.workers import (
     REFUSED_NOTE,
@@ -329,21 +332,23 @@ def read_flight(
     if override_num_blocks is not None and override_num_blocks < 1:
         raise FlightArgumentError("override_num_blocks must be at least 1")
     wanted = tuple(columns) if columns is not None else None
-    request = narrowed_request(
-        read_request(ticket, path, command, descriptor, sql, parameters), wanted
-    )
+    asked = read_request(ticket, path, command, descriptor, sql, parameters)
     options = worker_options(token_env, client_options)
 
     schema: pa.Schema | None
-    if isinstance(request, (FlightDescriptor, SqlQuery)):
+    request: Any = asked
+    if isinstance(asked, (FlightDescriptor, SqlQuery)):
         planning = planning_options(options)
-        planned = request
+        # Columns pushed into a query are quoted in the server's dialect, as the scan does.
+        writes_sql = isinstance(asked, SqlQuery) and wanted is not None and wrappable(asked.query)
 
-        async def plan_once() -> Plan:
+        async def plan_once() -> tuple[Any, Plan]:
             async with AsyncFlightClient(location, **planning) as client:
-                return await plan(client, planned)
+                dialect = await server_dialect(client) if writes_sql else GENERIC
+                narrowed = narrowed_request(asked, wanted, dialect)
+                return narrowed, await plan(client, narrowed)
 
-        plan_ = shared_loop_thread().run(plan_once())
+        request, plan_ = shared_loop_thread().run(plan_once())
         schema = plan_.schema
         parts = _parts(plan_, request)
         note = plan_.session_note(request)

@@ -39,6 +39,7 @@ from flightnb.errors import (
     FlightUnauthenticatedError,
     FlightUnauthorizedError,
 )
+from flightnb.protocol.dialects import GENERIC, Dialect
 from flightnb.requests import SqlQuery
 from flightnb.scan.query import narrow_query, wrappable
 from flightnb.sql.capabilities import is_placeholder_schema, refuses_capability
@@ -235,10 +236,13 @@ def worker_location(source: object, reader: str) -> str:
     )
 
 
-def narrowed_request(request: Any, columns: tuple[str, ...] | None) -> Any:
+def narrowed_request(
+    request: Any, columns: tuple[str, ...] | None, dialect: Dialect = GENERIC
+) -> Any:
     """``request`` with ``columns`` pushed into it when it is a query that can be wrapped.
 
-    Other requests are returned as they are: the workers select their columns.
+    The names are quoted in the server's ``dialect``. Other requests are returned as they
+    are: the workers select their columns.
     """
     if columns is None or not isinstance(request, SqlQuery) or not wrappable(request.query):
         return request
@@ -249,6 +253,7 @@ def narrowed_request(request: Any, columns: tuple[str, ...] | None) -> Any:
         columns=columns,
         condition=None,
         n_rows=None,
+        dialect=dialect,
     )
     return SqlQuery(narrowed.query, narrowed.parameters)
 

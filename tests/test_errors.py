@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOT_IN_THE_TREE = {
     # Caught by the SQL client and raised again as FlightDecodeError; the server turns it
     # into INVALID_ARGUMENT.
-    "flightnb.sql.commands.CommandDecodeError",
+    "flightnb.protocol.commands.CommandDecodeError",
     # The %flight magic turns it into IPython's one-line UsageError.
     "flightnb.notebook.placeholders.MissingParameterError",
     # Server side: each becomes the status of the call the server answers.

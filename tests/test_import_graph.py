@@ -101,3 +101,86 @@ def test_no_import_cycles() -> None:
 def test_the_cycle_finder_finds_cycles() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert _cycles(graph) == [["a", "b", "c"]]
+
+
+# --- the server stands on its own ---------------------------------------------------------
+
+#: Client-side packages and modules: the server imports none of them.
+CLIENT_SIDE = (
+    "flightnb.client",
+    "flightnb.sql",
+    "flightnb.scan",
+    "flightnb.read",
+    "flightnb.streaming",
+    "flightnb.sinks",
+    "flightnb.write",
+)
+
+
+def _uses_grpc_aio(path: Path) -> bool:
+    """Whether the module's own source imports ``grpc.aio``."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            if any(a.name == "grpc.aio" or a.name.startswith("grpc.aio.") for a in node.names):
+                return True
+        elif isinstance(node, ast.ImportFrom) and node.module is not None and not node.level:
+            if node.module == "grpc.aio" or node.module.startswith("grpc.aio."):
+                return True
+            if node.module == "grpc" and any(a.name == "aio" for a in node.names):
+                return True
+    return False
+
+
+def _reach(starts: set[str], graph: dict[str, set[str]]) -> set[str]:
+    """Every module imported from ``starts``, with the packages whose ``__init__`` runs.
+
+    The top-level ``flightnb/__init__.py`` is not followed: it exports the client lazily
+    (a fresh interpreter checks that in tests/server/test_server_alone.py).
+    """
+    seen: set[str] = set()
+    todo = list(starts)
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        parents = [module.rsplit(".", n)[0] for n in range(1, module.count(".") + 1)]
+        todo.extend(p for p in parents if p in graph)
+        if module != "flightnb":
+            todo.extend(graph.get(module, ()))
+    return seen
+
+
+def grpc_aio_modules() -> set[str]:
+    """flightnb's modules whose own source imports ``grpc.aio``."""
+    return {name for name, path in _modules().items() if _uses_grpc_aio(path)}
+
+
+def grpc_aio_users() -> set[str]:
+    """flightnb's modules that import ``grpc.aio``, themselves or through another module."""
+    modules = _modules()
+    graph = {name: _imports(name, path, modules) for name, path in modules.items()}
+    direct = grpc_aio_modules()
+    return {name for name in graph if name != "flightnb" and _reach({name}, graph) & direct}
+
+
+def test_the_aio_users_are_found() -> None:
+    users = grpc_aio_users()
+    assert {"flightnb.transport.calls", "flightnb.client.aio", "flightnb.sql.client"} <= users
+    assert "flightnb.transport.locations" not in users
+
+
+def test_the_server_imports_no_client_code() -> None:
+    modules = _modules()
+    graph = {name: _imports(name, path, modules) for name, path in modules.items()}
+    server = {name for name in modules if name.startswith("flightnb.server")}
+    reached = _reach(server, graph)
+    assert "flightnb.protocol.commands" in reached  # the walk follows the server's imports
+    client = {m for m in reached if any(m == c or m.startswith(f"{c}.") for c in CLIENT_SIDE)}
+    assert client == set()
+    assert reached & grpc_aio_users() == set()
+
+
+def test_the_reach_includes_packages_run_on_the_way() -> None:
+    graph: dict[str, set[str]] = {"flightnb": {"x"}, "p": set(), "p.q": set(), "s": {"p.q"}}
+    assert _reach({"s"}, graph) == {"s", "p.q", "p"}

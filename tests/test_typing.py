@@ -37,6 +37,7 @@ SCRIPT = textwrap.dedent(
 
     import flightnb
     import flightnb.polars
+    import flightnb.sql
     from flightnb import FlightClient
     from flightnb.write import exchange_flight
 
@@ -60,6 +61,12 @@ SCRIPT = textwrap.dedent(
             assert_type(client.read_flight(flightnb.FlightDescriptor.for_path("t")), pa.Table)
             assert_type(flightnb.read_flight(client, path="trips", to="polars"), pl.DataFrame)
             assert_type(flightnb.open_flight(client, path="trips"), flightnb.FlightBatchReader)
+            assert_type(client.do_get(b"trips"), flightnb.FlightStreamReader)
+            with client.do_put(flightnb.FlightDescriptor.for_path("t"), table.schema) as writer:
+                assert_type(writer, flightnb.FlightPutWriter)
+            exchange = client.do_exchange(flightnb.FlightDescriptor.for_path("echo"))
+            assert_type(exchange, flightnb.FlightExchange)
+            assert_type(exchange.reader, flightnb.FlightStreamReader)
         summary = flightnb.write_flight(URI, table, path="uploads", max_chunksize=1024)
         assert_type(summary, flightnb.PutSummary)
         assert_type(exchange_flight(URI, polars_frame, path="echo", to="polars"), pl.DataFrame)
@@ -70,7 +77,10 @@ SCRIPT = textwrap.dedent(
         with flightnb.FlightSqlClient(URI, token="secret", timeout=5.0) as sql_client:
             assert_type(flightnb.read_flight(sql_client, sql="SELECT 1"), pa.Table)
             with sql_client.begin_transaction() as txn:
+                assert_type(txn, flightnb.sql.Transaction)
                 sql_client.execute_update("DELETE FROM trips", transaction=txn)
+            with sql_client.prepare("SELECT ?") as statement:
+                assert_type(statement, flightnb.sql.PreparedStatement)
 
 
     async def async_reads() -> None:
@@ -82,6 +92,16 @@ SCRIPT = textwrap.dedent(
         async with flightnb.AsyncFlightClient(URI) as client:
             table = await flightnb.read_flight_async(client, path="trips")
             assert_type(table, pa.Table)
+            assert_type(client.do_get(b"trips"), flightnb.AsyncFlightStreamReader)
+            writer = await client.do_put(flightnb.FlightDescriptor.for_path("t"), table.schema)
+            assert_type(writer, flightnb.AsyncFlightPutWriter)
+            exchange = await client.do_exchange(flightnb.FlightDescriptor.for_path("echo"))
+            assert_type(exchange, flightnb.AsyncFlightExchange)
+        async with flightnb.AsyncFlightSqlClient(URI) as sql_client:
+            async with sql_client.begin_transaction() as txn:
+                assert_type(txn, flightnb.sql.AsyncTransaction)
+            async with sql_client.prepare("SELECT ?") as statement:
+                assert_type(statement, flightnb.sql.AsyncPreparedStatement)
     '''
 )
 

@@ -11,7 +11,11 @@ import pyarrow as pa
 from google.protobuf.message import Message
 
 from flightnb._proto import Flight_pb2 as pb
-from flightnb.client.streams import FlightExchange, FlightPutWriter, FlightStreamReader
+from flightnb.client.streams import (
+    AsyncFlightExchange,
+    AsyncFlightPutWriter,
+    AsyncFlightStreamReader,
+)
 from flightnb.errors import (
     FlightDecodeError,
     FlightInternalError,
@@ -547,7 +551,7 @@ class AsyncFlightClient:
         schema: pa.Schema | None = None,
         timeout: float | None = None,
         headers: Headers = None,
-    ) -> FlightStreamReader:
+    ) -> AsyncFlightStreamReader:
         """Stream the data behind a ticket.
 
         ``location`` picks the endpoint location to fetch from (default: this server).
@@ -558,7 +562,7 @@ class AsyncFlightClient:
         stream = self._calls.server_stream(
             "DoGet", request, target=self._target_of(location), timeout=timeout, headers=headers
         )
-        return FlightStreamReader(
+        return AsyncFlightStreamReader(
             stream, schema=schema, validate=self._validate, align_buffers=self._align_buffers
         )
 
@@ -569,7 +573,7 @@ class AsyncFlightClient:
         *,
         timeout: float | None = None,
         headers: Headers = None,
-    ) -> FlightPutWriter:
+    ) -> AsyncFlightPutWriter:
         """Start an upload; write batches to the returned writer, then ``close()`` it.
 
         If the server rejects the upload as UNAUTHENTICATED before answering anything,
@@ -577,7 +581,7 @@ class AsyncFlightClient:
         replayed once with a refreshed token (see ``token=``).
         """
         call = await self._calls.bidi("DoPut", timeout=timeout, headers=headers)
-        writer = FlightPutWriter(
+        writer = AsyncFlightPutWriter(
             call, descriptor_to_proto(as_descriptor(descriptor)).SerializeToString()
         )
         if schema is not None:
@@ -590,14 +594,14 @@ class AsyncFlightClient:
         *,
         timeout: float | None = None,
         headers: Headers = None,
-    ) -> FlightExchange:
+    ) -> AsyncFlightExchange:
         """Open a bidirectional data stream.
 
         Replayed once with a refreshed token, like :meth:`do_put`, when the server rejects
         it as UNAUTHENTICATED before sending anything.
         """
         call = await self._calls.bidi("DoExchange", timeout=timeout, headers=headers)
-        return FlightExchange(
+        return AsyncFlightExchange(
             call,
             descriptor_to_proto(as_descriptor(descriptor)).SerializeToString(),
             validate=self._validate,

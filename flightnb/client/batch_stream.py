@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.observer import TransferObserver, TransferStats, notify
-from flightnb.client.streams import FlightStreamChunk, FlightStreamReader
+from flightnb.client.streams import AsyncFlightStreamReader, FlightStreamChunk
 from flightnb.errors import (
     FlightArgumentError,
     FlightCancelledError,
@@ -400,7 +400,7 @@ class FlightBatchStream:
         assert last_error is not None
         raise last_error
 
-    async def _pump(self, slot: int, index: int, reader: FlightStreamReader) -> None:
+    async def _pump(self, slot: int, index: int, reader: AsyncFlightStreamReader) -> None:
         counted_bytes = counted_messages = 0
         while True:
             await self._wait_for_room(slot)
@@ -420,7 +420,9 @@ class FlightBatchStream:
         self.stats.endpoints_done += 1
         self._put(slot, StreamItem(index, None, 0))
 
-    async def _next_chunk(self, reader: FlightStreamReader, index: int) -> FlightStreamChunk | None:
+    async def _next_chunk(
+        self, reader: AsyncFlightStreamReader, index: int
+    ) -> FlightStreamChunk | None:
         if self._stall is None:
             return await reader.read_chunk()
         try:

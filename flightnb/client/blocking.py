@@ -5,14 +5,14 @@ A twin class names, for each member of its async original, how the blocking side
     class FlightClient(BlockingContext[AsyncFlightClient]):
         get_flight_info = blocking(AsyncFlightClient.get_flight_info)
         list_flights = blocking_iter(AsyncFlightClient.list_flights)
-        do_get = blocking_to(FlightStreamReaderSync)(AsyncFlightClient.do_get)
+        do_get = blocking_to(FlightStreamReader)(AsyncFlightClient.do_get)
 
 Each declaration runs the async method on flightnb's loop thread (grpc.aio channels belong to
 that loop) and waits for it; a KeyboardInterrupt while waiting cancels it. The twin keeps the
 original's name, docstring, parameters and defaults (``inspect.signature`` shows them), so
 the two APIs cannot drift; only the return shape is adapted: async iterators become
 iterators, async resources become their twins. Twin objects passed as arguments (a
-``TransactionSync`` as ``transaction=``) reach the async method as their originals.
+``Transaction`` as ``transaction=``) reach the async method as their originals.
 """
 
 from __future__ import annotations

@@ -7,10 +7,11 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
+from flightnb._deprecated import renamed_names
 from flightnb._proto import Flight_pb2 as pb
 from flightnb.client.observer import TransferStats
 from flightnb.codec import (
@@ -45,7 +46,7 @@ class FlightStreamChunk:
     app_metadata: bytes | None
 
 
-class FlightStreamReader:
+class AsyncFlightStreamReader:
     """Reads a stream of FlightData: ``async for chunk in reader`` or ``await reader.read_all()``.
 
     The call starts on the first read. Leaving ``async with`` or calling :meth:`cancel`
@@ -57,6 +58,12 @@ class FlightStreamReader:
         The call the messages come from (it starts on the first read).
     schema : pyarrow.Schema, optional
         Used when the server ends the stream without sending a schema message.
+
+    Notes
+    -----
+    Named like :class:`~flightnb.AsyncFlightClient`: the async reader has the ``Async``
+    prefix and its blocking twin, :class:`~flightnb.FlightStreamReader`, the plain name.
+    Until this release ``FlightStreamReader`` named this async class.
     """
 
     __slots__ = (
@@ -175,7 +182,7 @@ class FlightStreamReader:
             self._source.cancel()
         self._finish()
 
-    async def __aenter__(self) -> FlightStreamReader:
+    async def __aenter__(self) -> AsyncFlightStreamReader:
         return self
 
     async def __aexit__(
@@ -265,7 +272,7 @@ class _Uploader:
         self._writing_done = True
 
 
-class FlightPutWriter(_Uploader):
+class AsyncFlightPutWriter(_Uploader):
     """Upload half of DoPut; the server's PutResult metadata is read with :meth:`read_result`.
 
     Use as ``async with await client.do_put(descriptor, schema) as writer:``; leaving the
@@ -294,7 +301,7 @@ class FlightPutWriter(_Uploader):
         self.stats.finished = time.monotonic()
         return self.results
 
-    async def __aenter__(self) -> FlightPutWriter:
+    async def __aenter__(self) -> AsyncFlightPutWriter:
         return self
 
     async def __aexit__(
@@ -309,7 +316,7 @@ class FlightPutWriter(_Uploader):
             self.cancel()
 
 
-class FlightExchange(_Uploader):
+class AsyncFlightExchange(_Uploader):
     """Both halves of DoExchange: write with the ``write_*`` methods, read as a stream."""
 
     def __init__(
@@ -322,7 +329,7 @@ class FlightExchange(_Uploader):
     ) -> None:
         super().__init__(call)
         self._descriptor = descriptor
-        self.reader = FlightStreamReader(call, validate=validate, align_buffers=align_buffers)
+        self.reader = AsyncFlightStreamReader(call, validate=validate, align_buffers=align_buffers)
 
     async def read_chunk(self) -> FlightStreamChunk | None:
         """The server's next chunk, or None once it has finished."""
@@ -335,7 +342,7 @@ class FlightExchange(_Uploader):
     def __aiter__(self) -> AsyncIterator[FlightStreamChunk]:
         return self.reader
 
-    async def __aenter__(self) -> FlightExchange:
+    async def __aenter__(self) -> AsyncFlightExchange:
         return self
 
     async def __aexit__(
@@ -346,3 +353,24 @@ class FlightExchange(_Uploader):
     ) -> None:
         if not self._call.finished:
             self.cancel()
+
+
+# The blocking twins took the plain names (flightnb.client.sync); here the old names serve
+# the async classes for one more release.
+if TYPE_CHECKING:
+    FlightExchange = AsyncFlightExchange
+    FlightPutWriter = AsyncFlightPutWriter
+    FlightStreamReader = AsyncFlightStreamReader
+else:
+    __getattr__ = renamed_names(
+        __name__,
+        globals(),
+        {
+            f"Flight{kind}": (
+                f"AsyncFlight{kind}",
+                f"the async class is now flightnb.AsyncFlight{kind}; "
+                f"flightnb.Flight{kind} names its blocking twin",
+            )
+            for kind in ("Exchange", "PutWriter", "StreamReader")
+        },
+    )

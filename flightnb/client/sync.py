@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from flightnb._deprecated import renamed_names
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.blocking import (
     BlockingContext,
@@ -22,73 +23,88 @@ from flightnb.client.blocking import (
 )
 from flightnb.client.flights import read_descriptor
 from flightnb.client.streams import (
-    FlightExchange,
-    FlightPutWriter,
+    AsyncFlightExchange,
+    AsyncFlightPutWriter,
+    AsyncFlightStreamReader,
     FlightStreamChunk,
-    FlightStreamReader,
 )
 from flightnb.types import as_descriptor
 
 if TYPE_CHECKING:
     from flightnb.types import DescriptorLike
 
-__all__ = ["FlightClient", "FlightExchangeSync", "FlightPutWriterSync", "FlightStreamReaderSync"]
+__all__ = ["FlightClient", "FlightExchange", "FlightPutWriter", "FlightStreamReader"]
 
 
-class FlightStreamReaderSync(BlockingContext[FlightStreamReader]):
-    """Blocking twin of :class:`FlightStreamReader`: iterate, or ``read_all()``.
+class FlightStreamReader(BlockingContext[AsyncFlightStreamReader]):
+    """Blocking twin of :class:`AsyncFlightStreamReader`: iterate, or ``read_all()``.
 
     ``schema`` waits for the schema message (as pyarrow.flight's reader does).
+
+    Notes
+    -----
+    Named like :class:`FlightClient`: the blocking reader has the plain name, the async one
+    the ``Async`` prefix. Until this release ``FlightStreamReader`` named the async reader
+    (now :class:`AsyncFlightStreamReader`) and this class was ``FlightStreamReaderSync``, a
+    name :mod:`flightnb.client.sync` still serves, with a DeprecationWarning, for one release.
     """
 
-    schema = blocking_property(FlightStreamReader.get_schema, "The stream's schema (waits).")
+    schema = blocking_property(AsyncFlightStreamReader.get_schema, "The stream's schema (waits).")
     stats = mirror("stats", doc="Rows, batches and bytes received so far.")
     on_progress = mirror("on_progress", settable=True, doc="Called with ``stats`` per message.")
-    get_schema = blocking(FlightStreamReader.get_schema)
-    read_chunk = blocking(FlightStreamReader.read_chunk)
-    read_all = blocking(FlightStreamReader.read_all)
-    read_pandas = blocking(FlightStreamReader.read_pandas)  # type: ignore[arg-type]
-    cancel = on_loop(FlightStreamReader.cancel)
+    get_schema = blocking(AsyncFlightStreamReader.get_schema)
+    read_chunk = blocking(AsyncFlightStreamReader.read_chunk)
+    read_all = blocking(AsyncFlightStreamReader.read_all)
+    read_pandas = blocking(AsyncFlightStreamReader.read_pandas)  # type: ignore[arg-type]
+    cancel = on_loop(AsyncFlightStreamReader.cancel)
 
     def __iter__(self) -> Iterator[FlightStreamChunk]:
         while (chunk := self.read_chunk()) is not None:
             yield chunk
 
 
-class FlightPutWriterSync(BlockingContext[FlightPutWriter]):
-    """Blocking twin of :class:`FlightPutWriter`: ``with client.do_put(...) as writer:``."""
+class FlightPutWriter(BlockingContext[AsyncFlightPutWriter]):
+    """Blocking twin of :class:`AsyncFlightPutWriter`: ``with client.do_put(...) as writer:``.
+
+    Formerly ``FlightPutWriterSync`` (deprecated alias), when ``FlightPutWriter`` named the
+    async writer.
+    """
 
     stats = mirror("stats", doc="Rows, batches and bytes sent so far.")
     on_progress = mirror("on_progress", settable=True, doc="Called with ``stats`` per batch.")
     results = mirror("results", doc="The ``app_metadata`` of every PutResult read so far.")
-    begin = blocking(FlightPutWriter.begin)
-    write_batch = blocking(FlightPutWriter.write_batch)
-    write_table = blocking(FlightPutWriter.write_table)
-    write_metadata = blocking(FlightPutWriter.write_metadata)
-    done_writing = blocking(FlightPutWriter.done_writing)
-    read_result = blocking(FlightPutWriter.read_result)
-    close = blocking(FlightPutWriter.close)
-    cancel = on_loop(FlightPutWriter.cancel)
+    begin = blocking(AsyncFlightPutWriter.begin)
+    write_batch = blocking(AsyncFlightPutWriter.write_batch)
+    write_table = blocking(AsyncFlightPutWriter.write_table)
+    write_metadata = blocking(AsyncFlightPutWriter.write_metadata)
+    done_writing = blocking(AsyncFlightPutWriter.done_writing)
+    read_result = blocking(AsyncFlightPutWriter.read_result)
+    close = blocking(AsyncFlightPutWriter.close)
+    cancel = on_loop(AsyncFlightPutWriter.cancel)
 
 
-class FlightExchangeSync(BlockingContext[FlightExchange]):
-    """Blocking twin of :class:`FlightExchange`: write with ``write_*``, read as a stream."""
+class FlightExchange(BlockingContext[AsyncFlightExchange]):
+    """Blocking twin of :class:`AsyncFlightExchange`: write with ``write_*``, read as a stream.
+
+    Formerly ``FlightExchangeSync`` (deprecated alias), when ``FlightExchange`` named the
+    async exchange.
+    """
 
     stats = mirror("stats", doc="Rows, batches and bytes sent so far.")
     on_progress = mirror("on_progress", settable=True, doc="Called with ``stats`` per batch.")
-    begin = blocking(FlightExchange.begin)
-    write_batch = blocking(FlightExchange.write_batch)
-    write_table = blocking(FlightExchange.write_table)
-    write_metadata = blocking(FlightExchange.write_metadata)
-    done_writing = blocking(FlightExchange.done_writing)
-    read_chunk = blocking(FlightExchange.read_chunk)
-    read_all = blocking(FlightExchange.read_all)
-    cancel = on_loop(FlightExchange.cancel)
+    begin = blocking(AsyncFlightExchange.begin)
+    write_batch = blocking(AsyncFlightExchange.write_batch)
+    write_table = blocking(AsyncFlightExchange.write_table)
+    write_metadata = blocking(AsyncFlightExchange.write_metadata)
+    done_writing = blocking(AsyncFlightExchange.done_writing)
+    read_chunk = blocking(AsyncFlightExchange.read_chunk)
+    read_all = blocking(AsyncFlightExchange.read_all)
+    cancel = on_loop(AsyncFlightExchange.cancel)
 
     @property
-    def reader(self) -> FlightStreamReaderSync:
+    def reader(self) -> FlightStreamReader:
         """The reading half, as a blocking reader."""
-        return FlightStreamReaderSync.wrap(self._async.reader, self._portal)
+        return FlightStreamReader.wrap(self._async.reader, self._portal)
 
     def __iter__(self) -> Iterator[FlightStreamChunk]:
         return iter(self.reader)
@@ -134,9 +150,9 @@ class FlightClient(BlockingContext[AsyncFlightClient]):
     get_flight_info = blocking(AsyncFlightClient.get_flight_info)
     poll_flight_info = blocking(AsyncFlightClient.poll_flight_info)
     get_schema = blocking(AsyncFlightClient.get_schema)
-    do_get = blocking_to(FlightStreamReaderSync)(AsyncFlightClient.do_get)
-    do_put = blocking_to(FlightPutWriterSync)(AsyncFlightClient.do_put)
-    do_exchange = blocking_to(FlightExchangeSync)(AsyncFlightClient.do_exchange)
+    do_get = blocking_to(FlightStreamReader)(AsyncFlightClient.do_get)
+    do_put = blocking_to(FlightPutWriter)(AsyncFlightClient.do_put)
+    do_exchange = blocking_to(FlightExchange)(AsyncFlightClient.do_exchange)
     do_action = blocking_iter(AsyncFlightClient.do_action)
     list_actions = blocking(AsyncFlightClient.list_actions)
     cancel_flight_info = blocking(AsyncFlightClient.cancel_flight_info)
@@ -155,3 +171,20 @@ class FlightClient(BlockingContext[AsyncFlightClient]):
         (``max_concurrency=``, ``observer=``, ``timeout=``).
         """
         return self._portal.run(read_descriptor(self._async, as_descriptor(descriptor), **options))
+
+
+# The blocking twins were named FlightStreamReaderSync, ...; they now have the plain names,
+# the async classes the Async prefix, like the clients.
+if TYPE_CHECKING:
+    FlightExchangeSync = FlightExchange
+    FlightPutWriterSync = FlightPutWriter
+    FlightStreamReaderSync = FlightStreamReader
+else:
+    __getattr__ = renamed_names(
+        __name__,
+        globals(),
+        {
+            f"Flight{kind}Sync": (f"Flight{kind}", f"use flightnb.Flight{kind}, the same class")
+            for kind in ("Exchange", "PutWriter", "StreamReader")
+        },
+    )

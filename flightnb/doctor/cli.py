@@ -14,7 +14,6 @@ import argparse
 import getpass
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,16 +23,13 @@ from flightnb.doctor.model import Failure
 from flightnb.doctor.probes import DEFAULT_PROBE_SECONDS, diagnose
 from flightnb.doctor.report import render_text
 from flightnb.errors import FlightError
+from flightnb.transport.secret_headers import looks_like_credential
 
 __all__ = ["EXIT_AUTH", "EXIT_UNREACHABLE", "EXIT_USAGE", "build_parser", "doctor_main"]
 
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 EXIT_AUTH = 4
-
-# Headers that carry credentials by name, and values that look like one whatever the name.
-_CREDENTIAL_NAMES = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-_CREDENTIAL_VALUE = re.compile(r"^\s*(bearer|basic|token|digest)\s+\S", re.IGNORECASE)
 
 
 class _UsageError(Exception):
@@ -118,7 +114,7 @@ def client_options(args: argparse.Namespace) -> dict[str, Any]:
             raise _UsageError("--user needs --password-env VAR when there is no terminal to ask")
     headers = _pairs(args.header, "--header", "NAME=VALUE")
     for name, value in headers.items():
-        if name in _CREDENTIAL_NAMES or _CREDENTIAL_VALUE.search(value):
+        if looks_like_credential(name, value):
             raise _UsageError(
                 f"--header {name!r} looks like a credential; pass it with --header-env "
                 f"{name}=VAR so it stays off the command line"

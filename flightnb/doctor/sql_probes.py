@@ -10,10 +10,10 @@ import pyarrow as pa
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.doctor.model import Status
 from flightnb.doctor.runner import NO_ANSWER, REFUSED, Outcome, ProbeRunner
+from flightnb.protocol.commands import pack
 from flightnb.sql.capabilities import is_placeholder_schema
-from flightnb.sql.commands import pack
 from flightnb.sql.results import SqlInfoValues
-from flightnb.sql.statements import PreparedStatement, Transaction
+from flightnb.sql.statements import AsyncPreparedStatement, AsyncTransaction
 from flightnb.types import FlightDescriptor
 
 __all__ = ["FlightSqlProbes"]
@@ -148,10 +148,10 @@ class FlightSqlProbes(ProbeRunner):
             self.add("Flight SQL", "dataset_schema", Status.YES, f"names {schema.names}")
         await self._binding()
 
-    async def _prepare(self, query: str) -> PreparedStatement:
+    async def _prepare(self, query: str) -> AsyncPreparedStatement:
         return await self.sql.prepare(query, timeout=self.timeout)
 
-    async def _begin(self) -> Transaction:
+    async def _begin(self) -> AsyncTransaction:
         return await self.sql.begin_transaction(timeout=self.timeout)
 
     async def _binding(self) -> None:

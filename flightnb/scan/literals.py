@@ -36,11 +36,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
 
 import pyarrow as pa
 
-__all__ = ["MAX_STRING_CHARS", "LiteralRules", "render_literal"]
+from flightnb.protocol.dialects import LiteralRules
+
+__all__ = ["CONSERVATIVE", "MAX_STRING_CHARS", "render_literal"]
+
+#: The rules for a server whose dialect is unknown.
+CONSERVATIVE = LiteralRules()
 
 #: Longer strings stay on the client rather than grow the SQL text without bound.
 MAX_STRING_CHARS = 4096
@@ -50,25 +54,7 @@ _EPOCH = dt.datetime(1970, 1, 1)
 _UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
-@dataclass(frozen=True)
-class LiteralRules:
-    """How a server's SQL reads literals (the conservative choice when unknown)."""
-
-    #: ``'it''s'`` is one string with a quote (false in Spark, which joins adjacent literals).
-    doubles_quotes: bool = True
-    #: A backslash inside quotes is an ordinary character (false in MySQL and Spark, and
-    #: unknown for an unknown server).
-    backslash_is_literal: bool = False
-    #: ``DATE '2024-01-01'``, ``TIME '...'``, ``TIMESTAMP '...'`` are understood.
-    typed_literals: bool = True
-    #: ``CAST('2.5' AS DOUBLE PRECISION)`` and ``CAST('1.50' AS DECIMAL(10, 2))`` are understood
-    #: (not by Deephaven's SQL).
-    casts: bool = True
-    #: ``TIMESTAMPTZ '2024-01-01 00:00:00+00:00'`` is understood.
-    zoned_timestamps: bool = False
-
-
-def render_literal(value: pa.Scalar, rules: LiteralRules = LiteralRules()) -> str | None:
+def render_literal(value: pa.Scalar, rules: LiteralRules = CONSERVATIVE) -> str | None:
     """``value`` as a SQL literal that reads back exactly, or None if that cannot be promised.
 
     Examples

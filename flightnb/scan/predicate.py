@@ -40,9 +40,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from flightnb.scan.literals import LiteralRules, render_literal
+from flightnb.protocol.dialects import GENERIC, Dialect, quote_identifier
+from flightnb.scan.literals import render_literal
 
-__all__ = ["Dialect", "SqlCondition", "dialect_for", "quote_identifier", "translate_predicate"]
+__all__ = ["SqlCondition", "translate_predicate"]
 
 #: ``is_in`` lists longer than this stay local (each value is one bound parameter).
 MAX_IN_VALUES = 1000
@@ -50,81 +51,6 @@ MAX_IN_VALUES = 1000
 #: Literals written for one node (an ``is_in`` list) longer than this stay local: the SQL text
 #: must stay well below the request size servers accept (often 4 MiB).
 MAX_LITERAL_CHARS = 64 * 1024
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """What the generated SQL needs to know about a server's SQL."""
-
-    name: str
-    #: The character that quotes identifiers (doubled inside a name).
-    quote: str = '"'
-    #: NaN = NaN is true and NaN sorts above every number, as in polars.
-    nan_like_polars: bool = False
-    #: How values are written into the SQL when the server does not bind parameters.
-    literals: LiteralRules = field(default_factory=LiteralRules)
-    #: The ``ESCAPE`` character of ``LIKE`` patterns (DataFusion takes only a backslash).
-    like_escape: str = "!"
-    #: ``LIKE`` is understood (``str.starts_with`` stays local where not: Deephaven).
-    like: bool = True
-
-
-GENERIC = Dialect("generic")
-_PLAIN_BACKSLASH = LiteralRules(backslash_is_literal=True)
-_DUCKDB_LITERALS = LiteralRules(backslash_is_literal=True, zoned_timestamps=True)
-_POSTGRES_LITERALS = LiteralRules(zoned_timestamps=True)
-_DIALECTS = (
-    ("duckdb", Dialect("duckdb", nan_like_polars=True, literals=_DUCKDB_LITERALS)),
-    # standard_conforming_strings may be off on a PostgreSQL server: backslashes stay local.
-    ("postgres", Dialect("postgres", nan_like_polars=True, literals=_POSTGRES_LITERALS)),
-    ("mysql", Dialect("mysql", quote="`")),
-    ("mariadb", Dialect("mysql", quote="`")),
-    ("spark", Dialect("spark", quote="`", literals=LiteralRules(doubles_quotes=False))),
-    ("databricks", Dialect("spark", quote="`", literals=LiteralRules(doubles_quotes=False))),
-    ("dremio", Dialect("dremio")),
-    ("sqlite", Dialect("sqlite", literals=LiteralRules(True, True, typed_literals=False))),
-    # DataFusion orders floats by IEEE totalOrder (-0.0 < 0.0): floats stay local.
-    ("roapi", Dialect("datafusion", literals=_PLAIN_BACKSLASH, like_escape="\\")),
-    ("datafusion", Dialect("datafusion", literals=_PLAIN_BACKSLASH, like_escape="\\")),
-    # Deephaven's SQL has no LIKE, CAST, decimal or typed date and time literals.
-    (
-        "deephaven",
-        Dialect(
-            "deephaven",
-            literals=LiteralRules(backslash_is_literal=True, typed_literals=False, casts=False),
-            like=False,
-        ),
-    ),
-)
-
-
-def dialect_for(server_name: str | None) -> Dialect:
-    """The dialect for SqlInfo's ``FLIGHT_SQL_SERVER_NAME`` (generic when unknown).
-
-    Examples
-    --------
-    >>> dialect_for("flightnb DuckDB Flight SQL server").name
-    'duckdb'
-    >>> dialect_for(None).name
-    'generic'
-    """
-    lowered = (server_name or "").lower()
-    for needle, dialect in _DIALECTS:
-        if needle in lowered:
-            return dialect
-    return GENERIC
-
-
-def quote_identifier(name: str, dialect: Dialect = GENERIC) -> str:
-    """``name`` as a quoted SQL identifier.
-
-    Examples
-    --------
-    >>> quote_identifier('a"b')
-    '"a""b"'
-    """
-    q = dialect.quote
-    return q + name.replace(q, q + q) + q
 
 
 @dataclass(frozen=True)

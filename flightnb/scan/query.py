@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flightnb.scan.predicate import GENERIC, Dialect, SqlCondition, quote_identifier
+from flightnb.protocol.dialects import GENERIC, Dialect, quote_identifier
+from flightnb.scan.predicate import SqlCondition
 
 __all__ = ["SCAN_ALIAS", "NarrowedQuery", "narrow_query"]
 

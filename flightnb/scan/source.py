@@ -58,8 +58,9 @@ from flightnb.errors import (
     FlightNotImplementedError,
     FlightServerError,
 )
+from flightnb.protocol.dialects import GENERIC, Dialect
 from flightnb.requests import SqlQuery, read_request
-from flightnb.scan.predicate import GENERIC, Dialect, dialect_for, translate_predicate
+from flightnb.scan.predicate import translate_predicate
 from flightnb.scan.query import NarrowedQuery, narrow_query
 from flightnb.sql.capabilities import (
     BINDING,
@@ -69,6 +70,7 @@ from flightnb.sql.capabilities import (
     refuses_capability,
 )
 from flightnb.sql.client import AsyncFlightSqlClient
+from flightnb.sql.dialect import server_dialect
 from flightnb.streaming import client_for, open_flight, plan_and_stream, resolve_source
 from flightnb.types import FlightDescriptor, Ticket
 
@@ -232,19 +234,11 @@ class FlightScan:
             parts.append(f"schema from {self.schema_source} ({self.schema_reason})")
         return "flightnb " + "; ".join(parts)
 
-    async def _fetch_dialect(self, client: AsyncFlightClient) -> Dialect:
-        try:
-            info = await AsyncFlightSqlClient(client).get_sql_info(["FLIGHT_SQL_SERVER_NAME"])
-        except FlightError:
-            return GENERIC
-        name = info.get("FLIGHT_SQL_SERVER_NAME")
-        return dialect_for(name if isinstance(name, str) else None)
-
     def dialect(self) -> Dialect:
-        """The server's SQL dialect, from SqlInfo (asked once, when a predicate is first pushed)."""
+        """The server's SQL dialect, from SqlInfo (asked once, when SQL is first written)."""
         with self._lock:
             if self._dialect is None:
-                self._dialect = self._on_loop(self._fetch_dialect)
+                self._dialect = self._on_loop(server_dialect)
             return self._dialect
 
     def narrow(
@@ -268,6 +262,10 @@ class FlightScan:
         if columns is not None:
             extra = predicate.meta.root_names() if predicate is not None else []
             wanted = list(dict.fromkeys([*columns, *extra])) or self.arrow_schema.names[:1]
+        # Column names and the alias are quoted in the server's dialect whenever the query
+        # is rewritten: a MySQL server reads "name" as a string, not a column.
+        rewrites = condition is not None or n_rows is not None
+        rewrites = rewrites or (wanted is not None and wanted != list(self.arrow_schema.names))
         return narrow_query(
             request.query,
             request.parameters,
@@ -275,7 +273,7 @@ class FlightScan:
             columns=wanted,
             condition=condition,
             n_rows=n_rows,
-            dialect=self.dialect() if condition is not None else GENERIC,
+            dialect=self.dialect() if rewrites else GENERIC,
         )
 
     # --- reading -------------------------------------------------------------------------

@@ -22,7 +22,11 @@ import duckdb
 
 from flightnb.server.duckdb_server import FlightSqlServer
 from flightnb.server.sample_data import DEFAULT_SIZE
-from flightnb.server.service import DEFAULT_MAX_CALLS_PER_CLIENT, DEFAULT_MAX_MESSAGE_BYTES
+from flightnb.server.service import (
+    DEFAULT_MAX_CALLS_PER_CLIENT,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    parse_listen_location,
+)
 
 __all__ = ["DEFAULT_PORT", "build_parser", "serve", "serve_main"]
 
@@ -127,12 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db", metavar="FILE", help="DuckDB database file (default: in-memory with sample data)"
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
+    parser.add_argument("--host", help="interface (default: 127.0.0.1)")
     parser.add_argument(
         "--port",
         type=int,
-        default=DEFAULT_PORT,
         help=f"port (default: {DEFAULT_PORT}); 0 picks a free one",
+    )
+    parser.add_argument(
+        "--location",
+        metavar="URI",
+        help="where to listen, as the location clients use, instead of --host and --port: "
+        "grpc://HOST:PORT, grpc+tls://HOST:PORT or unix:///path/to/socket",
     )
     parser.add_argument(
         "--sample-size",
@@ -253,6 +262,22 @@ def _tls(args: argparse.Namespace) -> list[tuple[bytes, bytes]] | None:
         raise ValueError(f"cannot read {exc.filename}: {exc.strerror}") from None
 
 
+def _location(args: argparse.Namespace, *, tls: bool) -> str:
+    """The listen location the arguments give; ValueError in one line."""
+    if args.location is None:
+        host = "127.0.0.1" if args.host is None else args.host
+        port = DEFAULT_PORT if args.port is None else args.port
+        return f"{'grpc+tls' if tls else 'grpc'}://{host}:{port}"
+    if args.host is not None or args.port is not None:
+        raise ValueError("give --location or --host and --port, not both")
+    listen = parse_listen_location(args.location)
+    if listen.tls and not tls:
+        raise ValueError("a grpc+tls:// --location needs --tls-cert and --tls-key")
+    if tls and not listen.tls:
+        raise ValueError("--tls-cert and --tls-key need a grpc+tls:// --location")
+    return str(args.location)
+
+
 def serve_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m flightnb serve``; returns the exit status.
 
@@ -268,7 +293,11 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"flightnb serve: {exc}", file=sys.stderr)
         return 2
-    location = f"{'grpc+tls' if tls else 'grpc'}://{args.host}:{args.port}"
+    try:
+        location = _location(args, tls=tls is not None)
+    except ValueError as exc:
+        print(f"flightnb serve: {exc}", file=sys.stderr)
+        return 2
     options: dict[str, Any] = {
         "endpoints": args.endpoints,
         "token": token,
@@ -294,7 +323,8 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         print(f"flightnb serve: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"{exc}; --port 0 picks a free one", file=sys.stderr)
+        hint = "" if parse_listen_location(location).socket_path else "; --port 0 picks a free one"
+        print(f"{exc}{hint}", file=sys.stderr)
         return 1
     except (ValueError, duckdb.Error) as exc:
         print(f"flightnb serve: {exc}", file=sys.stderr)

@@ -48,6 +48,20 @@ import pyarrow.flight as flight
 
 from flightnb._proto import Flight_pb2
 from flightnb._proto import FlightSql_pb2 as sql
+from flightnb.protocol.commands import (
+    ACTION_BEGIN_SAVEPOINT,
+    ACTION_BEGIN_TRANSACTION,
+    ACTION_CANCEL_FLIGHT_INFO,
+    ACTION_CANCEL_QUERY,
+    ACTION_CLOSE_PREPARED_STATEMENT,
+    ACTION_CREATE_PREPARED_STATEMENT,
+    ACTION_CREATE_PREPARED_SUBSTRAIT_PLAN,
+    ACTION_END_SAVEPOINT,
+    ACTION_END_TRANSACTION,
+    pack,
+    unpack,
+    unpack_as,
+)
 from flightnb.server.calls import BatchStream, ServerCall, Upload
 from flightnb.server.errors import invalid, unsupported
 from flightnb.server.metadata import (
@@ -63,20 +77,6 @@ from flightnb.server.metadata import (
 from flightnb.server.service import FlightServer
 from flightnb.server.sql_info import SQL_INFO_SCHEMA
 from flightnb.server.tickets import CommandTicket, StatementTicket, decode_ticket
-from flightnb.sql.commands import (
-    ACTION_BEGIN_SAVEPOINT,
-    ACTION_BEGIN_TRANSACTION,
-    ACTION_CANCEL_FLIGHT_INFO,
-    ACTION_CANCEL_QUERY,
-    ACTION_CLOSE_PREPARED_STATEMENT,
-    ACTION_CREATE_PREPARED_STATEMENT,
-    ACTION_CREATE_PREPARED_SUBSTRAIT_PLAN,
-    ACTION_END_SAVEPOINT,
-    ACTION_END_TRANSACTION,
-    pack,
-    unpack,
-    unpack_as,
-)
 
 __all__ = ["METADATA_COMMANDS", "FlightSqlServerBase", "UploadMode", "parse_path"]
 

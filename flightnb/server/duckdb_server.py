@@ -54,7 +54,11 @@ from flightnb.server.errors import cancelled, exhausted, flight_error, unsupport
 from flightnb.server.exposure import check_exposure, publish_token
 from flightnb.server.sample_data import load_sample_data
 from flightnb.server.sandbox import lock_down, refuse_escapes
-from flightnb.server.service import DEFAULT_MAX_CALLS_PER_CLIENT, DEFAULT_MAX_MESSAGE_BYTES
+from flightnb.server.service import (
+    DEFAULT_MAX_CALLS_PER_CLIENT,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    parse_listen_location,
+)
 from flightnb.server.sql_info import SqlInfoValue, duckdb_sql_info, sql_info_table
 from flightnb.server.state import (
     KeptResults,
@@ -133,7 +137,8 @@ class FlightSqlServer(FlightSqlServerBase):
     ----------
     location : str, default "grpc://127.0.0.1:0"
         Where to listen: ``grpc://host:port`` (port 0 picks a free port, see :attr:`port`),
-        ``grpc+tls://host:port`` (with ``tls_certificates``) or ``grpc+unix:///socket/path``.
+        ``grpc+tls://host:port`` (with ``tls_certificates``) or ``grpc+unix:///socket/path``
+        (also ``unix:///socket/path``): the location URIs flightnb's clients read.
     database : str or duckdb.DuckDBPyConnection, default ":memory:"
         A DuckDB database file, ``":memory:"``, or an open connection to serve. A connection
         given is sandboxed like the server's own (external access off, configuration
@@ -209,9 +214,10 @@ class FlightSqlServer(FlightSqlServerBase):
         if endpoints < 1:
             raise ValueError(f"endpoints must be at least 1, got {endpoints}")
         given = bool(token) or basic_auth is not None
+        listen = parse_listen_location(location)
         check_exposure(
             location,
-            tls=location.startswith("grpc+tls://") and bool(tls_certificates),
+            tls=listen.tls and bool(tls_certificates),
             authenticated=auth,
             credentials=given,
         )
@@ -256,9 +262,8 @@ class FlightSqlServer(FlightSqlServerBase):
             read_only=read_only,
             keywords=keywords,
         )
-        scheme, _, rest = location.partition("://")
-        self._scheme = scheme
-        self._address = rest if scheme == "grpc+unix" else rest.rsplit(":", 1)[0]
+        # As given for TCP (grpc+tcp stays so); a socket as grpc+unix, which every client reads.
+        self._scheme = location.partition("://")[0].lower()
         try:
             # Before the first client query: every connection of the server is confined.
             self._spill_dir = lock_down(self._db, allow_dirs)
@@ -287,9 +292,10 @@ class FlightSqlServer(FlightSqlServerBase):
     @property
     def location(self) -> str:
         """The URI clients connect to: ``grpc://host:port``, ``grpc+unix:///path``, ..."""
-        if self._scheme == "grpc+unix":
-            return f"grpc+unix://{self._address}"
-        return f"{self._scheme}://{self._address}:{self.port}"
+        if self.listen.socket_path is not None:
+            return f"grpc+unix://{self.listen.socket_path}"
+        host = self.listen.target.rpartition(":")[0]  # IPv6 in brackets, as in the target
+        return f"{self._scheme}://{host}:{self.port}"
 
     @property
     def token(self) -> str | None:

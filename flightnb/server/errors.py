@@ -37,8 +37,8 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from flightnb.errors import FlightDecodeError
+from flightnb.protocol.commands import CommandDecodeError
 from flightnb.server.tickets import TicketError
-from flightnb.sql.commands import CommandDecodeError
 
 __all__ = [
     "ServerError",

@@ -13,24 +13,15 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from flightnb.runtime_files import is_loopback_host, write_entry
+from flightnb.runtime_files import write_entry
+from flightnb.transport.locations import is_local_target, parse_location
 
 __all__ = ["check_exposure", "is_local_location", "publish_token"]
 
 
-def _host(location: str) -> tuple[str, str]:
-    """``(scheme, host)`` of a listen location; the host of a unix socket is its path."""
-    scheme, _, rest = location.partition("://")
-    if scheme == "grpc+unix":
-        return scheme, rest
-    host = rest.rstrip("/").rpartition(":")[0]
-    return scheme, host.strip("[]")
-
-
 def is_local_location(location: str) -> bool:
     """True for a unix socket, ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
-    scheme, host = _host(location)
-    return scheme == "grpc+unix" or is_loopback_host(host)
+    return is_local_target(parse_location(location))
 
 
 def check_exposure(location: str, *, tls: bool, authenticated: bool, credentials: bool) -> None:
@@ -68,10 +59,10 @@ def check_exposure(location: str, *, tls: bool, authenticated: bool, credentials
 
 def publish_token(location: str, token: str) -> Path | None:
     """Write the runtime file of a local server with its token; None for other locations."""
-    if not is_local_location(location):
+    target = parse_location(location)
+    if not is_local_target(target):
         return None
-    scheme, host = _host(location)
-    if scheme == "grpc+unix":
-        return write_entry(kind="unix", path=host, token=token)
-    port = int(location.rstrip("/").rpartition(":")[2])
-    return write_entry(kind="tcp", host=host, port=port, token=token)
+    if target.socket_path is not None:
+        return write_entry(kind="unix", path=target.socket_path, token=token)
+    assert target.port is not None
+    return write_entry(kind="tcp", host=target.host, port=target.port, token=token)

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from flightnb._proto import FlightSql_pb2 as sql
+from flightnb.protocol.dialects import DUCKDB, quote_identifier
 
 __all__ = [
     "CATALOGS_SCHEMA",
@@ -35,7 +36,6 @@ __all__ = [
     "exported_keys_table",
     "imported_keys_table",
     "primary_keys_table",
-    "quote_identifier",
     "table_arrow_schema",
     "table_types_table",
     "tables_table",
@@ -133,11 +133,6 @@ _USER_OBJECTS = """
 """
 
 
-def quote_identifier(name: str) -> str:
-    """Quote a SQL identifier for DuckDB (double quotes, inner quotes doubled)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _rows(
     con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any]
 ) -> list[tuple[Any, ...]]:
@@ -188,7 +183,7 @@ def table_arrow_schema(
     con: duckdb.DuckDBPyConnection, catalog: str, db_schema: str, table: str
 ) -> pa.Schema:
     """The Arrow schema of a table or view, with ``ARROW:FLIGHT:SQL:*`` column metadata."""
-    qualified = ".".join(quote_identifier(part) for part in (catalog, db_schema, table))
+    qualified = ".".join(quote_identifier(part, DUCKDB) for part in (catalog, db_schema, table))
     relation = con.sql(f"SELECT * FROM {qualified} LIMIT 0")
     assert relation is not None
     schema = relation.to_arrow_table().schema

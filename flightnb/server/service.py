@@ -43,10 +43,12 @@ from flightnb._proto import Flight_pb2
 from flightnb.codec.decoder import FlightDataDecoder
 from flightnb.codec.encoder import FlightDataEncoder
 from flightnb.codec.wire import parse_flight_data
+from flightnb.errors import FlightArgumentTypeError
 from flightnb.server.auth import ServerAuth
 from flightnb.server.calls import BatchStream, ServerCall, Upload
 from flightnb.server.errors import ServerError, flight_error, invalid, unsupported
 from flightnb.server.guard import CallGuard, CallSlots
+from flightnb.transport.locations import ChannelTarget, parse_location
 
 __all__ = ["FlightServer", "parse_listen_location"]
 
@@ -75,27 +77,23 @@ DEFAULT_MAX_CALLS_PER_CLIENT = 32
 _T = TypeVar("_T")
 
 
-def parse_listen_location(location: str) -> tuple[str, str, bool]:
-    """``(scheme, gRPC address, tls)`` for ``grpc[+tcp|+tls]://host:port`` or ``grpc+unix://path``.
+def parse_listen_location(location: str) -> ChannelTarget:
+    """Where to listen for a location URI, read as the clients read it.
+
+    ``grpc://``, ``grpc+tcp://`` and ``grpc+tls://`` with ``host:port`` (port 0 picks a free
+    one; IPv6 hosts in brackets), and ``grpc+unix://`` or ``unix://`` with a socket path.
 
     Raises
     ------
-    ValueError
-        For another scheme, or a TCP location without a port.
+    FlightArgumentError
+        (a ``ValueError``) For another scheme, a TCP location without a port, or a socket
+        location without a path.
     """
-    scheme, sep, rest = location.partition("://")
-    if not sep:
-        raise ValueError(f"not a location URI: {location!r} (use grpc://host:port)")
-    if scheme == "grpc+unix":
-        if not rest:
-            raise ValueError(f"no socket path in {location!r}")
-        return scheme, f"unix:{rest}", False
-    if scheme not in ("grpc", "grpc+tcp", "grpc+tls"):
-        raise ValueError(f"cannot listen on {location!r}: use grpc://, grpc+tls:// or grpc+unix://")
-    host, colon, port = rest.rstrip("/").rpartition(":")
-    if not colon or not host or not port.isdigit():
-        raise ValueError(f"no host:port in {location!r}")
-    return scheme, f"{host}:{port}", scheme == "grpc+tls"
+    if not isinstance(location, str):
+        raise FlightArgumentTypeError(
+            f"a listen location is a URI string, not {type(location).__name__}"
+        )
+    return parse_location(location)
 
 
 def _credentials(tls_certificates: Sequence[Any]) -> grpc.ServerCredentials:
@@ -120,7 +118,8 @@ class FlightServer:
     ----------
     location : str, default "grpc://127.0.0.1:0"
         ``grpc://host:port`` (port 0 picks a free one, see :attr:`port`),
-        ``grpc+tls://host:port`` with ``tls_certificates``, or ``grpc+unix:///socket/path``.
+        ``grpc+tls://host:port`` with ``tls_certificates``, or ``grpc+unix:///socket/path``
+        (also ``unix:///socket/path``), read by :func:`parse_listen_location`.
     tls_certificates : sequence of (cert, key), optional
         PEM certificate chains and private keys, for ``grpc+tls``
         (``pyarrow.flight.CertKeyPair`` works too).
@@ -157,7 +156,8 @@ class FlightServer:
         max_calls_per_client: int = DEFAULT_MAX_CALLS_PER_CLIENT,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
-        scheme, address, tls = parse_listen_location(location)
+        listen = parse_listen_location(location)
+        address, tls = listen.target, listen.tls
         if tls and not tls_certificates:
             raise ValueError("grpc+tls needs tls_certificates=[(cert_pem, key_pem)]")
         self.auth = auth if auth is not None else ServerAuth(enabled=False)
@@ -182,8 +182,10 @@ class FlightServer:
             port = 0  # grpc's message only says "Failed to bind"
         if not port:
             raise OSError(f"cannot listen on {location}: the address is in use or not available")
-        self._port = port if scheme != "grpc+unix" else -1
-        self._socket_path = address[len("unix:") :] if scheme == "grpc+unix" else None
+        #: The address listened on, as parsed (:attr:`port` has the port a 0 became).
+        self.listen = listen
+        self._port = port if listen.socket_path is None else -1
+        self._socket_path = listen.socket_path
         self._server.start()
         self._stopped = False
 

@@ -29,9 +29,9 @@ import duckdb
 import pyarrow as pa
 
 from flightnb._proto import FlightSql_pb2 as sql
+from flightnb.protocol.dialects import DUCKDB, quote_identifier
 from flightnb.server.dispatch import UploadMode
 from flightnb.server.errors import already_exists, invalid, not_found, unsupported
-from flightnb.server.metadata import quote_identifier
 from flightnb.server.tickets import TableTicket, new_nonce
 
 __all__ = [
@@ -64,7 +64,7 @@ _UPLOAD_OPTIONS = {
 
 def qualified_name(path: tuple[str, ...]) -> str:
     """``[catalog, [schema,]] table`` as quoted SQL."""
-    return ".".join(quote_identifier(p) for p in path)
+    return ".".join(quote_identifier(p, DUCKDB) for p in path)
 
 
 # ---------------------------------------------------------------------- uploads

@@ -44,7 +44,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from flightnb._proto import FlightSql_pb2 as sql
-from flightnb.sql.commands import CommandDecodeError, pack, unpack
+from flightnb.protocol.commands import CommandDecodeError, pack, unpack
 
 __all__ = [
     "CommandTicket",

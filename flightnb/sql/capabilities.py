@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from flightnb.errors import FlightError, FlightNotImplementedError
+from flightnb.protocol.dialects import Dialect
 
 __all__ = [
     "BINDING",
@@ -67,11 +68,15 @@ class SqlCapabilities:
     dataset_schema : bool or None
         Whether prepared statements announce their real result schema; False when the server
         sent none or a placeholder, so the schema comes from GetSchema or the first batch.
+    dialect : Dialect or None
+        The server's SQL dialect (:func:`flightnb.sql.dialect.server_dialect`); None until
+        asked.
     """
 
     parameter_binding: bool | None = None
     binding_answer: str | None = None
     dataset_schema: bool | None = None
+    dialect: Dialect | None = None
 
     def lacks_binding(self, answer: FlightError) -> None:
         """Remember that the server refused to bind, with its answer."""

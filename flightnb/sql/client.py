@@ -26,7 +26,7 @@ from flightnb.errors import (
     FlightError,
     FlightNotImplementedError,
 )
-from flightnb.sql.commands import (
+from flightnb.protocol.commands import (
     ACTION_BEGIN_TRANSACTION,
     ACTION_CANCEL_QUERY,
     ACTION_CREATE_PREPARED_STATEMENT,
@@ -38,9 +38,9 @@ from flightnb.sql.parameters import Parameters, as_record_batch_reader
 from flightnb.sql.polling import ContinuedObserver, PollPolicy, poll_until_complete
 from flightnb.sql.results import SqlInfoValues, decode_sql_info, sql_info_code
 from flightnb.sql.statements import (
+    AsyncPreparedStatement,
+    AsyncTransaction,
     AwaitableContext,
-    PreparedStatement,
-    Transaction,
     TransactionLike,
     _record_count,
 )
@@ -75,7 +75,7 @@ _INGEST_MODES: dict[str, tuple[Any, Any]] = {
 
 
 def transaction_id(transaction: TransactionLike | bytes | None) -> bytes | None:
-    """The id of a ``transaction=`` argument (a Transaction, its sync twin, or raw bytes)."""
+    """The id of a ``transaction=`` argument (a Transaction, either twin, or raw bytes)."""
     if transaction is None:
         return None
     if isinstance(transaction, (bytes, bytearray)):
@@ -164,7 +164,7 @@ class AsyncFlightSqlClient:
         self._poll_supported: bool | None = None
         self._transactions_supported: bool | None = None
         # Statements that execute() prepared for parameters; their results refer to them.
-        self._statements: set[PreparedStatement] = set()
+        self._statements: set[AsyncPreparedStatement] = set()
 
     def __repr__(self) -> str:
         return f"AsyncFlightSqlClient({self._client.location.uri!r})"
@@ -201,7 +201,7 @@ class AsyncFlightSqlClient:
     ) -> None:
         await self.close()
 
-    def _forget(self, statement: PreparedStatement) -> None:
+    def _forget(self, statement: AsyncPreparedStatement) -> None:
         self._statements.discard(statement)
 
     # --- building blocks --------------------------------------------------------------------
@@ -346,7 +346,7 @@ class AsyncFlightSqlClient:
             Bound as Arrow values through a prepared statement. A dict names them (ordered
             as the server's parameter schema), a list or tuple is one positional row, a table
             or frame runs the query once per row.
-        transaction : Transaction, optional
+        transaction : AsyncTransaction or Transaction, optional
             Run inside this transaction.
         max_concurrency : int
             Endpoints read at once.
@@ -421,7 +421,7 @@ class AsyncFlightSqlClient:
         *,
         transaction: TransactionLike | bytes | None = None,
         timeout: float | None = None,
-    ) -> AwaitableContext[PreparedStatement]:
+    ) -> AwaitableContext[AsyncPreparedStatement]:
         """Prepare a statement: ``async with client.prepare(sql) as stmt:`` (or ``await``).
 
         Examples
@@ -436,7 +436,7 @@ class AsyncFlightSqlClient:
 
     async def _prepare(
         self, query: str, *, transaction: Any, timeout: float | None
-    ) -> PreparedStatement:
+    ) -> AsyncPreparedStatement:
         request = _with_transaction(
             sql.ActionCreatePreparedStatementRequest(query=query), transaction
         )
@@ -446,7 +446,7 @@ class AsyncFlightSqlClient:
         result = unpack_result(
             results, sql.ActionCreatePreparedStatementResult, ACTION_CREATE_PREPARED_STATEMENT
         )
-        return PreparedStatement(
+        return AsyncPreparedStatement(
             self,
             query,
             result.prepared_statement_handle,
@@ -485,7 +485,7 @@ class AsyncFlightSqlClient:
             Where the table lives (the server's defaults otherwise).
         temporary : bool
             Create a temporary table.
-        transaction : Transaction, optional
+        transaction : AsyncTransaction or Transaction, optional
             Load inside this transaction.
         options : mapping of str to str, optional
             Server-specific ingestion options.
@@ -684,7 +684,9 @@ class AsyncFlightSqlClient:
                 "FLIGHT_SQL_SERVER_TRANSACTION says none); run each statement on its own"
             )
 
-    def begin_transaction(self, *, timeout: float | None = None) -> AwaitableContext[Transaction]:
+    def begin_transaction(
+        self, *, timeout: float | None = None
+    ) -> AwaitableContext[AsyncTransaction]:
         """Begin a transaction: ``async with client.begin_transaction() as txn:`` (or ``await``).
 
         Raises
@@ -694,7 +696,7 @@ class AsyncFlightSqlClient:
         """
         return AwaitableContext(self._begin_transaction(timeout))
 
-    async def _begin_transaction(self, timeout: float | None) -> Transaction:
+    async def _begin_transaction(self, timeout: float | None) -> AsyncTransaction:
         await self._check_transactions(timeout)
         body = pack(sql.ActionBeginTransactionRequest())
         try:
@@ -705,7 +707,7 @@ class AsyncFlightSqlClient:
                 code=exc.code,
             ) from exc
         result = unpack_result(results, sql.ActionBeginTransactionResult, ACTION_BEGIN_TRANSACTION)
-        return Transaction(self, result.transaction_id)
+        return AsyncTransaction(self, result.transaction_id)
 
     async def cancel(self, info: FlightInfo, *, timeout: float | None = None) -> CancelStatus:
         """Cancel the query behind ``info`` (CancelFlightInfo, else the older CancelQuery)."""

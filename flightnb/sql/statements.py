@@ -6,34 +6,35 @@ import contextlib
 import logging
 from collections.abc import Coroutine, Generator
 from types import TracebackType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import pyarrow as pa
 from google.protobuf.message import Message
 
+from flightnb._deprecated import renamed_names
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.client.flights import DEFAULT_MAX_CONCURRENCY
 from flightnb.client.observer import TransferObserver
 from flightnb.errors import FlightArgumentError, FlightCapabilityError, FlightError
+from flightnb.protocol.commands import (
+    ACTION_CLOSE_PREPARED_STATEMENT,
+    ACTION_END_TRANSACTION,
+    pack,
+)
 from flightnb.sql.capabilities import (
     BINDING,
     BINDING_FALLBACK,
     capabilities_of,
     refuses_capability,
 )
-from flightnb.sql.commands import (
-    ACTION_CLOSE_PREPARED_STATEMENT,
-    ACTION_END_TRANSACTION,
-    pack,
-)
 from flightnb.sql.parameters import Parameters, parameters_table
 from flightnb.types import FlightDescriptor, FlightInfo
 
 __all__ = [
+    "AsyncPreparedStatement",
+    "AsyncTransaction",
     "AwaitableContext",
-    "PreparedStatement",
     "SqlSession",
-    "Transaction",
     "TransactionLike",
 ]
 
@@ -70,7 +71,7 @@ class SqlSession(Protocol):
         timeout: float | None,
     ) -> pa.Table: ...
 
-    def _forget(self, statement: PreparedStatement) -> None: ...
+    def _forget(self, statement: AsyncPreparedStatement) -> None: ...
 
     @property
     def flight_client(self) -> Any: ...
@@ -123,7 +124,7 @@ class AwaitableContext(Generic[R]):
         await self._value.__aexit__(exc_type, exc, tb)
 
 
-class PreparedStatement:
+class AsyncPreparedStatement:
     """A statement prepared on the server; run it many times with different parameters.
 
     Made by :meth:`AsyncFlightSqlClient.prepare`. Parameters are bound as Arrow values
@@ -172,7 +173,7 @@ class PreparedStatement:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"PreparedStatement({self.query_text!r}, {state})"
+        return f"AsyncPreparedStatement({self.query_text!r}, {state})"
 
     @property
     def closed(self) -> bool:
@@ -305,7 +306,7 @@ class PreparedStatement:
         request = sql.ActionClosePreparedStatementRequest(prepared_statement_handle=self.handle)
         await self._client._action(ACTION_CLOSE_PREPARED_STATEMENT, pack(request), timeout=timeout)
 
-    async def __aenter__(self) -> PreparedStatement:
+    async def __aenter__(self) -> AsyncPreparedStatement:
         return self
 
     async def __aexit__(
@@ -331,7 +332,7 @@ def _record_count(results: list[bytes]) -> int:
 
 
 class TransactionLike(Protocol):
-    """What ``transaction=`` takes: a :class:`Transaction`, or its blocking twin."""
+    """What ``transaction=`` takes: :class:`AsyncTransaction` or :class:`Transaction`."""
 
     @property
     def id(self) -> bytes:
@@ -344,7 +345,7 @@ class TransactionLike(Protocol):
         ...
 
 
-class Transaction:
+class AsyncTransaction:
     """An open transaction: pass it as ``transaction=`` to queries, updates and ingests.
 
     Made by :meth:`AsyncFlightSqlClient.begin_transaction`. As an async context manager it
@@ -372,7 +373,7 @@ class Transaction:
 
     def __repr__(self) -> str:
         state = "finished" if self._closed else "open"
-        return f"Transaction({self.id.hex()}, {state})"
+        return f"AsyncTransaction({self.id.hex()}, {state})"
 
     @property
     def closed(self) -> bool:
@@ -394,7 +395,7 @@ class Transaction:
         """Discard the transaction's changes."""
         await self._end(sql.ActionEndTransactionRequest.END_TRANSACTION_ROLLBACK, timeout)
 
-    async def __aenter__(self) -> Transaction:
+    async def __aenter__(self) -> AsyncTransaction:
         return self
 
     async def __aexit__(
@@ -413,3 +414,23 @@ class Transaction:
         except FlightError:
             # The block's own error matters more; the server drops the transaction anyway.
             _log.warning("rolling back transaction %s failed", self.id.hex(), exc_info=True)
+
+
+# The blocking twins took the plain names (flightnb.sql.sync); here the old names serve the
+# async classes for one more release.
+if TYPE_CHECKING:
+    PreparedStatement = AsyncPreparedStatement
+    Transaction = AsyncTransaction
+else:
+    __getattr__ = renamed_names(
+        __name__,
+        globals(),
+        {
+            name: (
+                f"Async{name}",
+                f"the async class is now flightnb.sql.Async{name}; "
+                f"flightnb.sql.{name} names its blocking twin",
+            )
+            for name in ("PreparedStatement", "Transaction")
+        },
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flightnb._deprecated import renamed_names
 from flightnb.client.blocking import (
     BlockingContext,
     blocking,
@@ -14,7 +15,7 @@ from flightnb.client.blocking import (
 from flightnb.client.sync import FlightClient
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.polling import PollPolicy
-from flightnb.sql.statements import PreparedStatement, Transaction
+from flightnb.sql.statements import AsyncPreparedStatement, AsyncTransaction
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -22,11 +23,15 @@ if TYPE_CHECKING:
     from flightnb.client.aio import ClientKeywords
     from flightnb.types import LocationLike
 
-__all__ = ["FlightSqlClient", "PreparedStatementSync", "TransactionSync"]
+__all__ = ["FlightSqlClient", "PreparedStatement", "Transaction"]
 
 
-class PreparedStatementSync(BlockingContext[PreparedStatement]):
-    """Blocking twin of :class:`PreparedStatement` (same attributes and methods)."""
+class PreparedStatement(BlockingContext[AsyncPreparedStatement]):
+    """Blocking twin of :class:`AsyncPreparedStatement` (same attributes and methods).
+
+    Formerly ``PreparedStatementSync`` (deprecated alias), when ``PreparedStatement`` named
+    the async statement.
+    """
 
     query_text = mirror("query_text", doc="The SQL text.")
     handle = mirror("handle", doc="The server's handle (it may change when values are bound).")
@@ -35,21 +40,25 @@ class PreparedStatementSync(BlockingContext[PreparedStatement]):
     transaction_id = mirror("transaction_id", doc="The transaction it was prepared in.")
     parameters = mirror("parameters", doc="The parameters currently bound (None when none).")
     closed = mirror("closed", doc="True once closed.")
-    bind = direct(PreparedStatement.bind)
-    probe_binding = blocking(PreparedStatement.probe_binding)
-    execute = blocking(PreparedStatement.execute)
-    query = blocking(PreparedStatement.query)
-    execute_update = blocking(PreparedStatement.execute_update)
-    close = blocking(PreparedStatement.close)
+    bind = direct(AsyncPreparedStatement.bind)
+    probe_binding = blocking(AsyncPreparedStatement.probe_binding)
+    execute = blocking(AsyncPreparedStatement.execute)
+    query = blocking(AsyncPreparedStatement.query)
+    execute_update = blocking(AsyncPreparedStatement.execute_update)
+    close = blocking(AsyncPreparedStatement.close)
 
 
-class TransactionSync(BlockingContext[Transaction]):
-    """Blocking twin of :class:`Transaction`: ``with client.begin_transaction() as txn:``."""
+class Transaction(BlockingContext[AsyncTransaction]):
+    """Blocking twin of :class:`AsyncTransaction`: ``with client.begin_transaction() as txn:``.
+
+    Formerly ``TransactionSync`` (deprecated alias), when ``Transaction`` named the async
+    transaction.
+    """
 
     id = mirror("id", doc="The server's transaction id.")
     closed = mirror("closed", doc="True once committed or rolled back.")
-    commit = blocking(Transaction.commit)
-    rollback = blocking(Transaction.rollback)
+    commit = blocking(AsyncTransaction.commit)
+    rollback = blocking(AsyncTransaction.rollback)
 
 
 class FlightSqlClient(BlockingContext[AsyncFlightSqlClient]):
@@ -103,7 +112,7 @@ class FlightSqlClient(BlockingContext[AsyncFlightSqlClient]):
     query = blocking(AsyncFlightSqlClient.query)
     execute_update = blocking(AsyncFlightSqlClient.execute_update)
     get_schema = blocking(AsyncFlightSqlClient.get_schema)
-    prepare = blocking_to(PreparedStatementSync)(AsyncFlightSqlClient.prepare)
+    prepare = blocking_to(PreparedStatement)(AsyncFlightSqlClient.prepare)
     ingest = blocking(AsyncFlightSqlClient.ingest)
     get_sql_info = blocking(AsyncFlightSqlClient.get_sql_info)
     get_catalogs = blocking(AsyncFlightSqlClient.get_catalogs)
@@ -115,5 +124,21 @@ class FlightSqlClient(BlockingContext[AsyncFlightSqlClient]):
     get_imported_keys = blocking(AsyncFlightSqlClient.get_imported_keys)
     get_cross_reference = blocking(AsyncFlightSqlClient.get_cross_reference)
     get_xdbc_type_info = blocking(AsyncFlightSqlClient.get_xdbc_type_info)
-    begin_transaction = blocking_to(TransactionSync)(AsyncFlightSqlClient.begin_transaction)
+    begin_transaction = blocking_to(Transaction)(AsyncFlightSqlClient.begin_transaction)
     cancel = blocking(AsyncFlightSqlClient.cancel)
+
+
+# The blocking twins were named PreparedStatementSync and TransactionSync; they now have the
+# plain names, the async classes the Async prefix, like the clients.
+if TYPE_CHECKING:
+    PreparedStatementSync = PreparedStatement
+    TransactionSync = Transaction
+else:
+    __getattr__ = renamed_names(
+        __name__,
+        globals(),
+        {
+            f"{name}Sync": (name, f"use flightnb.sql.{name}, the same class")
+            for name in ("PreparedStatement", "Transaction")
+        },
+    )

@@ -1,4 +1,8 @@
-"""Parsing Flight location URIs into gRPC channel targets."""
+"""Parsing Flight location URIs into gRPC targets: where a client connects, a server listens.
+
+Pure parsing (it imports neither grpc nor the client), so the embedded server reads its listen
+location with the same rules as the clients read theirs.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flightnb.errors import FlightArgumentError
+from flightnb.runtime_files import is_loopback_host
 from flightnb.types import Location
 
 REUSE_CONNECTION_SCHEME = "arrow-flight-reuse-connection"
@@ -26,6 +31,23 @@ class ChannelTarget:
 
     def __str__(self) -> str:
         return self.target
+
+    @property
+    def socket_path(self) -> str | None:
+        """The path of a unix socket; None for TCP."""
+        return self.target[len("unix:") :] if self.target.startswith("unix:") else None
+
+    @property
+    def port(self) -> int | None:
+        """The TCP port; None for a unix socket."""
+        if self.socket_path is not None:
+            return None
+        return int(self.target.rpartition(":")[2])
+
+
+def is_local_target(target: ChannelTarget) -> bool:
+    """True for a unix socket or a loopback host (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    return target.socket_path is not None or is_loopback_host(target.host)
 
 
 def is_reuse_connection(location: Location) -> bool:

@@ -22,18 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flightnb.errors import FlightUnauthenticatedError
-from flightnb.runtime_files import RuntimeEntry, is_loopback_host, read_entries
-from flightnb.transport.locations import ChannelTarget
+from flightnb.runtime_files import RuntimeEntry, read_entries
+from flightnb.transport.locations import ChannelTarget, is_local_target
 
-__all__ = ["is_local_target", "runtime_token_source"]
+__all__ = ["runtime_token_source"]
 
 _LISTEN = "0A"
 _PROC_NET = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
-
-
-def is_local_target(target: ChannelTarget) -> bool:
-    """True for a unix socket or a loopback host (``localhost``, ``127.0.0.0/8``, ``::1``)."""
-    return target.target.startswith("unix:") or is_loopback_host(target.host)
 
 
 def runtime_token_source(target: ChannelTarget) -> Callable[[], str] | None:

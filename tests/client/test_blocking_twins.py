@@ -19,20 +19,24 @@ import pytest
 
 import flightnb
 from flightnb import AsyncFlightClient, FlightClient, FlightDescriptor
-from flightnb.client.streams import FlightExchange, FlightPutWriter, FlightStreamReader
-from flightnb.client.sync import FlightExchangeSync, FlightPutWriterSync, FlightStreamReaderSync
+from flightnb.client.streams import (
+    AsyncFlightExchange,
+    AsyncFlightPutWriter,
+    AsyncFlightStreamReader,
+)
+from flightnb.client.sync import FlightExchange, FlightPutWriter, FlightStreamReader
 from flightnb.sql import AsyncFlightSqlClient, FlightSqlClient
-from flightnb.sql.statements import PreparedStatement, Transaction
-from flightnb.sql.sync import PreparedStatementSync, TransactionSync
+from flightnb.sql.statements import AsyncPreparedStatement, AsyncTransaction
+from flightnb.sql.sync import PreparedStatement, Transaction
 
 TWINS = [
     (AsyncFlightClient, FlightClient),
     (AsyncFlightSqlClient, FlightSqlClient),
-    (FlightStreamReader, FlightStreamReaderSync),
-    (FlightPutWriter, FlightPutWriterSync),
-    (FlightExchange, FlightExchangeSync),
-    (PreparedStatement, PreparedStatementSync),
-    (Transaction, TransactionSync),
+    (AsyncFlightStreamReader, FlightStreamReader),
+    (AsyncFlightPutWriter, FlightPutWriter),
+    (AsyncFlightExchange, FlightExchange),
+    (AsyncPreparedStatement, PreparedStatement),
+    (AsyncTransaction, Transaction),
 ]
 # Async protocol members and their blocking counterparts.
 PROTOCOL = {"__aenter__": "__enter__", "__aexit__": "__exit__", "__aiter__": "__iter__"}

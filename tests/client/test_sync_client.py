@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -18,28 +19,66 @@ from flightnb import FlightClient, FlightDescriptor
 STOP_WITHIN = 30.0
 
 
-def test_sync_methods(flight_server: Any) -> None:
+@pytest.fixture
+def client(flight_server: Any) -> Iterator[FlightClient]:
     with FlightClient(flight_server.location) as client:
-        assert client.do_get(b"numbers").read_all().equals(flight_server.table("numbers"))
-        chunks = list(client.do_get(b"app_metadata"))
-        assert [c.app_metadata for c in chunks] == [b"first", b"second", b"third"]
-        assert client.do_get(b"ints").schema.equals(flight_server.table("ints").schema)
-        info = client.get_flight_info(FlightDescriptor.for_path("numbers"))
-        assert info.endpoints[0].ticket.ticket == b"numbers"
-        assert client.get_schema(FlightDescriptor.for_path("numbers")).names == ["n", "s"]
-        assert any(f.descriptor.path == ("numbers",) for f in client.list_flights())
-        assert [r.body for r in client.do_action("echo", "x")] == [b"x"]
-        assert "echo" in {a.type for a in client.list_actions()}
-        table = flight_server.table("numbers").slice(0, 10)
-        with client.do_put(FlightDescriptor.for_path("sync_tests", "put"), table.schema) as w:
-            w.write_table(table)
-        assert flight_server.uploads["sync_tests/put"].equals(table)
-        with client.do_exchange(FlightDescriptor.for_path("echo")) as exchange:
-            exchange.write_table(table)
-            exchange.done_writing()
-            assert exchange.read_all().equals(table)
-        whole = client.read_flight(FlightDescriptor.for_path("multi", "ordered"))
-        assert whole.num_rows == 300
+        yield client
+
+
+def test_do_get_reads_the_whole_stream(client: FlightClient, flight_server: Any) -> None:
+    assert client.do_get(b"numbers").read_all().equals(flight_server.table("numbers"))
+
+
+def test_do_get_iterates_chunks_with_their_app_metadata(client: FlightClient) -> None:
+    chunks = list(client.do_get(b"app_metadata"))
+    assert [c.app_metadata for c in chunks] == [b"first", b"second", b"third"]
+
+
+def test_a_readers_schema_waits_for_the_schema_message(
+    client: FlightClient, flight_server: Any
+) -> None:
+    assert client.do_get(b"ints").schema.equals(flight_server.table("ints").schema)
+
+
+def test_get_flight_info(client: FlightClient) -> None:
+    info = client.get_flight_info(FlightDescriptor.for_path("numbers"))
+    assert info.endpoints[0].ticket.ticket == b"numbers"
+
+
+def test_get_schema(client: FlightClient) -> None:
+    assert client.get_schema(FlightDescriptor.for_path("numbers")).names == ["n", "s"]
+
+
+def test_list_flights(client: FlightClient) -> None:
+    assert any(f.descriptor.path == ("numbers",) for f in client.list_flights())
+
+
+def test_do_action(client: FlightClient) -> None:
+    assert [r.body for r in client.do_action("echo", "x")] == [b"x"]
+
+
+def test_list_actions(client: FlightClient) -> None:
+    assert "echo" in {a.type for a in client.list_actions()}
+
+
+def test_do_put_uploads_a_table(client: FlightClient, flight_server: Any) -> None:
+    table = flight_server.table("numbers").slice(0, 10)
+    with client.do_put(FlightDescriptor.for_path("sync_tests", "put"), table.schema) as w:
+        w.write_table(table)
+    assert flight_server.uploads["sync_tests/put"].equals(table)
+
+
+def test_do_exchange_reads_back_what_it_wrote(client: FlightClient, flight_server: Any) -> None:
+    table = flight_server.table("numbers").slice(0, 10)
+    with client.do_exchange(FlightDescriptor.for_path("echo")) as exchange:
+        exchange.write_table(table)
+        exchange.done_writing()
+        assert exchange.read_all().equals(table)
+
+
+def test_read_flight_reads_every_endpoint(client: FlightClient) -> None:
+    whole = client.read_flight(FlightDescriptor.for_path("multi", "ordered"))
+    assert whole.num_rows == 300
 
 
 def test_sync_client_inside_a_running_event_loop(flight_server: Any) -> None:

@@ -12,6 +12,7 @@ import pytest
 from bearer import adbc_connect
 from distributed import Client, LocalCluster
 from flight_servers import CookieSessionFlightServer, SessionFlightServer, add_split_flight
+from named_servers import MySqlNamedServer
 
 import flightnb
 import flightnb.dask as fd
@@ -301,3 +302,60 @@ def test_a_client_is_refused_as_a_type_error(split_server):
     with flightnb.FlightClient(split_server.location) as client:
         with pytest.raises(FlightArgumentTypeError, match="needs a location"):
             fd.read_flight(client, path="trips")
+
+
+@pytest.fixture(scope="module")
+def mysql_named_server() -> Iterator[FlightSqlServer]:
+    server = MySqlNamedServer(sample_size=500, batch_size=100, token=TOKEN)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+
+
+def test_the_sql_dask_writes_is_quoted_in_the_servers_dialect(dask_client, mysql_named_server):
+    # A server calling itself MySQL reads "trip_id" as a string: the names take backticks.
+    frame = fd.read_flight(
+        mysql_named_server.location,
+        sql="SELECT * FROM trips",
+        columns=["trip_id", "fare"],
+        partition_on="trip_id",
+        npartitions=2,
+        token_env="FLIGHTNB_TEST_TOKEN",
+    )
+    got = _sorted(frame.compute(), "trip_id")
+    written = [q for q, _ in mysql_named_server.recent_queries if "_flightnb_scan" in q]
+    assert written and all("`trip_id`" in q and '"' not in q for q in written)
+    assert got["trip_id"].tolist() == list(range(1, 501))
+
+
+def test_duckdb_gets_double_quoted_names(dask_client, split_server):
+    frame = fd.read_flight(
+        split_server.location,
+        sql="SELECT * FROM trips",
+        columns=["trip_id"],
+        token_env="FLIGHTNB_TEST_TOKEN",
+    )
+    assert len(frame.compute()) == 3000
+    assert any(
+        q.startswith('SELECT "trip_id" FROM (SELECT * FROM trips)')
+        for q, _ in split_server.recent_queries
+    )
+
+
+def test_range_queries_quote_names_and_write_values_in_the_dialect():
+    import pyarrow as pa
+
+    from flightnb.protocol.dialects import dialect_for
+
+    bounds = [pa.scalar(0), pa.scalar(5), pa.scalar(9)]
+    base = "SELECT * FROM (SELECT * FROM t) AS "
+    bound = fd._range_queries("SELECT * FROM t", None, "id", bounds)
+    assert bound[1] == (
+        base + '"_flightnb_scan" WHERE "id" >= ? AND "id" <= ?',
+        [bounds[1], bounds[2]],
+    )
+    mysql = fd._range_queries(
+        "SELECT * FROM t", None, "id", bounds, dialect_for("MySQL"), bind=False
+    )
+    assert mysql[1] == (base + "`_flightnb_scan` WHERE `id` >= 5 AND `id` <= 9", None)

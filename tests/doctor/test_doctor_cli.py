@@ -135,3 +135,20 @@ def test_only_the_doctor_command_is_quieted(monkeypatch: pytest.MonkeyPatch) -> 
     assert not quiet_grpc_on_command_line(["python", "doctor"])
     assert not quiet_grpc_on_command_line(["-m", "doctor"])  # grpc is imported here
     assert "GRPC_VERBOSITY" not in os.environ
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "x-api-key=plain",  # a credential by its name alone
+        "x-tenant=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",  # a JWT by its value
+        "x-tenant=Zq81Lk3vTy0pW9sRb7uXe2Hn",  # a random-looking key by its value
+    ],
+)
+def test_headers_are_judged_as_the_magic_judges_them(
+    flight_server: FlightTestServer, header: str
+) -> None:
+    done = doctor(flight_server.location, "--header", header)
+    secret = header.partition("=")[2]
+    assert done.returncode == 2 and "--header-env" in done.stderr
+    assert secret not in done.stdout + done.stderr

@@ -16,6 +16,7 @@ import pytest
 import ray
 import ray.data
 from flight_servers import CookieSessionFlightServer, SessionFlightServer, add_split_flight
+from named_servers import MySqlNamedServer
 
 import flightnb
 import flightnb.ray as fr
@@ -334,3 +335,16 @@ def test_a_ticket_refused_to_a_workers_session_is_planned_again_there(planned, c
         assert got.column("n").to_pylist() == expected
     finally:
         server.shutdown()
+
+
+def test_columns_pushed_into_a_query_are_quoted_in_the_servers_dialect():
+    # A server calling itself MySQL reads "trip_id" as a string: the names take backticks.
+    server = MySqlNamedServer(sample_size=300, batch_size=100)
+    try:
+        ds = fr.read_flight(server.location, sql="SELECT * FROM trips", columns=["trip_id"])
+        got = _table(ds.materialize())
+        sent = [q for q, _ in server.recent_queries if "_flightnb_scan" in q]
+    finally:
+        server.shutdown()
+    assert sent and all(q.startswith("SELECT `trip_id` FROM") for q in sent)
+    assert sorted(got.column("trip_id").to_pylist()) == list(range(1, 301))

@@ -17,9 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flightnb.scan.literals import MAX_STRING_CHARS, LiteralRules, render_literal
-from flightnb.scan.predicate import GENERIC as GENERIC_DIALECT
-from flightnb.scan.predicate import dialect_for, translate_predicate
+from flightnb.protocol.dialects import GENERIC as GENERIC_DIALECT
+from flightnb.protocol.dialects import LiteralRules, dialect_for
+from flightnb.scan.literals import MAX_STRING_CHARS, render_literal
+from flightnb.scan.predicate import translate_predicate
 
 DUCKDB = dialect_for("flightnb DuckDB Flight SQL server").literals
 DATAFUSION = dialect_for("RoAPI Flight SQL Server").literals

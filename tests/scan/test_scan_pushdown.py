@@ -10,11 +10,13 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from named_servers import MySqlNamedServer
 from scan_helpers import CountingObserver
 
 import flightnb.polars as fp
 from flightnb.errors import FlightArgumentError, FlightError
-from flightnb.scan.predicate import dialect_for, translate_predicate
+from flightnb.protocol.dialects import dialect_for
+from flightnb.scan.predicate import translate_predicate
 from flightnb.scan.query import narrow_query
 
 SQL = "SELECT * FROM shapes"
@@ -208,3 +210,13 @@ def test_property_scan_equals_eager(scan_server, predicate, limit):
     if limit is not None:
         head = scan.filter(predicate).head(limit).collect()
         assert head.equals(expected.head(limit))
+
+
+def test_columns_alone_are_quoted_in_the_servers_dialect(make_shapes_server):
+    # A server calling itself MySQL reads "id" as a string: no filter, yet names take backticks.
+    server = make_shapes_server(MySqlNamedServer, batch_size=50)
+    scan = fp.scan_flight(server.location, sql=SQL)
+    got = scan.select("id", "s").head(3).collect()
+    sent, _ = server.recent_queries[-1]
+    assert sent == "SELECT `id`, `s` FROM (SELECT * FROM shapes) AS `_flightnb_scan` LIMIT 3"
+    assert got.columns == ["id", "s"] and got.height == 3

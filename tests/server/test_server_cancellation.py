@@ -24,9 +24,9 @@ from bearer import pyarrow_client
 import flightnb
 from flightnb._proto import Flight_pb2
 from flightnb._proto import FlightSql_pb2 as sql
+from flightnb.protocol.commands import pack
 from flightnb.server import FlightSqlServer
 from flightnb.server.cancellation import CancellationRegistry, Execution
-from flightnb.sql.commands import pack
 
 # A cross join aggregate DuckDB cannot shortcut: many minutes of work on every core.
 HEAVY = "SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b"

@@ -17,8 +17,8 @@ from bearer import adbc_connect, pyarrow_client
 
 import flightnb
 from flightnb._proto import FlightSql_pb2 as sql
+from flightnb.protocol.commands import pack, unpack_as
 from flightnb.server import FlightSqlServer
-from flightnb.sql.commands import pack, unpack_as
 
 SAMPLE_ROWS = 5000  # as in conftest.sql_server
 
@@ -130,10 +130,10 @@ def test_endpoints_split_a_table_into_row_ranges(split_server: FlightSqlServer) 
 
 
 def test_cli_endpoints_option() -> None:
-    from flightnb.server.cli import build_parser
+    from flightnb.server.cli import _location, build_parser
 
     args = build_parser().parse_args(["--endpoints", "3"])
-    assert (args.endpoints, args.port) == (3, 8815)
+    assert (args.endpoints, _location(args, tls=False)) == (3, "grpc://127.0.0.1:8815")
 
 
 def test_unix_socket_location() -> None:

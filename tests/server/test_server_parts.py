@@ -12,6 +12,7 @@ import pyarrow.flight as flight
 import pytest
 
 from flightnb._proto import FlightSql_pb2 as sql
+from flightnb.protocol.commands import pack
 from flightnb.server.cancellation import CancellationRegistry
 from flightnb.server.dispatch import FlightSqlServerBase, UploadMode, parse_path
 from flightnb.server.errors import ServerError
@@ -27,7 +28,6 @@ from flightnb.server.tickets import (
     decode_ticket,
     encode_ticket,
 )
-from flightnb.sql.commands import pack
 
 HEAVY = "SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b"
 

@@ -77,9 +77,22 @@ def _dictionary_batches() -> pa.Table:
 
 
 def test_locations_it_listens_on() -> None:
-    assert parse_listen_location("grpc://127.0.0.1:0") == ("grpc", "127.0.0.1:0", False)
-    assert parse_listen_location("grpc+tls://[::1]:443")[1:] == ("[::1]:443", True)
-    assert parse_listen_location("grpc+unix:///tmp/s.sock")[1] == "unix:/tmp/s.sock"
+    plain = parse_listen_location("grpc://127.0.0.1:0")
+    assert (plain.target, plain.tls, plain.port, plain.socket_path) == (
+        "127.0.0.1:0",
+        False,
+        0,
+        None,
+    )
+    tls = parse_listen_location("grpc+tls://[::1]:443")
+    assert (tls.target, tls.tls, tls.port) == ("[::1]:443", True, 443)
+    for socket in ("grpc+unix:///tmp/s.sock", "unix:///tmp/s.sock"):
+        listen = parse_listen_location(socket)
+        assert (listen.target, listen.socket_path, listen.port) == (
+            "unix:/tmp/s.sock",
+            "/tmp/s.sock",
+            None,
+        )
     for bad in ("127.0.0.1:8815", "http://h:1", "grpc://h", "grpc://:1", "grpc+unix://"):
         with pytest.raises(ValueError):
             parse_listen_location(bad)

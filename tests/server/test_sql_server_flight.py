@@ -17,10 +17,10 @@ from bearer import pyarrow_client
 
 from flightnb._proto import Flight_pb2
 from flightnb._proto import FlightSql_pb2 as sql
+from flightnb.protocol.commands import pack, unpack, unpack_as
 from flightnb.server import FlightSqlServer, serve
 from flightnb.server.cli import build_parser
 from flightnb.server.metadata import KEYS_SCHEMA, TABLES_SCHEMA_WITH_SCHEMA
-from flightnb.sql.commands import pack, unpack, unpack_as
 
 SAMPLE_ROWS = 5000  # as in conftest.sql_server
 
@@ -319,8 +319,11 @@ def test_serve_non_blocking() -> None:
 
 
 def test_cli_parser() -> None:
+    from flightnb.server.cli import _location
+
     args = build_parser().parse_args(["--db", "x.duckdb", "--port", "9000"])
-    assert (args.db, args.host, args.port) == ("x.duckdb", "127.0.0.1", 9000)
+    assert args.db == "x.duckdb"
+    assert _location(args, tls=False) == "grpc://127.0.0.1:9000"
 
 
 def test_cli_serves_until_interrupted() -> None:

@@ -9,12 +9,12 @@ from google.protobuf import any_pb2
 
 from flightnb._proto import Flight_pb2
 from flightnb._proto import FlightSql_pb2 as sql
+from flightnb.protocol import commands
 from flightnb.server import metadata
 from flightnb.server.errors import ServerError
 from flightnb.server.sample_data import load_sample_data, trips_table
 from flightnb.server.sql_info import SQL_INFO_SCHEMA, Int32, sql_info_table
 from flightnb.server.state import parameter_names, parameter_rows
-from flightnb.sql import commands
 
 
 def test_public_names() -> None:

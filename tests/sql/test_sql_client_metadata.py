@@ -18,9 +18,9 @@ from google.protobuf.message import Message
 
 from flightnb import FlightSqlClient
 from flightnb._proto import FlightSql_pb2 as sql
+from flightnb.protocol.commands import pack
 from flightnb.server import FlightSqlServer
 from flightnb.sql import table_schemas
-from flightnb.sql.commands import pack
 
 
 @pytest.fixture

@@ -27,9 +27,9 @@ from flightnb import (
 from flightnb._proto import Flight_pb2 as pb
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.codec import FlightDataEncoder
+from flightnb.protocol.commands import pack, unpack
 from flightnb.server.sql_info import Int32, sql_info_table
 from flightnb.sql import PollPolicy
-from flightnb.sql.commands import pack, unpack
 
 DATA = pa.table({"n": pa.array(range(30), pa.int64()), "s": [f"v{i}" for i in range(30)]})
 FAST = PollPolicy(initial_interval=0.001, max_interval=0.005)

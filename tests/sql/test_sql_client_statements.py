@@ -109,7 +109,7 @@ def test_prepared_statement_matches_adbc(sql_client: FlightSqlClient, adbc_conn:
         stmt.query([1])
     # The server forgot the handle.
     from flightnb._proto import FlightSql_pb2 as sql
-    from flightnb.sql.commands import pack
+    from flightnb.protocol.commands import pack
     from flightnb.types import FlightDescriptor
 
     command = sql.CommandPreparedStatementQuery(prepared_statement_handle=handle)

@@ -21,7 +21,7 @@ import pytest
 import flightnb
 from flightnb._proto import FlightSql_pb2 as sql
 from flightnb.doctor import Status, diagnose, render_text
-from flightnb.sql.commands import pack
+from flightnb.protocol.commands import pack
 
 # The flightnb under test, also in the subprocess (whatever is installed in the venv).
 ROOT = Path(flightnb.__file__).resolve().parents[1]
