@@ -326,6 +326,9 @@ def child(args: argparse.Namespace) -> int:
 
     import flightnb
 
+    # flightnb imports its client (and grpc) on first use; import it here, before the
+    # baseline and the clock, as pyarrow.flight is imported above.
+    flightnb.open_flight  # noqa: B018
     roots = Path(args.roots).read_bytes() if args.roots else None
     descriptor = paflight.FlightDescriptor.for_command(args.command)
     extra = [_option(text) for text in args.grpc_option]
