@@ -81,8 +81,10 @@ class _Requests:
 
     PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
-    def __init__(self, counters: dict[str, int]) -> None:
+    def __init__(self, counters: dict[str, int], timeline: list[float], opened: float) -> None:
         self.counters = counters
+        self.timeline = timeline
+        self.opened = opened
         self.pending = bytearray()
         self.streams: set[int] = set()
         self.state = "preface"
@@ -107,6 +109,9 @@ class _Requests:
             if self.pending[3] == 1 and stream not in self.streams:  # HEADERS
                 self.streams.add(stream)
                 self.counters["requests"] += 1
+                # When the call reached the proxy, in ms after the client's connection did.
+                elapsed = asyncio.get_running_loop().time() - self.opened
+                self.timeline.append(round(elapsed * 1000, 1))
             del self.pending[: 9 + length]
 
 
@@ -177,12 +182,14 @@ class _Link:
 
 async def _proxy(upstreams: list[str], rtt: float, rate: float) -> None:
     counters = {"connections": 0, "requests": 0, "bytes_up": 0, "bytes_down": 0}
+    timeline: list[float] = []
 
     def handler(upstream: str) -> Any:
         host, _, port = upstream.rpartition(":")
 
         async def handle(c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
             counters["connections"] += 1
+            opened = asyncio.get_running_loop().time()
             try:
                 s_reader, s_writer = await asyncio.open_connection(host, int(port))
             except OSError:
@@ -191,7 +198,8 @@ async def _proxy(upstreams: list[str], rtt: float, rate: float) -> None:
             # The proxy accepts on loopback at once; over a real link TCP's handshake takes
             # a round trip before the client's first bytes can leave.
             await asyncio.sleep(rtt)
-            up = _Link(rtt / 2, rate, counters, "bytes_up", _Requests(counters))
+            requests = _Requests(counters, timeline, opened)
+            up = _Link(rtt / 2, rate, counters, "bytes_up", requests)
             down = _Link(rtt / 2, rate, counters, "bytes_down")
             parts = [
                 up.take_in(c_reader),
@@ -218,8 +226,10 @@ async def _proxy(upstreams: list[str], rtt: float, rate: float) -> None:
         if not line:
             break
         cpu_now = _cpu_seconds()
-        print(json.dumps({**counters, "proxy_cpu_seconds": cpu_now - cpu_mark}), flush=True)
+        stats = {**counters, "proxy_cpu_seconds": cpu_now - cpu_mark, "call_ms": timeline[:]}
+        print(json.dumps(stats), flush=True)
         cpu_mark = cpu_now
+        timeline.clear()
         for key in counters:
             counters[key] = 0
     for server in servers:
@@ -651,6 +661,7 @@ def measure(
             "requests": statistics.median(run["requests"] for run in results),
             "proxy_cpu_s": statistics.median(run["proxy_cpu_seconds"] for run in results),
             "servers_cpu_s": statistics.median(run["servers_cpu_seconds"] for run in results),
+            "call_ms": [run["call_ms"] for run in results],
             "peak_mib": max(run["peak_mib"] for run in results),
             "cpu_s": statistics.median(run["cpu_seconds"] for run in results),
         }
@@ -671,7 +682,8 @@ def _print(summary: dict[str, Any]) -> None:
         first = f"{rtts:.1f} RTT" if rtts is not None else f"{side['first_batch_s'] * 1000:.0f} ms"
         return (
             f"{side['median_s']:.2f} s [{side['min_s']:.2f}-{side['max_s']:.2f}], first batch "
-            f"{first}, {side['connections']:.0f} conn, {side['requests']:.0f} calls, "
+            f"{first}, {side['connections']:.0f} conn, {side['requests']:.0f} calls"
+            f"{_call_times(side)}, "
             f"peak {side['peak_mib']:.0f} MiB, CPU {side['cpu_s']:.2f} s (proxy "
             f"{side['proxy_cpu_s']:.2f} s, servers {side['servers_cpu_s']:.2f} s)"
         )
@@ -683,6 +695,15 @@ def _print(summary: dict[str, Any]) -> None:
         f"equal={summary['equal_results']} | load {summary['load'][0]} .. {summary['load'][-1]}",
         flush=True,
     )
+
+
+def _call_times(side: dict[str, Any]) -> str:
+    """When the calls reached the proxy (median ms after the connection), where plaintext."""
+    runs = side["call_ms"]
+    if not runs or not runs[0] or any(len(run) != len(runs[0]) for run in runs):
+        return ""
+    medians = [statistics.median(run[k] for run in runs) for k in range(len(runs[0]))]
+    return " at " + "/".join(f"{value:.0f}" for value in medians) + " ms"
 
 
 def _proxy_args(rtt: float, args: argparse.Namespace) -> list[str]:

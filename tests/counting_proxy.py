@@ -145,6 +145,8 @@ class CountingProxy:
             except OSError:
                 client.close()
                 continue
+            for sock in (client, server):  # forward small frames at once, as a router does
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._changed:
                 self._sockets += [client, server]
             counter = _RequestCounter() if self._http2 else None
