@@ -512,6 +512,7 @@ class AsyncFlightClient:
         headers: Headers = None,
     ) -> PollInfo:
         """Start or continue a long-running query; poll again with ``result.descriptor``."""
+        self._calls.channels.wake_idle(self._target)  # as get_flight_info does
         message = await self._unary(
             "PollFlightInfo",
             descriptor_to_proto(as_descriptor(descriptor)),
