@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/latency.py                      # 0/20/50/100 ms, 3 rounds
     .venv/bin/python benchmarks/latency.py --rtts 100 --rounds 3 --json latency.json
+    .venv/bin/python benchmarks/latency.py --first-batch        # time to first batch, + TLS
     .venv/bin/python benchmarks/latency.py --rtts 100 --what single \\
         --grpc-option grpc.http2.lookahead_bytes=16777216     # try a channel argument
     .venv/bin/python benchmarks/latency.py loopback --windows 4,16  # no proxy: floor, windows
@@ -25,7 +26,10 @@ connects, calls GetFlightInfo and reads every endpoint: pyarrow.flight (one endp
 alternate, each round starting with the other. Each child reports its time, the time to its
 first batch (in round trips), the peak RSS above its post-import resident size, its CPU
 time, and a checksum of its table (results must agree); the proxy reports the connections it
-accepted. ``first`` reads a flight of one 32 KiB batch, for the time to the first batch.
+accepted, the calls made on them (HTTP/2 requests, plaintext only) and its own CPU time, and
+the runner the servers' CPU time, so a run shows whether the link or a server was the limit.
+``first`` reads a flight of one 32 KiB batch, for the time to the first batch
+(``--first-batch``: only that, plain and TLS, at 0, 50 and 100 ms).
 
 ``--tls`` runs the time-to-first-batch probe over TLS too (a small flight, certificates made
 on the fly). Load (``/proc/loadavg``) is printed with every figure: on a loaded machine,
@@ -68,14 +72,65 @@ CHILD_SECONDS = 600.0
 # --- the proxy -----------------------------------------------------------------------------
 
 
+class _Requests:
+    """Counts the calls a client starts on one plaintext HTTP/2 connection.
+
+    Each new stream's HEADERS frame is one gRPC call; over TLS the frames cannot be read and
+    nothing is counted.
+    """
+
+    PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+    def __init__(self, counters: dict[str, int], timeline: list[float], opened: float) -> None:
+        self.counters = counters
+        self.timeline = timeline
+        self.opened = opened
+        self.pending = bytearray()
+        self.streams: set[int] = set()
+        self.state = "preface"
+
+    def feed(self, data: bytes) -> None:
+        if self.state == "off":
+            return
+        self.pending += data
+        if self.state == "preface":
+            if len(self.pending) < len(self.PREFACE):
+                return
+            if not self.pending.startswith(self.PREFACE):
+                self.state = "off"  # TLS, or not HTTP/2
+                return
+            del self.pending[: len(self.PREFACE)]
+            self.state = "frames"
+        while len(self.pending) >= 9:
+            length = int.from_bytes(self.pending[:3], "big")
+            if len(self.pending) < 9 + length:
+                return
+            stream = int.from_bytes(self.pending[5:9], "big") & 0x7FFF_FFFF
+            if self.pending[3] == 1 and stream not in self.streams:  # HEADERS
+                self.streams.add(stream)
+                self.counters["requests"] += 1
+                # When the call reached the proxy, in ms after the client's connection did.
+                elapsed = asyncio.get_running_loop().time() - self.opened
+                self.timeline.append(round(elapsed * 1000, 1))
+            del self.pending[: 9 + length]
+
+
 class _Link:
     """One direction of one connection: delay each chunk, then pace it to the rate."""
 
-    def __init__(self, one_way: float, rate: float, counters: dict[str, int], key: str) -> None:
+    def __init__(
+        self,
+        one_way: float,
+        rate: float,
+        counters: dict[str, int],
+        key: str,
+        requests: _Requests | None = None,
+    ) -> None:
         self.one_way = one_way
         self.rate = rate
         self.counters = counters
         self.key = key
+        self.requests = requests
         self.capacity = int(rate * one_way) + QUEUE_SLACK_BYTES if rate else 1 << 62
         self.queued = 0
         self.chunks: deque[tuple[float, bytes]] = deque()
@@ -89,6 +144,8 @@ class _Link:
                 self.drained.clear()
                 await self.drained.wait()
             data = await reader.read(CHUNK_BYTES)
+            if self.requests is not None:
+                self.requests.feed(data)
             self.chunks.append((loop.time() + self.one_way, data))
             self.queued += len(data)
             self.arrived.set()
@@ -124,13 +181,15 @@ class _Link:
 
 
 async def _proxy(upstreams: list[str], rtt: float, rate: float) -> None:
-    counters = {"connections": 0, "bytes_up": 0, "bytes_down": 0}
+    counters = {"connections": 0, "requests": 0, "bytes_up": 0, "bytes_down": 0}
+    timeline: list[float] = []
 
     def handler(upstream: str) -> Any:
         host, _, port = upstream.rpartition(":")
 
         async def handle(c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
             counters["connections"] += 1
+            opened = asyncio.get_running_loop().time()
             try:
                 s_reader, s_writer = await asyncio.open_connection(host, int(port))
             except OSError:
@@ -139,7 +198,8 @@ async def _proxy(upstreams: list[str], rtt: float, rate: float) -> None:
             # The proxy accepts on loopback at once; over a real link TCP's handshake takes
             # a round trip before the client's first bytes can leave.
             await asyncio.sleep(rtt)
-            up = _Link(rtt / 2, rate, counters, "bytes_up")
+            requests = _Requests(counters, timeline, opened)
+            up = _Link(rtt / 2, rate, counters, "bytes_up", requests)
             down = _Link(rtt / 2, rate, counters, "bytes_down")
             parts = [
                 up.take_in(c_reader),
@@ -158,12 +218,18 @@ async def _proxy(upstreams: list[str], rtt: float, rate: float) -> None:
     ports = [server.sockets[0].getsockname()[1] for server in servers]
     print(json.dumps({"ports": ports}), flush=True)
     loop = asyncio.get_running_loop()
-    # One command a line on stdin: "stats" prints and resets the counters; EOF stops.
+    # One command a line on stdin: "stats" prints and resets the counters, with the proxy's
+    # CPU time since the last "stats" (is the link itself the limit?); EOF stops.
+    cpu_mark = _cpu_seconds()
     while True:
         line = await loop.run_in_executor(None, sys.stdin.readline)
         if not line:
             break
-        print(json.dumps(counters), flush=True)
+        cpu_now = _cpu_seconds()
+        stats = {**counters, "proxy_cpu_seconds": cpu_now - cpu_mark, "call_ms": timeline[:]}
+        print(json.dumps(stats), flush=True)
+        cpu_mark = cpu_now
+        timeline.clear()
         for key in counters:
             counters[key] = 0
     for server in servers:
@@ -270,6 +336,9 @@ def child(args: argparse.Namespace) -> int:
 
     import flightnb
 
+    # flightnb imports its client (and grpc) on first use; import it here, before the
+    # baseline and the clock, as pyarrow.flight is imported above.
+    flightnb.open_flight  # noqa: B018
     roots = Path(args.roots).read_bytes() if args.roots else None
     descriptor = paflight.FlightDescriptor.for_command(args.command)
     extra = [_option(text) for text in args.grpc_option]
@@ -313,6 +382,8 @@ def child(args: argparse.Namespace) -> int:
         options = {"tls_root_certs": roots} if roots else {}
         if extra:
             options["grpc_options"] = extra
+        if args.unaligned:
+            options["align_buffers"] = False
         with flightnb.open_flight(
             args.uri, descriptor=descriptor, progress=False, **options
         ) as reader:
@@ -511,6 +582,18 @@ def helpers(*argument_lists: list[str]) -> Iterator[list[_Process]]:
             process.stop()
 
 
+def _process_cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of these processes (Linux ``/proc/<pid>/stat``)."""
+    import os
+
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _loadavg() -> str:
     with open("/proc/loadavg", encoding="ascii") as file:
         return " ".join(file.read().split()[:3])
@@ -522,6 +605,8 @@ def run_child(client: str, uri: str, command: str, args: argparse.Namespace) -> 
         argv += ["--roots", args.roots]
     for option in args.grpc_option:
         argv += ["--grpc-option", option]
+    if args.unaligned:
+        argv.append("--unaligned")
     done = subprocess.run(argv, capture_output=True, text=True, timeout=CHILD_SECONDS, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{client} read failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -536,8 +621,10 @@ def measure(
     proxy: _Process,
     rtt: float,
     args: argparse.Namespace,
+    servers: list[_Process] | None = None,
 ) -> dict[str, Any]:
     """Alternate the two contenders for ``args.rounds`` rounds; medians and spreads."""
+    server_pids = [server.process.pid for server in servers or []]
     names = ["pyarrow.flight", "flightnb"]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     load = []
@@ -547,7 +634,9 @@ def measure(
             proxy.ask("stats")  # reset
             load.append(_loadavg())
             client = "pyarrow" if name == "pyarrow.flight" else "flightnb"
+            servers_before = _process_cpu_seconds(server_pids)
             result = run_child(client, uri, command, args)
+            result["servers_cpu_seconds"] = _process_cpu_seconds(server_pids) - servers_before
             result.update(proxy.ask("stats"))
             runs[name].append(result)
     checks = {tuple(run["checksum"]) for results in runs.values() for run in results}
@@ -569,6 +658,10 @@ def measure(
             "first_batch_s": statistics.median(first),
             "first_batch_rtts": statistics.median(first) / rtt if rtt else None,
             "connections": statistics.median(run["connections"] for run in results),
+            "requests": statistics.median(run["requests"] for run in results),
+            "proxy_cpu_s": statistics.median(run["proxy_cpu_seconds"] for run in results),
+            "servers_cpu_s": statistics.median(run["servers_cpu_seconds"] for run in results),
+            "call_ms": [run["call_ms"] for run in results],
             "peak_mib": max(run["peak_mib"] for run in results),
             "cpu_s": statistics.median(run["cpu_seconds"] for run in results),
         }
@@ -589,8 +682,10 @@ def _print(summary: dict[str, Any]) -> None:
         first = f"{rtts:.1f} RTT" if rtts is not None else f"{side['first_batch_s'] * 1000:.0f} ms"
         return (
             f"{side['median_s']:.2f} s [{side['min_s']:.2f}-{side['max_s']:.2f}], first batch "
-            f"{first}, {side['connections']:.0f} conn, peak {side['peak_mib']:.0f} MiB, "
-            f"CPU {side['cpu_s']:.2f} s"
+            f"{first}, {side['connections']:.0f} conn, {side['requests']:.0f} calls"
+            f"{_call_times(side)}, "
+            f"peak {side['peak_mib']:.0f} MiB, CPU {side['cpu_s']:.2f} s (proxy "
+            f"{side['proxy_cpu_s']:.2f} s, servers {side['servers_cpu_s']:.2f} s)"
         )
 
     spread = " / ".join(f"{value:.2f}" for value in summary["ratio_per_round"])
@@ -600,6 +695,15 @@ def _print(summary: dict[str, Any]) -> None:
         f"equal={summary['equal_results']} | load {summary['load'][0]} .. {summary['load'][-1]}",
         flush=True,
     )
+
+
+def _call_times(side: dict[str, Any]) -> str:
+    """When the calls reached the proxy (median ms after the connection), where plaintext."""
+    runs = side["call_ms"]
+    if not runs or not runs[0] or any(len(run) != len(runs[0]) for run in runs):
+        return ""
+    medians = [statistics.median(run[k] for run in runs) for k in range(len(runs[0]))]
+    return " at " + "/".join(f"{value:.0f}" for value in medians) + " ms"
 
 
 def _proxy_args(rtt: float, args: argparse.Namespace) -> list[str]:
@@ -631,13 +735,24 @@ def main(argv: list[str] | None = None) -> int:
     p_child.add_argument("command")
     p_child.add_argument("--roots")
     p_child.add_argument("--grpc-option", action="append", default=[])
-    parser.add_argument("--rtts", default="0,20,50,100", help="round trips in ms")
+    p_child.add_argument("--unaligned", action="store_true")
+    parser.add_argument("--rtts", help="round trips in ms (default 0,20,50,100)")
+    parser.add_argument(
+        "--first-batch",
+        action="store_true",
+        help="only the time to the first batch, plain and TLS (default round trips 0,50,100)",
+    )
     parser.add_argument("--rate-mbit", type=float, default=800.0)
     parser.add_argument("--mib", type=float, default=122.0, help="size of the flight")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--what", default="single,eight,first", help="single, eight, first")
     parser.add_argument("--tls", action="store_true", help="time to first batch over TLS too")
     parser.add_argument("--grpc-option", action="append", default=[], help="for flightnb")
+    parser.add_argument(
+        "--unaligned",
+        action="store_true",
+        help="flightnb with align_buffers=False (no copy; buffers unaligned, as pyarrow's)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.mode == "serve":
@@ -652,6 +767,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "held":
         return held(args)
 
+    if args.first_batch:
+        args.what, args.tls = "first", True
+    if args.rtts is None:
+        args.rtts = "0,50,100" if args.first_batch else "0,20,50,100"
     rows = int(args.mib * MIB) // (8 * COLUMNS)
     rows -= rows % 8
     rtts = [float(value) / 1000 for value in args.rtts.split(",")]
@@ -659,7 +778,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     print(f"{args.mib:.0f} MiB, {args.rate_mbit:.0f} Mbit/s, {args.rounds} rounds", flush=True)
     args.roots = None
-    with helpers(*[["serve", "--rows", str(rows)]] * 4) as servers:
+    served = FIRST_BATCH_ROWS if what == {"first"} else rows
+    with helpers(*[["serve", "--rows", str(served)]] * 4) as servers:
         upstreams = [f"127.0.0.1:{server.ready['port']}" for server in servers]
         for rtt in rtts:
             with helpers([*_proxy_args(rtt, args), *upstreams]) as (proxy,):
@@ -676,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
                     plan = json.dumps({"peers": uris, "rows": rows})
                     cases.append(("8 endpoints on 4 servers", uris[0], plan))
                 for label, uri, command in cases:
-                    summary = measure(label, uri, command, proxy, rtt, args)
+                    summary = measure(label, uri, command, proxy, rtt, args, servers)
                     _print(summary)
                     results.append(summary)
     if args.tls:
@@ -691,7 +811,9 @@ def main(argv: list[str] | None = None) -> int:
                     with helpers([*_proxy_args(rtt, args), upstream]) as (proxy,):
                         uri = f"grpc+tls://127.0.0.1:{proxy.ready['ports'][0]}"
                         small = json.dumps({"peers": [], "rows": FIRST_BATCH_ROWS})
-                        summary = measure("first batch, TLS", uri, small, proxy, rtt, args)
+                        summary = measure(
+                            "first batch, TLS", uri, small, proxy, rtt, args, [server]
+                        )
                         _print(summary)
                         results.append(summary)
     if args.json:

@@ -84,3 +84,36 @@ def test_latency_benchmark_runs_through_its_proxy(tmp_path: Path) -> None:
         assert row["equal_results"]
         assert row["pyarrow.flight"]["connections"] >= 1
         assert row["flightnb"]["connections"] >= 1
+        # One connection per server the read used: the planner's, and each peer's once.
+        assert row["flightnb"]["connections"] == row["pyarrow.flight"]["connections"]
+        assert row["flightnb"]["requests"] == row["pyarrow.flight"]["requests"]
+
+
+def test_latency_first_batch_mode_counts_the_exchanges(tmp_path: Path) -> None:
+    """``latency.py --first-batch``: plain and TLS, one connection each, two calls in plaintext."""
+    report = tmp_path / "first.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(LATENCY),
+            "--first-batch",
+            "--rtts",
+            "0",
+            "--rounds",
+            "1",
+            "--json",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(report.read_text(encoding="utf-8"))["results"]
+    assert [row["case"] for row in results] == ["first batch, plain", "first batch, TLS"]
+    for row in results:
+        assert row["equal_results"]
+        for side in ("pyarrow.flight", "flightnb"):
+            assert row[side]["connections"] == 1
+    assert results[0]["flightnb"]["requests"] == results[0]["pyarrow.flight"]["requests"] == 2

@@ -314,6 +314,12 @@ class AsyncFlightClient(AsyncFlightOperations):
             return None
         return parse_location(location)
 
+    async def _connect_ahead(self, location: Location | str | None) -> None:
+        """Start connecting to an endpoint location a read will call soon (no call yet)."""
+        target = self._target_of(location)
+        if target is not None:
+            await self._calls.channels.connect_ahead(target)
+
     async def _unary(
         self,
         method: str,
@@ -495,6 +501,8 @@ class AsyncFlightClient(AsyncFlightOperations):
         headers: Headers = None,
     ) -> FlightInfo:
         """Plan a flight: its schema and the endpoints that serve it."""
+        # Reconnections to the other locations this client read from overlap the plan.
+        self._calls.channels.wake_idle(self._target)
         message = await self._unary(
             "GetFlightInfo",
             descriptor_to_proto(as_descriptor(descriptor)),
@@ -512,6 +520,7 @@ class AsyncFlightClient(AsyncFlightOperations):
         headers: Headers = None,
     ) -> PollInfo:
         """Start or continue a long-running query; poll again with ``result.descriptor``."""
+        self._calls.channels.wake_idle(self._target)  # as get_flight_info does
         message = await self._unary(
             "PollFlightInfo",
             descriptor_to_proto(as_descriptor(descriptor)),

@@ -219,6 +219,30 @@ class FlightBatchStream:
         self._launch()
         if not self.endpoints:
             self._data_ready.set()
+        waiting = [endpoint for _, endpoint in self.endpoints[self._next_start :]]
+        if waiting:
+            task = self.loop.create_task(self._connect_ahead(waiting))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _connect_ahead(self, endpoints: Sequence[FlightEndpoint]) -> None:
+        """Connect to the locations of endpoints that wait for a free stream, right away.
+
+        Their DoGets then find the connection (and TLS) up instead of paying its round trips
+        when their turn comes. Only each endpoint's first location, the one that will be
+        tried: a fallback location is connected to only if it is needed. A location that
+        cannot be reached is left for its DoGet to report.
+        """
+        seen: set[str] = set()
+        for endpoint in endpoints:
+            location = locations_to_try(endpoint)[0]
+            if location is None or location.uri in seen:
+                continue
+            seen.add(location.uri)
+            try:
+                await self.client._connect_ahead(location)
+            except FlightError as exc:
+                _log.debug("connecting ahead to %s failed: %s", location.uri, exc)
 
     def _launch(self) -> None:
         while (

@@ -8,6 +8,7 @@ builds commands and reads results; the Flight client does all I/O.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -121,6 +122,13 @@ def unpack_result(results: list[bytes], cls: type[Any], action: str) -> Any:
         raise FlightDecodeError(str(exc), where=f"{action} result") from exc
 
 
+#: Whether a client's server answers PollFlightInfo, once a SQL client on it found out.
+#: ``read_flight(client, sql=...)`` makes a SQL client for every query on a kept client;
+#: without this each would ask again, and a server without PollFlightInfo would cost every
+#: query one call (a round trip) more. Weak: it lives as long as the client, no longer.
+_POLL_SUPPORT: weakref.WeakKeyDictionary[AsyncFlightClient, bool] = weakref.WeakKeyDictionary()
+
+
 class AsyncFlightSqlClient(AsyncFlightOperations):
     """A Flight SQL client on ``grpc.aio``.
 
@@ -165,7 +173,7 @@ class AsyncFlightSqlClient(AsyncFlightOperations):
                 True,
             )
         self._poll = PollPolicy() if poll is True else (poll or None)
-        self._poll_supported: bool | None = None
+        self._poll_supported: bool | None = _POLL_SUPPORT.get(self._client)
         self._transactions_supported: bool | None = None
         # Statements that execute() prepared for parameters; their results refer to them.
         self._statements: set[AsyncPreparedStatement] = set()
@@ -249,9 +257,9 @@ class AsyncFlightSqlClient(AsyncFlightOperations):
             try:
                 first = await self._client.poll_flight_info(descriptor, timeout=timeout)
             except FlightNotImplementedError:
-                self._poll_supported = False
+                self._poll_supported = _POLL_SUPPORT[self._client] = False
             else:
-                self._poll_supported = True
+                self._poll_supported = _POLL_SUPPORT[self._client] = True
                 return await poll_until_complete(
                     self._client,
                     first,

@@ -207,16 +207,7 @@ class ChannelPool:
             raise FlightClientClosedError("the client is closed")
         channel = self._channels.get(target.target)
         if channel is None:
-            channel = await open_channel(target, self.config)
-            self._channels[target.target] = channel
-            self._tracked[target.target] = _tracking.opened(
-                self,
-                "gRPC channel",
-                f"gRPC channel to {target.target}",
-                self._site,
-                group=self._group,
-            )
-            return channel
+            return await self._open(target)
         state = channel.get_state()
         if state in _CONNECTED_ONCE:
             # IDLE on a channel we have used: it had a connection that the server closed.
@@ -234,6 +225,54 @@ class ChannelPool:
             with suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(channel.channel_ready(), wait)
         # CONNECTING: grpc queues the call until the attempt resolves.
+        return channel
+
+    async def connect_ahead(self, target: ChannelTarget) -> None:
+        """Open the channel for ``target`` and start its connection, before any call.
+
+        A read whose later endpoints wait for a free stream opens their channels as soon as
+        it knows them, so the TCP (and TLS) handshakes are done by the time their DoGets go
+        out. Sends nothing but the handshakes: no call, no credential. A channel already
+        open is only woken if idle.
+        """
+        if self._closed:
+            return
+        channel = self._channels.get(target.target)
+        if channel is None:
+            channel = await self._open(target)
+        channel.get_state(try_to_connect=True)
+
+    def wake_idle(self, skip: ChannelTarget) -> None:
+        """Start reconnecting every idle channel but ``skip``'s (no call, no credential).
+
+        A client that read from several locations keeps a channel to each; when a server
+        or a NAT closed an idle connection, the channel waits for a call to reconnect. Woken
+        while the planning call (GetFlightInfo) is in flight, those to the locations the next
+        endpoints likely name are up again by the time their DoGets go out. Only locations
+        this client has used before: a new one is not known until the plan names it.
+        """
+        for target, channel in self._channels.items():
+            if target != skip.target and channel.get_state() is grpc.ChannelConnectivity.IDLE:
+                channel.get_state(try_to_connect=True)
+
+    async def _open(self, target: ChannelTarget) -> grpc.aio.Channel:
+        channel = await open_channel(target, self.config)
+        # Opening may await (a certificate fetch): another call may have opened the same
+        # target meanwhile, or the client closed. Keep one channel; close what is not kept.
+        kept = self._channels.get(target.target)
+        if self._closed or kept is not None:
+            await channel.close()
+            if kept is None:
+                raise FlightClientClosedError("the client is closed")
+            return kept
+        self._channels[target.target] = channel
+        self._tracked[target.target] = _tracking.opened(
+            self,
+            "gRPC channel",
+            f"gRPC channel to {target.target}",
+            self._site,
+            group=self._group,
+        )
         return channel
 
     async def close(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 import pyarrow as pa
 import pytest
+from counting_proxy import CountingProxy
 from raw_server import RawFlightServer
 from sql_client_helpers import RecordingObserver
 
@@ -20,9 +21,11 @@ import flightnb
 from flightnb import (
     AsyncFlightSqlClient,
     CancelStatus,
+    FlightClient,
     FlightNotImplementedError,
     FlightSqlClient,
     FlightTimedOutError,
+    read_flight,
 )
 from flightnb._proto import Flight_pb2 as pb
 from flightnb._proto import FlightSql_pb2 as sql
@@ -249,6 +252,23 @@ def test_falls_back_to_get_flight_info_once() -> None:
         with FlightSqlClient(server.location, poll=False) as client:
             assert client.query("SELECT data").equals(DATA)
         assert server.backend.polls == 0 and server.backend.get_flight_infos == 1
+
+
+def test_one_call_queries_on_a_kept_client_ask_for_polling_once() -> None:
+    """``read_flight(client, sql=...)`` pays the PollFlightInfo probe once per client.
+
+    Each call makes a SQL client of its own; without a server's PollFlightInfo the probe
+    costs a call, a round trip over a long link, so the answer is kept with the client.
+    """
+    with _serve(poll=False) as server:
+        with CountingProxy(f"127.0.0.1:{server.port}") as proxy:
+            with FlightClient(proxy.uri()) as client:
+                for _ in range(3):
+                    table = read_flight(client, sql="SELECT data", progress=False)
+                    assert table.equals(DATA)
+            # The probe, then GetFlightInfo and two DoGets per query.
+            assert proxy.counts() == (1, 1 + 3 * 3)
+        assert server.backend.get_flight_infos == 3
 
 
 def test_empty_stream_without_schema_uses_flight_info_schema() -> None:
