@@ -117,3 +117,29 @@ def test_latency_first_batch_mode_counts_the_exchanges(tmp_path: Path) -> None:
         for side in ("pyarrow.flight", "flightnb"):
             assert row[side]["connections"] == 1
     assert results[0]["flightnb"]["requests"] == results[0]["pyarrow.flight"]["requests"] == 2
+
+
+def test_latency_crosscheck_runs_through_its_own_proxy() -> None:
+    """``latency_crosscheck.py`` on a small flight sent as one batch: every read is checked."""
+    script = RUN.parent / "latency_crosscheck.py"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--rtt",
+            "0",
+            "--rounds",
+            "1",
+            "--rows",
+            "20000",
+            "--batch-rows",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "one batch, 1 rounds" in done.stdout
+    assert "pyarrow / flightnb-unaligned:" in done.stdout

@@ -1,0 +1,194 @@
+"""A second opinion on ``latency.py``: the same race through a proxy built another way.
+
+Usage::
+
+    .venv/bin/python benchmarks/latency_crosscheck.py --rtt 100 --rounds 6
+    .venv/bin/python benchmarks/latency_crosscheck.py --rtt 50 --batch-rows 0  # one batch
+
+``latency.py``'s proxy is asyncio with a token bucket. This one is plain threads: a reader
+per direction stamps each chunk with its arrival and queues it (the queue is unbounded, a
+router with a deep buffer), a writer sends it half the round trip later and no sooner than
+the previous chunk's bytes have left at ``--rate-mbit``. The server is a ``pyarrow.flight``
+process answering DoGet with a table of ``--rows`` rows of 8 int64 columns (2 million:
+122 MiB), in batches of ``--batch-rows`` rows (0: the table as one batch, one message). Each
+read is a fresh process that imports its client before its clock starts: pyarrow.flight's
+``do_get(...).read_all()`` against ``flightnb.read_flight(uri, ticket=...)``, with aligned
+and unaligned buffers. The contenders alternate, each round starting with another one, and
+every result is checked. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+CONTENDERS = ("pyarrow", "flightnb", "flightnb-unaligned")
+PROBE_ROW = 12_345
+
+
+def _forward(source: socket.socket, sink: socket.socket, delay: float, rate: float) -> None:
+    chunks: collections.deque[tuple[float, bytes]] = collections.deque()
+    ready = threading.Condition()
+
+    def read() -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            with ready:
+                chunks.append((time.monotonic() + delay, data))
+                ready.notify()
+            if not data:
+                return
+
+    def write() -> None:
+        link_free_at = 0.0
+        while True:
+            with ready:
+                ready.wait_for(lambda: bool(chunks))
+                due, data = chunks.popleft()
+            start = max(due, link_free_at)
+            wait = start - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            if not data:
+                with contextlib.suppress(OSError):
+                    sink.shutdown(socket.SHUT_WR)
+                return
+            try:
+                sink.sendall(data)
+            except OSError:
+                return
+            link_free_at = max(time.monotonic(), start) + len(data) / rate
+
+    threading.Thread(target=read, daemon=True).start()
+    threading.Thread(target=write, daemon=True).start()
+
+
+def proxy_main(target_port: int, rtt_ms: float, rate_mbit: float) -> None:
+    """Serve the delaying link to ``127.0.0.1:target_port``; prints its own port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    print(listener.getsockname()[1], flush=True)
+    while True:
+        client, _ = listener.accept()
+        server = socket.create_connection(("127.0.0.1", target_port))
+        for end in (client, server):
+            end.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        delay, rate = rtt_ms / 2000, rate_mbit * 1e6 / 8
+        _forward(client, server, delay, rate)
+        _forward(server, client, delay, rate)
+
+
+def server_main(rows: int, batch_rows: int) -> None:
+    """A pyarrow.flight server answering every DoGet with the table; prints its port."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.flight as flight
+
+    table = pa.table({f"c{i}": np.arange(rows, dtype=np.int64) * (i + 1) for i in range(8)})
+    if batch_rows:
+        table = pa.Table.from_batches(table.to_batches(max_chunksize=batch_rows))
+
+    class Server(flight.FlightServerBase):  # type: ignore[misc]
+        def do_get(self, context: object, ticket: object) -> object:
+            return flight.RecordBatchStream(table)
+
+    server = Server("grpc://127.0.0.1:0")
+    print(server.port, flush=True)
+    server.serve()
+
+
+def child_main(contender: str, uri: str) -> None:
+    """One read, timed from after the imports; prints seconds, rows and a probe value."""
+    if contender == "pyarrow":
+        import pyarrow.flight as flight
+
+        client = flight.connect(uri)
+        started = time.perf_counter()
+        table = client.do_get(flight.Ticket(b"table")).read_all()
+    else:
+        import flightnb
+        import flightnb.client.aio  # the client loads on first use: not timed
+
+        unaligned = {"align_buffers": False} if contender.endswith("unaligned") else {}
+        started = time.perf_counter()
+        table = flightnb.read_flight(uri, ticket=b"table", progress=False, **unaligned)
+    elapsed = time.perf_counter() - started
+    print(elapsed, table.num_rows, table.column("c7")[PROBE_ROW].as_py())
+
+
+def _spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
+def run(rtt_ms: float, rate_mbit: float, rounds: int, rows: int, batch_rows: int) -> None:
+    server, server_port = _spawn("serve", str(rows), str(batch_rows))
+    proxy, proxy_port = _spawn("proxy", server_port, str(rtt_ms), str(rate_mbit))
+    uri = f"grpc://127.0.0.1:{proxy_port}"
+    times: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+    try:
+        with tempfile.TemporaryDirectory() as runtime:  # no server token to find here
+            env = dict(os.environ, FLIGHTNB_RUNTIME_DIR=runtime)
+            for round_ in range(rounds):
+                shift = round_ % len(CONTENDERS)
+                for name in CONTENDERS[shift:] + CONTENDERS[:shift]:
+                    done = subprocess.run(
+                        [sys.executable, __file__, "child", name, uri],
+                        capture_output=True,
+                        text=True,
+                        env=env,
+                        timeout=300,
+                        check=True,
+                    )
+                    seconds, got_rows, probe = done.stdout.split()
+                    assert int(got_rows) == rows and int(probe) == PROBE_ROW * 8, done.stdout
+                    times[name].append(float(seconds))
+    finally:
+        proxy.kill()
+        server.kill()
+    shape = f"{batch_rows}-row batches" if batch_rows else "one batch"
+    print(f"{rtt_ms:g} ms, {rate_mbit:g} Mbit/s, {shape}, {rounds} rounds")
+    for name, values in times.items():
+        spread = f"{min(values):.2f}-{max(values):.2f}"
+        print(f"  {name:20s} median {statistics.median(values):.2f} s [{spread}]")
+    baseline = statistics.median(times["pyarrow"])
+    for name in CONTENDERS[1:]:
+        print(f"  pyarrow / {name}: {baseline / statistics.median(times[name]):.2f}x")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] in ("serve", "proxy", "child"):
+        role, args = sys.argv[1], sys.argv[2:]
+        if role == "serve":
+            server_main(int(args[0]), int(args[1]))
+        elif role == "proxy":
+            proxy_main(int(args[0]), float(args[1]), float(args[2]))
+        else:
+            child_main(args[0], args[1])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rtt", type=float, default=100.0, help="round trip in ms")
+    parser.add_argument("--rate-mbit", type=float, default=800.0)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rows", type=int, default=2_000_000, help="of 8 int64 columns")
+    parser.add_argument("--batch-rows", type=int, default=65536, help="0: one batch")
+    args = parser.parse_args()
+    if args.rows <= PROBE_ROW:
+        parser.error(f"--rows must be above {PROBE_ROW}")
+    run(args.rtt, args.rate_mbit, args.rounds, args.rows, args.batch_rows)
+
+
+if __name__ == "__main__":
+    main()
