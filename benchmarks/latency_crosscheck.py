@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/latency_crosscheck.py --rtt 100 --rounds 6
     .venv/bin/python benchmarks/latency_crosscheck.py --rtt 50 --batch-rows 0  # one batch
+    .venv/bin/python benchmarks/latency_crosscheck.py --rtt 100 --endpoints 8 --servers 4
 
 ``latency.py``'s proxy is asyncio with a token bucket. This one is plain threads: a reader
 per direction stamps each chunk with its arrival and queues it (the queue is unbounded, a
@@ -13,8 +14,13 @@ process answering DoGet with a table of ``--rows`` rows of 8 int64 columns (2 mi
 122 MiB), in batches of ``--batch-rows`` rows (0: the table as one batch, one message). Each
 read is a fresh process that imports its client before its clock starts: pyarrow.flight's
 ``do_get(...).read_all()`` against ``flightnb.read_flight(uri, ticket=...)``, with aligned
-and unaligned buffers. The contenders alternate, each round starting with another one, and
-every result is checked. Loopback only.
+and unaligned buffers. With ``--endpoints N --servers S`` the table is split into N row
+ranges served by S server processes, each behind a proxy of its own, and a planning server
+(behind its own proxy too) answers GetFlightInfo with the N endpoints; pyarrow.flight then
+reads them with a pool of N threads and a client per location (the plan fetched first, as
+any pyarrow.flight user must), flightnb with ``read_flight(uri, command=...)``. The
+contenders alternate, each round starting with another one, and every result is checked
+(rows, a probe value, and the sum of a column). Loopback only.
 """
 
 from __future__ import annotations
@@ -89,42 +95,111 @@ def proxy_main(target_port: int, rtt_ms: float, rate_mbit: float) -> None:
         _forward(server, client, delay, rate)
 
 
-def server_main(rows: int, batch_rows: int) -> None:
-    """A pyarrow.flight server answering every DoGet with the table; prints its port."""
+def _table(rows: int, batch_rows: int) -> object:
     import numpy as np
     import pyarrow as pa
-    import pyarrow.flight as flight
 
     table = pa.table({f"c{i}": np.arange(rows, dtype=np.int64) * (i + 1) for i in range(8)})
     if batch_rows:
         table = pa.Table.from_batches(table.to_batches(max_chunksize=batch_rows))
+    return table
+
+
+def _row_range(endpoint: int, endpoints: int, rows: int) -> tuple[int, int]:
+    return endpoint * rows // endpoints, (endpoint + 1) * rows // endpoints
+
+
+def server_main(rows: int, batch_rows: int, endpoints: int) -> None:
+    """A pyarrow.flight server answering DoGet; prints its port.
+
+    Ticket ``table`` gets the whole table; ticket ``e<i>`` the i-th of ``endpoints`` row
+    ranges, sliced from the table built whole and re-batched, so its batches are as a
+    server holding only that range would send them.
+    """
+    import pyarrow as pa
+    import pyarrow.flight as flight
+
+    table = _table(rows, 0)
+    parts = {b"table": _table(rows, batch_rows)}
+    for endpoint in range(endpoints if endpoints > 1 else 0):
+        start, stop = _row_range(endpoint, endpoints, rows)
+        part = table.slice(start, stop - start).combine_chunks()
+        if batch_rows:
+            part = pa.Table.from_batches(part.to_batches(max_chunksize=batch_rows))
+        parts[f"e{endpoint}".encode()] = part
 
     class Server(flight.FlightServerBase):  # type: ignore[misc]
         def do_get(self, context: object, ticket: object) -> object:
-            return flight.RecordBatchStream(table)
+            return flight.RecordBatchStream(parts[ticket.ticket])  # type: ignore[attr-defined]
 
     server = Server("grpc://127.0.0.1:0")
     print(server.port, flush=True)
     server.serve()
 
 
-def child_main(contender: str, uri: str) -> None:
-    """One read, timed from after the imports; prints seconds, rows and a probe value."""
+def planner_main(rows: int, locations: list[str]) -> None:
+    """A pyarrow.flight server whose GetFlightInfo names one endpoint per location."""
+    import pyarrow.flight as flight
+
+    schema = _table(1, 0).schema  # type: ignore[attr-defined]
+    endpoints = [
+        flight.FlightEndpoint(f"e{index}".encode(), [location])
+        for index, location in enumerate(locations)
+    ]
+
+    class Planner(flight.FlightServerBase):  # type: ignore[misc]
+        def get_flight_info(self, context: object, descriptor: object) -> object:
+            return flight.FlightInfo(schema, descriptor, endpoints, rows, -1)
+
+    server = Planner("grpc://127.0.0.1:0")
+    print(server.port, flush=True)
+    server.serve()
+
+
+def child_main(contender: str, uri: str, planned: bool) -> None:
+    """One read, timed from after the imports; prints seconds, rows, a probe value, a sum.
+
+    ``planned``: ask ``uri`` for the plan (GetFlightInfo), then read its endpoints.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if contender == "pyarrow":
+        from concurrent.futures import ThreadPoolExecutor
+
         import pyarrow.flight as flight
 
         client = flight.connect(uri)
         started = time.perf_counter()
-        table = client.do_get(flight.Ticket(b"table")).read_all()
+        if planned:
+            info = client.get_flight_info(flight.FlightDescriptor.for_command(b"plan"))
+            clients = {
+                location.uri.decode(): flight.connect(location)
+                for endpoint in info.endpoints
+                for location in endpoint.locations
+            }
+
+            def read(endpoint: object) -> object:
+                where = endpoint.locations[0].uri.decode()  # type: ignore[attr-defined]
+                return clients[where].do_get(endpoint.ticket).read_all()  # type: ignore[attr-defined]
+
+            with ThreadPoolExecutor(max_workers=len(info.endpoints)) as pool:
+                table = pa.concat_tables(pool.map(read, info.endpoints))
+        else:
+            table = client.do_get(flight.Ticket(b"table")).read_all()
     else:
         import flightnb
         import flightnb.client.aio  # the client loads on first use: not timed
 
-        unaligned = {"align_buffers": False} if contender.endswith("unaligned") else {}
+        options: dict[str, object] = {"progress": False}
+        if contender.endswith("unaligned"):
+            options["align_buffers"] = False
+        request = {"command": b"plan"} if planned else {"ticket": b"table"}
         started = time.perf_counter()
-        table = flightnb.read_flight(uri, ticket=b"table", progress=False, **unaligned)
+        table = flightnb.read_flight(uri, **request, **options)  # type: ignore[arg-type]
     elapsed = time.perf_counter() - started
-    print(elapsed, table.num_rows, table.column("c7")[PROBE_ROW].as_py())
+    total = pc.sum(table.column("c7")).as_py()
+    print(elapsed, table.num_rows, table.column("c7")[PROBE_ROW].as_py(), total)
 
 
 def _spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
@@ -133,10 +208,46 @@ def _spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
     return process, process.stdout.readline().strip()
 
 
-def run(rtt_ms: float, rate_mbit: float, rounds: int, rows: int, batch_rows: int) -> None:
-    server, server_port = _spawn("serve", str(rows), str(batch_rows))
-    proxy, proxy_port = _spawn("proxy", server_port, str(rtt_ms), str(rate_mbit))
-    uri = f"grpc://127.0.0.1:{proxy_port}"
+def _start_servers(
+    rtt_ms: float, rate_mbit: float, rows: int, batch_rows: int, endpoints: int, servers: int
+) -> tuple[list[subprocess.Popen[str]], str]:
+    """The servers and their proxies; returns them and the URI a client starts from."""
+    link = (str(rtt_ms), str(rate_mbit))
+    processes: list[subprocess.Popen[str]] = []
+    try:
+        if endpoints == 1:
+            server, port = _spawn("serve", str(rows), str(batch_rows), "1")
+            proxy, proxy_port = _spawn("proxy", port, *link)
+            processes += [server, proxy]
+            return processes, f"grpc://127.0.0.1:{proxy_port}"
+        locations = []
+        for _ in range(servers):
+            server, port = _spawn("serve", str(rows), str(batch_rows), str(endpoints))
+            proxy, proxy_port = _spawn("proxy", port, *link)
+            processes += [server, proxy]
+            locations.append(f"grpc://127.0.0.1:{proxy_port}")
+        spread = [locations[index % servers] for index in range(endpoints)]
+        planner, port = _spawn("plan", str(rows), *spread)
+        proxy, proxy_port = _spawn("proxy", port, *link)
+        processes += [planner, proxy]
+        return processes, f"grpc://127.0.0.1:{proxy_port}"
+    except BaseException:
+        for process in processes:
+            process.kill()
+        raise
+
+
+def run(
+    rtt_ms: float,
+    rate_mbit: float,
+    rounds: int,
+    rows: int,
+    batch_rows: int,
+    endpoints: int = 1,
+    servers: int = 1,
+) -> None:
+    processes, uri = _start_servers(rtt_ms, rate_mbit, rows, batch_rows, endpoints, servers)
+    expected_sum = sum(range(rows)) * 8
     times: dict[str, list[float]] = {name: [] for name in CONTENDERS}
     try:
         with tempfile.TemporaryDirectory() as runtime:  # no server token to find here
@@ -145,21 +256,24 @@ def run(rtt_ms: float, rate_mbit: float, rounds: int, rows: int, batch_rows: int
                 shift = round_ % len(CONTENDERS)
                 for name in CONTENDERS[shift:] + CONTENDERS[:shift]:
                     done = subprocess.run(
-                        [sys.executable, __file__, "child", name, uri],
+                        [sys.executable, __file__, "child", name, uri, str(int(endpoints > 1))],
                         capture_output=True,
                         text=True,
                         env=env,
                         timeout=300,
                         check=True,
                     )
-                    seconds, got_rows, probe = done.stdout.split()
-                    assert int(got_rows) == rows and int(probe) == PROBE_ROW * 8, done.stdout
+                    seconds, got_rows, probe, total = done.stdout.split()
+                    assert int(got_rows) == rows, done.stdout
+                    assert int(probe) == PROBE_ROW * 8, done.stdout
+                    assert int(total) == expected_sum, done.stdout
                     times[name].append(float(seconds))
     finally:
-        proxy.kill()
-        server.kill()
+        for process in processes:
+            process.kill()
     shape = f"{batch_rows}-row batches" if batch_rows else "one batch"
-    print(f"{rtt_ms:g} ms, {rate_mbit:g} Mbit/s, {shape}, {rounds} rounds")
+    where = f", {endpoints} endpoints on {servers} servers" if endpoints > 1 else ""
+    print(f"{rtt_ms:g} ms, {rate_mbit:g} Mbit/s, {shape}{where}, {rounds} rounds")
     for name, values in times.items():
         spread = f"{min(values):.2f}-{max(values):.2f}"
         print(f"  {name:20s} median {statistics.median(values):.2f} s [{spread}]")
@@ -169,14 +283,16 @@ def run(rtt_ms: float, rate_mbit: float, rounds: int, rows: int, batch_rows: int
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] in ("serve", "proxy", "child"):
+    if len(sys.argv) > 1 and sys.argv[1] in ("serve", "plan", "proxy", "child"):
         role, args = sys.argv[1], sys.argv[2:]
         if role == "serve":
-            server_main(int(args[0]), int(args[1]))
+            server_main(int(args[0]), int(args[1]), int(args[2]))
+        elif role == "plan":
+            planner_main(int(args[0]), args[1:])
         elif role == "proxy":
             proxy_main(int(args[0]), float(args[1]), float(args[2]))
         else:
-            child_main(args[0], args[1])
+            child_main(args[0], args[1], args[2] == "1")
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rtt", type=float, default=100.0, help="round trip in ms")
@@ -184,10 +300,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--rows", type=int, default=2_000_000, help="of 8 int64 columns")
     parser.add_argument("--batch-rows", type=int, default=65536, help="0: one batch")
+    parser.add_argument("--endpoints", type=int, default=1, help="row ranges in the plan")
+    parser.add_argument("--servers", type=int, default=4, help="processes serving them")
     args = parser.parse_args()
     if args.rows <= PROBE_ROW:
         parser.error(f"--rows must be above {PROBE_ROW}")
-    run(args.rtt, args.rate_mbit, args.rounds, args.rows, args.batch_rows)
+    if args.endpoints < 1 or args.servers < 1:
+        parser.error("--endpoints and --servers must be at least 1")
+    servers = min(args.servers, args.endpoints)
+    run(args.rtt, args.rate_mbit, args.rounds, args.rows, args.batch_rows, args.endpoints, servers)
 
 
 if __name__ == "__main__":

@@ -143,3 +143,33 @@ def test_latency_crosscheck_runs_through_its_own_proxy() -> None:
     assert done.returncode == 0, done.stderr
     assert "one batch, 1 rounds" in done.stdout
     assert "pyarrow / flightnb-unaligned:" in done.stdout
+
+
+def test_latency_crosscheck_reads_endpoints_from_several_servers() -> None:
+    """``latency_crosscheck.py --endpoints 4 --servers 2``: a planned read, every result checked."""
+    script = RUN.parent / "latency_crosscheck.py"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--rtt",
+            "0",
+            "--rounds",
+            "1",
+            "--rows",
+            "40000",
+            "--batch-rows",
+            "8192",
+            "--endpoints",
+            "4",
+            "--servers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "4 endpoints on 2 servers, 1 rounds" in done.stdout
+    assert "pyarrow / flightnb:" in done.stdout
