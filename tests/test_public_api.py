@@ -98,6 +98,7 @@ PUBLIC_PACKAGES = (
     "flightnb.codec",
     "flightnb.dask",
     "flightnb.doctor",
+    "flightnb.functions",
     "flightnb.pandas",
     "flightnb.polars",
     "flightnb.progress",
@@ -240,11 +241,21 @@ def test_codec_is_sans_io() -> None:
 
 
 def test_uploads_are_exported_at_the_top_level() -> None:
-    import flightnb.write
+    import flightnb.functions.write
 
-    assert flightnb.write_flight is flightnb.write.write_flight
-    assert flightnb.write_flight_async is flightnb.write.write_flight_async
-    assert flightnb.PutSummary is flightnb.write.PutSummary
+    assert flightnb.write_flight is flightnb.functions.write.write_flight
+    assert flightnb.write_flight_async is flightnb.functions.write.write_flight_async
+    assert flightnb.PutSummary is flightnb.functions.write.PutSummary
+
+
+def test_the_top_level_functions_are_those_of_the_functions_package() -> None:
+    import flightnb.functions
+
+    exported = [name for name in flightnb.__all__ if name in flightnb.functions.__all__]
+    assert exported  # read_flight, open_flight, write_flight, the sinks...
+    for name in exported:
+        assert getattr(flightnb, name) is getattr(flightnb.functions, name), name
+        assert getattr(flightnb, name).__module__.startswith("flightnb.functions."), name
 
 
 def test_lazy_names_are_the_ones_type_checkers_see() -> None:
@@ -291,11 +302,16 @@ def test_submodules_reached_as_attributes_still_load() -> None:
     # ``import flightnb`` once loaded these with the client; code may use them so.
     code = (
         "import flightnb; "
-        "print(flightnb.write.write_flight.__module__, flightnb.sql.table_schemas.__module__, "
+        "print(flightnb.functions.write.write_flight.__module__, "
+        "flightnb.sql.table_schemas.__module__, "
         "flightnb.convert.ConversionArgumentError.__module__)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["flightnb.write", "flightnb.sql.results", "flightnb.convert"]
+    assert out.stdout.split() == [
+        "flightnb.functions.write",
+        "flightnb.sql.results",
+        "flightnb.convert",
+    ]
 
 
 def test_every_submodule_reachable_as_an_attribute_exists() -> None:

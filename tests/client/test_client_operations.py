@@ -37,11 +37,11 @@ from flightnb import (
     FlightDescriptor,
     FlightSqlClient,
 )
-from flightnb import read as read_module
-from flightnb import sinks as sinks_module
-from flightnb import streaming as streaming_module
-from flightnb import write as write_module
 from flightnb.convert import DEFAULT_DTYPE_BACKEND
+from flightnb.functions import read as read_module
+from flightnb.functions import sinks as sinks_module
+from flightnb.functions import streaming as streaming_module
+from flightnb.functions import write as write_module
 from flightnb.server import FlightSqlServer
 
 OPERATIONS = (
@@ -329,7 +329,7 @@ def test_exchange_flight_method_matches_the_function(flight_server: Any) -> None
     with FlightClient(flight_server.location) as client:
         echoed = client.exchange_flight(table, path="echo", to="pandas", dtype_backend="pyarrow")
     assert isinstance(echoed["n"].dtype, pd.ArrowDtype)
-    from flightnb.write import exchange_flight
+    from flightnb.functions.write import exchange_flight
 
     assert exchange_flight(flight_server.location, table, path="echo").equals(table)
 
@@ -394,7 +394,7 @@ def test_sql_client_sink_writes_a_query(sql_server: FlightSqlServer, tmp_path: P
 
 # --- the shims have nothing of their own -----------------------------------------------------
 
-#: What a shim may call: a client from flightnb.sources, the method of its own name, and
+#: What a shim may call: a client from flightnb.functions.sources, the method of its own name, and
 #: (for to="reader", whose reader outlives the call) the open_flight shim.
 _HELPERS = {"blocking_client", "async_client", "open_blocking", "open_async"}
 _SHIMS: list[tuple[Callable[..., Any], set[str]]] = [

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 from flightnb.client.batch_stream import DEFAULT_MAX_BUFFER_BYTES
 from flightnb.client.observer import TransferObserver
 from flightnb.errors import FlightArgumentError
+from flightnb.functions.sources import blocking_client
 from flightnb.sink_files import MANIFEST_NAME, FlightSinkError, WriteSummary
-from flightnb.sources import blocking_client
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from flightnb.client.aio import ClientOptions
-    from flightnb.sources import Source
+    from flightnb.functions.sources import Source
     from flightnb.types import DescriptorLike, TicketLike
 
 __all__ = [

@@ -16,7 +16,7 @@ import pyarrow as pa
 from flightnb.client.observer import TransferObserver
 from flightnb.client.operations import DEFAULT_CHUNK_ROWS, PutSummary
 from flightnb.convert import DEFAULT_DTYPE_BACKEND, DtypeBackend, as_table
-from flightnb.sources import async_client, blocking_client
+from flightnb.functions.sources import async_client, blocking_client
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from flightnb.client.aio import ClientOptions
     from flightnb.client.operations import ExchangeResult
-    from flightnb.sources import AsyncSource, Source
+    from flightnb.functions.sources import AsyncSource, Source
     from flightnb.types import DescriptorLike
 
     #: Where a blocking upload or exchange goes (the accessors' ``df.flight.put``).

@@ -1,7 +1,7 @@
 """One-call reads: ``read_flight`` and ``read_flight_async``.
 
 Shims over the clients' :meth:`~flightnb.client.operations.AsyncFlightOperations.read_flight`
-(see :mod:`flightnb.sources`): everything a read does, and every option, is the method's.
+(see :mod:`flightnb.functions.sources`): everything a read does, and every option, is the method's.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from flightnb.client.observer import TransferObserver
 from flightnb.convert import DEFAULT_DTYPE_BACKEND, DtypeBackend
-from flightnb.sources import async_client, blocking_client
-from flightnb.streaming import open_flight, open_flight_async
+from flightnb.functions.sources import async_client, blocking_client
+from flightnb.functions.streaming import open_flight, open_flight_async
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from flightnb.client.aio import ClientOptions
     from flightnb.client.operations import ReadResult
-    from flightnb.sources import AsyncSource, Source
+    from flightnb.functions.sources import AsyncSource, Source
     from flightnb.types import DescriptorLike, TicketLike
 
 __all__ = ["read_flight", "read_flight_async"]

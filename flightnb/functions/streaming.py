@@ -24,8 +24,8 @@ from flightnb.client.observer import TransferObserver
 from flightnb.client.operations import Chooser, start_stream
 from flightnb.client.sync import FlightClient
 from flightnb.errors import FlightArgumentError
+from flightnb.functions.sources import open_async, open_blocking
 from flightnb.requests import SqlQuery
-from flightnb.sources import open_async, open_blocking
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.sync import FlightSqlClient
 from flightnb.types import FlightDescriptor, FlightInfo, Ticket
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from flightnb.client.aio import ClientOptions
-    from flightnb.sources import AsyncSource, Source
+    from flightnb.functions.sources import AsyncSource, Source
     from flightnb.types import DescriptorLike, TicketLike
 
 __all__ = [

@@ -1,11 +1,11 @@
 """The client a one-call function calls: one of its own for a location, or the one given.
 
-Every top-level function (:func:`flightnb.read_flight`, :func:`flightnb.open_flight`,
-:func:`flightnb.write_flight`, the sinks...) is a shim over the client method of the same
-name: it takes its client from here and calls the method. A location gets a Flight SQL
-client of its own, closed when the call ends (or, for a stream, when the stream ends); a
-Flight client is viewed as a Flight SQL client on the same connection, so that ``sql=``
-works on it too; a client passed in is never closed.
+Every one-call function of :mod:`flightnb.functions` (:func:`flightnb.read_flight`,
+:func:`flightnb.open_flight`, :func:`flightnb.write_flight`, the sinks...) is a shim over the
+client method of the same name: it takes its client from here and calls the method. A
+location gets a Flight SQL client of its own, closed when the call ends (or, for a stream,
+when the stream ends); a Flight client is viewed as a Flight SQL client on the same
+connection, so that ``sql=`` works on it too; a client passed in is never closed.
 
 Blocking calls, and async calls given a location or a blocking client, run on flightnb's
 loop thread, where the blocking clients' channels live: one process then polls gRPC from one
