@@ -171,7 +171,9 @@ _LAZY = {
 
 #: Submodules that ``import flightnb`` loaded when it imported the client at once, and the
 #: one-call package; code that reaches them as attributes (``flightnb.functions.write``)
-#: finds them on first use.
+#: finds them on first use. ``read``, ``sinks``, ``streaming`` and ``write`` moved into
+#: ``functions``: their old modules answer, each name with a DeprecationWarning, for one
+#: more release.
 _SUBMODULES = frozenset(
     {
         "client",
@@ -180,10 +182,14 @@ _SUBMODULES = frozenset(
         "functions",
         "narrowing",
         "progress",
+        "read",
         "requests",
         "runtime_files",
+        "sinks",
         "sql",
+        "streaming",
         "transport",
+        "write",
     }
 )
 

@@ -14,8 +14,6 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from flightnb._deprecated import renamed_names
-from flightnb.client import operations
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.batch_reader import AsyncFlightBatchReader, FlightBatchReader
 from flightnb.client.batch_stream import DEFAULT_MAX_BUFFER_BYTES, FlightBatchStream
@@ -237,11 +235,3 @@ def open_flight(
             timeout=timeout,
         ),
     )
-
-
-# stream_options moved to flightnb.client.operations; the old name answers for one release.
-__getattr__ = renamed_names(
-    __name__,
-    {"stream_options": operations.stream_options},
-    {"stream_options": ("stream_options", "use flightnb.client.operations.stream_options")},
-)

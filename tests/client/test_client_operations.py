@@ -440,16 +440,6 @@ def test_frame_module_reads_are_read_flight_with_a_target(flight_server: Any) ->
     assert frame.to_arrow().to_pylist() == flight_server.table("numbers").to_pylist()
 
 
-def test_moved_stream_options_answers_with_a_deprecation_warning() -> None:
-    from flightnb.client import operations
-
-    with pytest.warns(DeprecationWarning, match="flightnb.client.operations.stream_options"):
-        moved = streaming_module.stream_options
-    assert moved is operations.stream_options
-    with pytest.raises(AttributeError):
-        _ = streaming_module.no_such_name
-
-
 def test_a_stream_opened_for_a_location_closes_its_client_when_it_ends(
     flight_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
