@@ -15,6 +15,7 @@ import flightnb
 import flightnb.client.streams
 import flightnb.client.sync
 import flightnb.codec
+import flightnb.functions
 import flightnb.sql
 import flightnb.sql.statements
 import flightnb.sql.sync
@@ -93,6 +94,19 @@ SQL_PUBLIC = {
     "parameters_table",
     "table_schemas",
 }
+FUNCTIONS_PUBLIC = {
+    "exchange_flight",
+    "exchange_flight_async",
+    "open_flight",
+    "open_flight_async",
+    "read_flight",
+    "read_flight_async",
+    "write_dataset",
+    "write_flight",
+    "write_flight_async",
+    "write_ipc",
+    "write_parquet",
+}
 PUBLIC_PACKAGES = (
     "flightnb",
     "flightnb.codec",
@@ -139,6 +153,7 @@ def _isort_order(names: list[str]) -> list[str]:
 def test_public_names_are_pinned() -> None:
     assert set(flightnb.__all__) == PUBLIC
     assert set(flightnb.sql.__all__) == SQL_PUBLIC
+    assert set(flightnb.functions.__all__) == FUNCTIONS_PUBLIC
 
 
 @pytest.mark.parametrize("package", PUBLIC_PACKAGES)
