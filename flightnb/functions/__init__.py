@@ -3,8 +3,9 @@
 Each function opens a client for a location URI, or uses the client given (and never closes
 it), and calls the client method of the same name
 (:class:`~flightnb.client.operations.AsyncFlightOperations`): ``read_flight(uri, ...)`` is
-``FlightSqlClient(uri).read_flight(...)``. They have nothing of their own: every option and
-every behaviour is the method's, so the functions and the methods cannot drift apart.
+``FlightSqlClient(uri).read_flight(...)``. A client it opened closes when the call ends, or,
+for a stream, when the stream does. The functions have nothing of their own: every option
+and every behaviour is the method's, so the functions and the methods cannot drift apart.
 
 The package is the one-call layer, one module per job:
 
