@@ -1,6 +1,6 @@
 """flightnb: Arrow Flight and Flight SQL for notebooks, on grpc.aio.
 
-The clients, readers and one-call helpers are imported on first use (PEP 562), so that
+The clients, readers and one-call functions are imported on first use (PEP 562), so that
 ``import flightnb.server`` or ``import flightnb.codec`` loads neither the client nor
 ``grpc.aio``; the errors and value types, which both sides use, are imported at once.
 """
@@ -51,6 +51,7 @@ from flightnb.types import (
 if TYPE_CHECKING:
     from flightnb.client.aio import AsyncFlightClient
     from flightnb.client.batch_reader import AsyncFlightBatchReader, FlightBatchReader
+    from flightnb.client.operations import PutSummary
     from flightnb.client.streams import (
         AsyncFlightExchange,
         AsyncFlightPutWriter,
@@ -63,17 +64,19 @@ if TYPE_CHECKING:
         FlightPutWriter,
         FlightStreamReader,
     )
-    from flightnb.read import read_flight, read_flight_async
-    from flightnb.sinks import (
-        FlightSinkError,
-        WriteSummary,
+    from flightnb.functions import (
+        open_flight,
+        open_flight_async,
+        read_flight,
+        read_flight_async,
         write_dataset,
+        write_flight,
+        write_flight_async,
         write_ipc,
         write_parquet,
     )
+    from flightnb.sink_files import FlightSinkError, WriteSummary
     from flightnb.sql import AsyncFlightSqlClient, FlightSqlClient
-    from flightnb.streaming import open_flight, open_flight_async
-    from flightnb.write import PutSummary, write_flight, write_flight_async
 
 __version__ = "0.1.0"
 
@@ -148,31 +151,35 @@ _LAZY = {
     "FlightClient": "flightnb.client.sync",
     "FlightExchange": "flightnb.client.sync",
     "FlightPutWriter": "flightnb.client.sync",
-    "FlightSinkError": "flightnb.sinks",
+    "FlightSinkError": "flightnb.sink_files",
     "FlightSqlClient": "flightnb.sql",
     "FlightStreamChunk": "flightnb.client.streams",
     "FlightStreamReader": "flightnb.client.sync",
-    "PutSummary": "flightnb.write",
-    "WriteSummary": "flightnb.sinks",
-    "open_flight": "flightnb.streaming",
-    "open_flight_async": "flightnb.streaming",
-    "read_flight": "flightnb.read",
-    "read_flight_async": "flightnb.read",
-    "write_dataset": "flightnb.sinks",
-    "write_flight": "flightnb.write",
-    "write_flight_async": "flightnb.write",
-    "write_ipc": "flightnb.sinks",
-    "write_parquet": "flightnb.sinks",
+    "PutSummary": "flightnb.client.operations",
+    "WriteSummary": "flightnb.sink_files",
+    "open_flight": "flightnb.functions",
+    "open_flight_async": "flightnb.functions",
+    "read_flight": "flightnb.functions",
+    "read_flight_async": "flightnb.functions",
+    "write_dataset": "flightnb.functions",
+    "write_flight": "flightnb.functions",
+    "write_flight_async": "flightnb.functions",
+    "write_ipc": "flightnb.functions",
+    "write_parquet": "flightnb.functions",
 }
 
 
-#: Submodules that ``import flightnb`` loaded when it imported the client at once; code that
-#: reaches them as attributes (``flightnb.write.write_flight``) finds them on first use.
+#: Submodules that ``import flightnb`` loaded when it imported the client at once, and the
+#: one-call package; code that reaches them as attributes (``flightnb.functions.write``)
+#: finds them on first use. ``read``, ``sinks``, ``streaming`` and ``write`` moved into
+#: ``functions``: their old modules answer, each name with a DeprecationWarning, for one
+#: more release.
 _SUBMODULES = frozenset(
     {
         "client",
         "codec",
         "convert",
+        "functions",
         "narrowing",
         "progress",
         "read",

@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import pandas as pd
 
 from flightnb.convert import DEFAULT_DTYPE_BACKEND, DtypeBackend
-from flightnb.read import read_flight as _read_flight
-from flightnb.read import read_flight_async as _read_flight_async
-from flightnb.write import PutSummary, exchange_flight, write_flight
+from flightnb.functions.read import read_flight as _read_flight
+from flightnb.functions.read import read_flight_async as _read_flight_async
+from flightnb.functions.write import PutSummary, exchange_flight, write_flight
 
 if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
     from flightnb.client.operations import ExchangeResult
-    from flightnb.sources import AsyncSource, Source
-    from flightnb.write import WriteSource
+    from flightnb.functions.sources import AsyncSource, Source
+    from flightnb.functions.write import WriteSource
 
 __all__ = ["FlightAccessor", "read_flight", "read_flight_async"]
 
@@ -110,7 +110,7 @@ class FlightAccessor:
     ) -> PutSummary:
         """Upload with DoPut (with progress); returns what was sent and what the server stored.
 
-        See :func:`flightnb.write.write_flight` (``path="t?mode=append"`` on the embedded
+        See :func:`flightnb.functions.write.write_flight` (``path="t?mode=append"`` on the embedded
         server appends to an existing table).
         """
         return write_flight(source, self._frame, path=path, **options)

@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import polars as pl
 
 from flightnb.client.observer import TransferObserver
-from flightnb.read import read_flight as _read_flight
-from flightnb.read import read_flight_async as _read_flight_async
-from flightnb.write import PutSummary, exchange_flight, write_flight
+from flightnb.functions.read import read_flight as _read_flight
+from flightnb.functions.read import read_flight_async as _read_flight_async
+from flightnb.functions.write import PutSummary, exchange_flight, write_flight
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
     from flightnb.client.operations import ExchangeResult
-    from flightnb.sources import AsyncSource, Source
+    from flightnb.functions.sources import AsyncSource, Source
+    from flightnb.functions.write import WriteSource
     from flightnb.types import DescriptorLike, TicketLike
-    from flightnb.write import WriteSource
 
 __all__ = ["FlightNamespace", "read_flight", "read_flight_async", "scan_flight"]
 
@@ -150,7 +150,7 @@ class FlightNamespace:
     ) -> PutSummary:
         """Upload with DoPut (with progress); returns what was sent and what the server stored.
 
-        See :func:`flightnb.write.write_flight` (``path="t?mode=append"`` on the embedded
+        See :func:`flightnb.functions.write.write_flight` (``path="t?mode=append"`` on the embedded
         server appends to an existing table).
         """
         return write_flight(source, self._frame, path=path, **options)

@@ -11,7 +11,7 @@ plans memory before anything is read.
 
 :func:`write_flight` (or :class:`FlightDatasink` with ``Dataset.write_datasink``) uploads a
 Dataset: every block one DoPut from the worker that holds it, and a
-:class:`~flightnb.write.PutSummary` of the whole write comes back to the driver.
+:class:`~flightnb.functions.write.PutSummary` of the whole write comes back to the driver.
 
 Credentials never enter what Ray ships or logs: ``token_env="NAME"`` makes each worker read
 the token from its own environment variable ``NAME`` (a picklable callable given as
@@ -44,6 +44,8 @@ from ray.data.datasource import Datasink, Datasource, ReadTask, WriteResult
 from flightnb.client.aio import AsyncFlightClient
 from flightnb.client.loop_thread import shared_loop_thread
 from flightnb.errors import FlightArgumentError
+from flightnb.functions.write import DEFAULT_CHUNK_ROWS, PutSummary
+from flightnb.functions.write import write_flight as put_table
 from flightnb.protocol.dialects import GENERIC
 from flightnb.requests import SqlQuery, read_request
 from flightnb.scan.query import wrappable
@@ -64,8 +66,6 @@ from flightnb.workers import (
     worker_location,
     worker_options,
 )
-from flightnb.write import DEFAULT_CHUNK_ROWS, PutSummary
-from flightnb.write import write_flight as put_table
 
 if TYPE_CHECKING:
     from flightnb.types import DescriptorLike, TicketLike
@@ -396,7 +396,7 @@ class FlightDatasink(Datasink[list[PutSummary]]):
     """Upload a Ray Dataset to a Flight server: every non-empty block one DoPut.
 
     Use it with ``dataset.write_datasink(sink)``; afterwards ``sink.summary`` holds the
-    :class:`~flightnb.write.PutSummary` of the whole write (rows and bytes sent, and rows
+    :class:`~flightnb.functions.write.PutSummary` of the whole write (rows and bytes sent, and rows
     stored where the server says). :func:`write_flight` does both.
 
     Parameters

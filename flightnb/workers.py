@@ -39,12 +39,12 @@ from flightnb.errors import (
     FlightUnauthenticatedError,
     FlightUnauthorizedError,
 )
+from flightnb.functions.streaming import plan_and_stream
 from flightnb.protocol.dialects import GENERIC, Dialect
 from flightnb.requests import SqlQuery
 from flightnb.scan.query import narrow_query, wrappable
 from flightnb.sql.capabilities import is_placeholder_schema, refuses_capability
 from flightnb.sql.client import AsyncFlightSqlClient
-from flightnb.streaming import plan_and_stream
 from flightnb.types import FlightDescriptor, FlightEndpoint, FlightInfo, Location, Ticket
 
 __all__ = [

@@ -21,6 +21,7 @@ import pytest
 
 import flightnb
 import flightnb.errors
+import flightnb.functions.write
 from flightnb.codec import FlightDataDecoder, FlightDataEncoder
 from flightnb.errors import FlightArgumentError, FlightArgumentTypeError, FlightUsageError
 
@@ -165,7 +166,7 @@ MISTAKES: dict[str, tuple[Callable[[], Any], type[Exception]]] = {
         ValueError,
     ),
     "an int as a ticket": (lambda: flightnb.types.as_ticket(42), TypeError),
-    "a dict as data": (lambda: flightnb.write.as_arrow_table({"x": [1]}), TypeError),
+    "a dict as data": (lambda: flightnb.functions.write.as_arrow_table({"x": [1]}), TypeError),
     "not FlightData, to the decoder": (lambda: FlightDataDecoder().receive(42), TypeError),  # type: ignore[arg-type]
     "a batch of another schema, to the encoder": (
         lambda: FlightDataEncoder(pa.schema([("a", pa.int64())])).encode_batch(

@@ -110,10 +110,7 @@ CLIENT_SIDE = (
     "flightnb.client",
     "flightnb.sql",
     "flightnb.scan",
-    "flightnb.read",
-    "flightnb.streaming",
-    "flightnb.sinks",
-    "flightnb.write",
+    "flightnb.functions",
 )
 
 

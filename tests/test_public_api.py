@@ -15,6 +15,7 @@ import flightnb
 import flightnb.client.streams
 import flightnb.client.sync
 import flightnb.codec
+import flightnb.functions
 import flightnb.sql
 import flightnb.sql.statements
 import flightnb.sql.sync
@@ -93,11 +94,25 @@ SQL_PUBLIC = {
     "parameters_table",
     "table_schemas",
 }
+FUNCTIONS_PUBLIC = {
+    "exchange_flight",
+    "exchange_flight_async",
+    "open_flight",
+    "open_flight_async",
+    "read_flight",
+    "read_flight_async",
+    "write_dataset",
+    "write_flight",
+    "write_flight_async",
+    "write_ipc",
+    "write_parquet",
+}
 PUBLIC_PACKAGES = (
     "flightnb",
     "flightnb.codec",
     "flightnb.dask",
     "flightnb.doctor",
+    "flightnb.functions",
     "flightnb.pandas",
     "flightnb.polars",
     "flightnb.progress",
@@ -138,6 +153,7 @@ def _isort_order(names: list[str]) -> list[str]:
 def test_public_names_are_pinned() -> None:
     assert set(flightnb.__all__) == PUBLIC
     assert set(flightnb.sql.__all__) == SQL_PUBLIC
+    assert set(flightnb.functions.__all__) == FUNCTIONS_PUBLIC
 
 
 @pytest.mark.parametrize("package", PUBLIC_PACKAGES)
@@ -240,11 +256,21 @@ def test_codec_is_sans_io() -> None:
 
 
 def test_uploads_are_exported_at_the_top_level() -> None:
-    import flightnb.write
+    import flightnb.functions.write
 
-    assert flightnb.write_flight is flightnb.write.write_flight
-    assert flightnb.write_flight_async is flightnb.write.write_flight_async
-    assert flightnb.PutSummary is flightnb.write.PutSummary
+    assert flightnb.write_flight is flightnb.functions.write.write_flight
+    assert flightnb.write_flight_async is flightnb.functions.write.write_flight_async
+    assert flightnb.PutSummary is flightnb.functions.write.PutSummary
+
+
+def test_the_top_level_functions_are_those_of_the_functions_package() -> None:
+    import flightnb.functions
+
+    exported = [name for name in flightnb.__all__ if name in flightnb.functions.__all__]
+    assert exported  # read_flight, open_flight, write_flight, the sinks...
+    for name in exported:
+        assert getattr(flightnb, name) is getattr(flightnb.functions, name), name
+        assert getattr(flightnb, name).__module__.startswith("flightnb.functions."), name
 
 
 def test_lazy_names_are_the_ones_type_checkers_see() -> None:
@@ -291,11 +317,16 @@ def test_submodules_reached_as_attributes_still_load() -> None:
     # ``import flightnb`` once loaded these with the client; code may use them so.
     code = (
         "import flightnb; "
-        "print(flightnb.write.write_flight.__module__, flightnb.sql.table_schemas.__module__, "
+        "print(flightnb.functions.write.write_flight.__module__, "
+        "flightnb.sql.table_schemas.__module__, "
         "flightnb.convert.ConversionArgumentError.__module__)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["flightnb.write", "flightnb.sql.results", "flightnb.convert"]
+    assert out.stdout.split() == [
+        "flightnb.functions.write",
+        "flightnb.sql.results",
+        "flightnb.convert",
+    ]
 
 
 def test_every_submodule_reachable_as_an_attribute_exists() -> None:

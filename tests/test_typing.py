@@ -39,7 +39,7 @@ SCRIPT = textwrap.dedent(
     import flightnb.polars
     import flightnb.sql
     from flightnb import FlightClient
-    from flightnb.write import exchange_flight
+    from flightnb.functions.write import exchange_flight
 
     URI = "grpc://127.0.0.1:8815"
 

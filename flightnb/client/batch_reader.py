@@ -4,7 +4,7 @@
 ``__arrow_c_stream__``, ``cancel()``, context managers. They drive a
 :class:`~flightnb.client.batch_stream.FlightBatchStream` from the caller's loop, or from any
 thread through flightnb's loop thread. The one-call entry points
-(:func:`flightnb.open_flight`) are in :mod:`flightnb.streaming`.
+(:func:`flightnb.open_flight`) are in :mod:`flightnb.functions.streaming`.
 """
 
 from __future__ import annotations

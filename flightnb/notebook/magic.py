@@ -28,6 +28,7 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from flightnb.convert import TARGETS, UnsupportedTypeError
 from flightnb.doctor import DEFAULT_PROBE_SECONDS, diagnose
 from flightnb.errors import FlightError
+from flightnb.functions.read import read_flight, read_flight_async
 from flightnb.notebook import rendering
 from flightnb.notebook.background import start_background
 from flightnb.notebook.completion import remember_paths, remember_tables
@@ -47,7 +48,6 @@ from flightnb.notebook.parsing import split_assignment as _split_assignment
 from flightnb.notebook.placeholders import MissingParameterError, bind_placeholders
 from flightnb.progress import WidgetProgress, auto_observer
 from flightnb.progress.state import error_text, shorten
-from flightnb.read import read_flight, read_flight_async
 from flightnb.sql.sync import FlightSqlClient
 from flightnb.types import FlightDescriptor
 
@@ -621,7 +621,7 @@ def _write_sink(
     client: Any, where: str, progress: bool | None, timeout: float | None, request: dict[str, Any]
 ) -> Any:
     """``--sink``: stream the read into a file, print the summary and return it."""
-    from flightnb.sinks import check_sink, write_sink
+    from flightnb.functions.sinks import check_sink, write_sink
 
     try:
         check_sink(where)

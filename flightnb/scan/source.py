@@ -58,6 +58,7 @@ from flightnb.errors import (
     FlightNotImplementedError,
     FlightServerError,
 )
+from flightnb.functions.streaming import client_for, open_flight, plan_and_stream, resolve_source
 from flightnb.protocol.dialects import GENERIC, Dialect
 from flightnb.requests import SqlQuery, read_request
 from flightnb.scan.predicate import translate_predicate
@@ -71,7 +72,6 @@ from flightnb.sql.capabilities import (
 )
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.dialect import server_dialect
-from flightnb.streaming import client_for, open_flight, plan_and_stream, resolve_source
 from flightnb.types import FlightDescriptor, Ticket
 
 __all__ = ["POLARS_1", "FlightScan", "map_source_errors"]

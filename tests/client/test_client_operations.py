@@ -37,11 +37,11 @@ from flightnb import (
     FlightDescriptor,
     FlightSqlClient,
 )
-from flightnb import read as read_module
-from flightnb import sinks as sinks_module
-from flightnb import streaming as streaming_module
-from flightnb import write as write_module
 from flightnb.convert import DEFAULT_DTYPE_BACKEND
+from flightnb.functions import read as read_module
+from flightnb.functions import sinks as sinks_module
+from flightnb.functions import streaming as streaming_module
+from flightnb.functions import write as write_module
 from flightnb.server import FlightSqlServer
 
 OPERATIONS = (
@@ -341,7 +341,7 @@ def test_exchange_flight_method_matches_the_function(flight_server: Any) -> None
     with FlightClient(flight_server.location) as client:
         echoed = client.exchange_flight(table, path="echo", to="pandas", dtype_backend="pyarrow")
     assert isinstance(echoed["n"].dtype, pd.ArrowDtype)
-    from flightnb.write import exchange_flight
+    from flightnb.functions.write import exchange_flight
 
     assert exchange_flight(flight_server.location, table, path="echo").equals(table)
 
@@ -406,7 +406,7 @@ def test_sql_client_sink_writes_a_query(sql_server: FlightSqlServer, tmp_path: P
 
 # --- the shims have nothing of their own -----------------------------------------------------
 
-#: What a shim may call: a client from flightnb.sources, the method of its own name, and
+#: What a shim may call: a client from flightnb.functions.sources, the method of its own name, and
 #: (for to="reader", whose reader outlives the call) the open_flight shim.
 _HELPERS = {"blocking_client", "async_client", "open_blocking", "open_async"}
 _SHIMS: list[tuple[Callable[..., Any], set[str]]] = [
@@ -450,16 +450,6 @@ def test_frame_module_reads_are_read_flight_with_a_target(flight_server: Any) ->
     assert _called(fpl.read_flight) == {"_read_flight"}
     frame = fpl.read_flight(flight_server.location, ticket="numbers", progress=False)
     assert frame.to_arrow().to_pylist() == flight_server.table("numbers").to_pylist()
-
-
-def test_moved_stream_options_answers_with_a_deprecation_warning() -> None:
-    from flightnb.client import operations
-
-    with pytest.warns(DeprecationWarning, match="flightnb.client.operations.stream_options"):
-        moved = streaming_module.stream_options
-    assert moved is operations.stream_options
-    with pytest.raises(AttributeError):
-        _ = streaming_module.no_such_name
 
 
 def test_a_stream_opened_for_a_location_closes_its_client_when_it_ends(

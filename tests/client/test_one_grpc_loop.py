@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 import flightnb
-from flightnb.write import write_flight_async
+from flightnb.functions.write import write_flight_async
 
 
 class _Threads:

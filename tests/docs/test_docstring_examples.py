@@ -39,7 +39,9 @@ SKIPPED = {
     "flightnb.ray.read_flight": "needs a Ray cluster (tests/ray makes the same calls on one)",
     "flightnb.ray.write_flight": "needs a Ray cluster (tests/ray makes the same calls on one)",
     "flightnb.progress.widget.WidgetProgress": "shows a widget, which needs a notebook frontend",
-    "flightnb.sinks.write_dataset": "resume: the embedded server mints new tickets per plan",
+    "flightnb.functions.sinks.write_dataset": (
+        "resume: the embedded server mints new tickets per plan"
+    ),
     "flightnb.types.FlightEndpoint.from_adbc_partition": "needs an ADBC cursor's partitions",
 }
 

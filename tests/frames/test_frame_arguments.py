@@ -30,7 +30,7 @@ from flightnb.convert import (
     to_polars,
 )
 from flightnb.errors import FlightArgumentError
-from flightnb.write import exchange_flight
+from flightnb.functions.write import exchange_flight
 
 pytestmark = pytest.mark.frames
 

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 from frame_tables import buffer_addresses, mixed_table
 
+import flightnb.functions.write as write
 import flightnb.sql.parameters as parameters
-import flightnb.write as write
 from flightnb.convert import as_record_batch_reader, as_table, frame_library, preview
 from flightnb.errors import FlightArgumentTypeError
 from flightnb.narrowing import narrow_large_types
@@ -129,7 +129,7 @@ sys.meta_path.insert(0, Uninstalled)
 import pyarrow as pa
 from flightnb.convert import as_record_batch_reader, as_table, convert_table
 from flightnb.sql.parameters import parameters_table
-import flightnb.write
+import flightnb.functions.write
 table = pa.Table.from_batches([pa.RecordBatch.from_arrays([pa.array(range(3))], ["n"])])
 convert_table(table, "arrow"); as_table(table); as_record_batch_reader(table)
 parameters_table({"n": 1}); parameters_table(table)

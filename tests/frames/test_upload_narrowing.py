@@ -20,8 +20,8 @@ import pytest
 from flight_servers import FlightTestServer
 
 import flightnb
+from flightnb.functions.write import PutSummary, write_flight
 from flightnb.narrowing import narrow_large_types, narrowed_type
-from flightnb.write import PutSummary, write_flight
 
 _LARGE = (pa.types.is_large_string, pa.types.is_large_binary, pa.types.is_large_list)
 

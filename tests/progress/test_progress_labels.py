@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 import flightnb
+from flightnb.functions.read import read_flight
 from flightnb.progress import TextProgress, auto_observer
 from flightnb.progress.state import ProgressState, describe_request
-from flightnb.read import read_flight
 from flightnb.types import FlightDescriptor, FlightInfo
 
 

@@ -16,10 +16,10 @@ import flightnb
 from flightnb._proto import Flight_pb2
 from flightnb.codec.encoder import FlightDataEncoder
 from flightnb.codec.wire import encode_flight_data
+from flightnb.functions.write import write_flight
 from flightnb.server.calls import BatchStream, ServerCall, Upload
 from flightnb.server.errors import already_exists
 from flightnb.server.service import FlightServer, parse_listen_location
-from flightnb.write import write_flight
 
 _METHOD = "/arrow.flight.protocol.FlightService/"
 

@@ -11,7 +11,7 @@ from bearer import pyarrow_client
 
 import flightnb
 from flightnb._proto import FlightSql_pb2 as sql
-from flightnb.write import write_flight
+from flightnb.functions.write import write_flight
 
 
 def test_list_flights_names_tables(sql_server: Any) -> None:

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 
 import flightnb
+from flightnb.functions.write import PutSummary, write_flight
 from flightnb.server import FlightSqlServer
-from flightnb.write import PutSummary, write_flight
 
 TABLE = pa.table({"n": pa.array(range(1000), pa.int64()), "s": [str(i) for i in range(1000)]})
 

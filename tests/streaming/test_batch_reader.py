@@ -19,7 +19,7 @@ from streaming_servers import STOP_WITHIN, PartsServer, dead_location, numbered,
 
 import flightnb
 from flightnb.client.batch_stream import FlightReadStats, default_concurrency
-from flightnb.streaming import open_flight, open_flight_async
+from flightnb.functions.streaming import open_flight, open_flight_async
 
 
 def _split(server: PartsServer, name: str, parts: int, rows: int, **options: object) -> pa.Table:

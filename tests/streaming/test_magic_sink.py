@@ -12,8 +12,8 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+from flightnb.functions.sinks import WriteSummary
 from flightnb.server import serve
-from flightnb.sinks import WriteSummary
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,13 @@ import pytest
 from streaming_servers import PartsServer, numbered
 
 import flightnb
-from flightnb.sinks import MANIFEST_NAME, FlightSinkError, write_dataset, write_ipc, write_parquet
+from flightnb.functions.sinks import (
+    MANIFEST_NAME,
+    FlightSinkError,
+    write_dataset,
+    write_ipc,
+    write_parquet,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -211,7 +217,7 @@ import resource, signal, sys
 sys.path.insert(0, sys.argv[2])
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # write() then fails with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
-from flightnb.sinks import FlightSinkError, write_ipc
+from flightnb.functions.sinks import FlightSinkError, write_ipc
 try:
     write_ipc(sys.argv[1], sys.argv[3], ticket="big", progress=False)
 except FlightSinkError as error:

@@ -28,6 +28,7 @@ from google.protobuf import any_pb2
 from thirdparty_servers import DeephavenServer
 
 import flightnb
+import flightnb.functions.write
 import flightnb.pandas  # registers DataFrame.flight
 import flightnb.polars
 from flightnb import FlightClient, FlightDescriptor, FlightSqlClient
@@ -267,7 +268,7 @@ def test_upload_a_dataframe(server: DeephavenServer, library: str) -> None:
         summary = frame.flight.put(client, path=["export", str(number)], progress=False)
         stored = client.do_get(_export_ticket(number)).read_all()
     assert summary.rows == 3
-    sent = flightnb.write.as_arrow_table(frame)
+    sent = flightnb.functions.write.as_arrow_table(frame)
     expected = _pyarrow_upload(server, flightnb.narrowing.narrow_large_types(sent).table, 200)
     assert stored.equals(expected)
     assert stored.column("name").to_pylist() == ["a", None, "zoë"]
