@@ -67,7 +67,6 @@ from flightnb.types import (
 if TYPE_CHECKING:
     import pyarrow.flight as paf
 
-    from flightnb.sql.client import AsyncFlightSqlClient
     from flightnb.types import LocationLike, TicketLike
 
 __all__ = [
@@ -243,14 +242,6 @@ class AsyncFlightClient(AsyncFlightOperations):
 
     def _flight_calls(self) -> AsyncFlightClient:
         return self
-
-    def _sql_planner(self) -> AsyncFlightSqlClient:
-        # sql= on a plain client: a Flight SQL view of this connection, closed after the read
-        # (which ends the statements prepared for the query's parameters, not this client),
-        # as the top-level functions do with a client given to them.
-        from flightnb.sql.client import AsyncFlightSqlClient
-
-        return AsyncFlightSqlClient(self)
 
     def __repr__(self) -> str:
         auth = self._calls.credentials.kind

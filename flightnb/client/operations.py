@@ -6,9 +6,9 @@
 ``write_dataset``), written once here; the blocking clients have their twins. The top-level
 functions (:func:`flightnb.read_flight`, ...) open a client for a location and call these.
 
-A ``sql=`` read is planned by a Flight SQL client: the SQL clients plan it themselves, a
-plain Flight client through a Flight SQL view of its own connection. This module sits below
-both clients, so it reaches them only through the protocols of :mod:`flightnb.client.rpcs`.
+A plain Flight client plans no Flight SQL: ``sql=`` needs a Flight SQL client (the top-level
+functions use one). This module sits below both clients, so it reaches them only through the
+protocols of :mod:`flightnb.client.rpcs`.
 """
 
 from __future__ import annotations
@@ -226,14 +226,18 @@ class AsyncFlightOperations:
     """The one-call operations of the async clients, on top of their RPCs.
 
     A client provides ``_flight_calls`` (its Flight RPCs) and ``_sql_planner`` (a Flight SQL
-    client for ``sql=`` requests, closed when the read ends).
+    client for ``sql=`` requests, or a refusal).
     """
 
     def _flight_calls(self) -> FlightRpcs:
         raise NotImplementedError
 
     def _sql_planner(self) -> SqlPlanner:
-        raise NotImplementedError
+        raise FlightArgumentError(
+            "sql= is a Flight SQL query, which a plain Flight client does not plan: use "
+            "a Flight SQL client (AsyncFlightSqlClient(client) or FlightSqlClient(client)), "
+            "or flightnb.read_flight(client, sql=...)"
+        )
 
     def _planner_for(self, request: Request) -> SqlPlanner | None:
         return self._sql_planner() if isinstance(request, SqlQuery) else None

@@ -157,25 +157,13 @@ def test_open_flight_method_gives_a_blocking_reader(flight_server: Any) -> None:
             assert reader.read_all().equals(expected)
 
 
-def test_a_plain_client_reads_sql_as_the_function_does(sql_server: FlightSqlServer) -> None:
-    query, parameters = "SELECT ?::BIGINT + 1 AS two", [1]
+def test_plain_clients_send_sql_to_a_flight_sql_client(sql_server: FlightSqlServer) -> None:
     with FlightClient(sql_server.location) as client:
-        got = client.read_flight(sql=query, parameters=parameters)
-        assert got.equals(flightnb.read_flight(client, sql=query, parameters=parameters))
-        assert got.to_pylist() == [{"two": 2}]
-        assert not client.closed  # the Flight SQL view closed, not the client under it
-
-
-def test_an_async_plain_client_streams_sql(sql_server: FlightSqlServer) -> None:
-    async def main() -> list[dict[str, Any]]:
-        async with AsyncFlightClient(sql_server.location) as client:
-            reader = await client.open_flight(sql="SELECT 42 AS answer", progress=False)
-            async with reader:
-                rows = (await reader.read_all()).to_pylist()
-            assert not client.closed
-            return rows
-
-    assert asyncio.run(main()) == [{"answer": 42}]
+        with pytest.raises(FlightArgumentError, match="Flight SQL client"):
+            client.read_flight(sql="SELECT 1")
+        # The top-level function views the client as a Flight SQL client, as before.
+        assert flightnb.read_flight(client, sql="SELECT 1 AS one").to_pylist() == [{"one": 1}]
+        assert not client.closed
 
 
 def test_sql_client_read_flight_matches_query_and_the_function(
