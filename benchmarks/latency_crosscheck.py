@@ -14,7 +14,10 @@ process answering DoGet with a table of ``--rows`` rows of 8 int64 columns (2 mi
 122 MiB), in batches of ``--batch-rows`` rows (0: the table as one batch, one message). Each
 read is a fresh process that imports its client before its clock starts: pyarrow.flight's
 ``do_get(...).read_all()`` against ``flightnb.read_flight(uri, ticket=...)``, with aligned
-and unaligned buffers. With ``--endpoints N --servers S`` the table is split into N row
+and unaligned buffers; and a floor, the barest grpc.aio read with flightnb's channel
+settings (fixed window, unlimited message size): GetFlightInfo, then every DoGet at once,
+each message kept as the ``bytes`` grpcio hands over, nothing decoded; no grpc.aio client
+can be faster than that. With ``--endpoints N --servers S`` the table is split into N row
 ranges served by S server processes, each behind a proxy of its own, and a planning server
 (behind its own proxy too) answers GetFlightInfo with the N endpoints; pyarrow.flight then
 reads them with a pool of N threads and a client per location (the plan fetched first, as
@@ -37,7 +40,7 @@ import tempfile
 import threading
 import time
 
-CONTENDERS = ("pyarrow", "flightnb", "flightnb-unaligned")
+CONTENDERS = ("pyarrow", "flightnb", "flightnb-unaligned", "grpc.aio-floor")
 PROBE_ROW = 12_345
 
 
@@ -169,8 +172,8 @@ def child_main(contender: str, uri: str, planned: bool) -> None:
 
         import pyarrow.flight as flight
 
+        started = time.perf_counter()  # flightnb's clock includes making its client too
         client = flight.connect(uri)
-        started = time.perf_counter()
         if planned:
             info = client.get_flight_info(flight.FlightDescriptor.for_command(b"plan"))
             clients = {
@@ -187,6 +190,19 @@ def child_main(contender: str, uri: str, planned: bool) -> None:
                 table = pa.concat_tables(pool.map(read, info.endpoints))
         else:
             table = client.do_get(flight.Ticket(b"table")).read_all()
+    elif contender == "grpc.aio-floor":
+        import asyncio
+
+        import grpc.aio  # noqa: F401  (loaded before the clock, as the others' clients are)
+
+        import flightnb.transport.channels
+
+        started = time.perf_counter()
+        kept, finished = asyncio.run(_floor_read(uri, planned))
+        elapsed = finished - started  # its channels' closing is not counted: a floor
+        # Nothing is decoded, so there is no table to check: report the bytes received.
+        print(elapsed, rows_hint(kept), 0, 0)
+        return
     else:
         import flightnb
         import flightnb.client.aio  # the client loads on first use: not timed
@@ -202,33 +218,111 @@ def child_main(contender: str, uri: str, planned: bool) -> None:
     print(elapsed, table.num_rows, table.column("c7")[PROBE_ROW].as_py(), total)
 
 
-def _spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+def rows_hint(kept: list[bytes]) -> int:
+    """Bytes the floor received (it decodes nothing, so rows are not known)."""
+    return sum(len(message) for message in kept)
+
+
+async def _floor_read(uri: str, planned: bool) -> tuple[list[bytes], float]:
+    """GetFlightInfo, then every DoGet at once on a channel per location.
+
+    Returns every message, as grpcio handed it over, and when the last one arrived.
+    """
+    import asyncio
+
+    import grpc.aio
+
+    from flightnb._proto import Flight_pb2 as pb
+    from flightnb.transport.channels import STREAM_WINDOW_BYTES
+
+    options = [
+        ("grpc.max_receive_message_length", -1),
+        ("grpc.max_send_message_length", -1),
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES),
+    ]
+    channels: dict[str, grpc.aio.Channel] = {}
+
+    def channel(where: str) -> grpc.aio.Channel:
+        if where not in channels:
+            target = where.removeprefix("grpc://").removeprefix("grpc+tcp://")
+            channels[where] = grpc.aio.insecure_channel(target, options=options)
+        return channels[where]
+
+    async def do_get(where: str, ticket: bytes) -> list[bytes]:
+        call = channel(where).unary_stream(
+            "/arrow.flight.protocol.FlightService/DoGet",
+            request_serializer=pb.Ticket.SerializeToString,
+            response_deserializer=None,
+        )(pb.Ticket(ticket=ticket))
+        got = []
+        while (message := await call.read()) is not grpc.aio.EOF:
+            got.append(message)
+        return got
+
+    try:
+        if not planned:
+            whole = await do_get(uri, b"table")
+            return whole, time.perf_counter()
+        info = await channel(uri).unary_unary(
+            "/arrow.flight.protocol.FlightService/GetFlightInfo",
+            request_serializer=pb.FlightDescriptor.SerializeToString,
+            response_deserializer=pb.FlightInfo.FromString,
+        )(pb.FlightDescriptor(type=pb.FlightDescriptor.CMD, cmd=b"plan"))
+        reads = [do_get(e.location[0].uri, e.ticket.ticket) for e in info.endpoint]
+        kept = [message for got in await asyncio.gather(*reads) for message in got]
+        return kept, time.perf_counter()
+    finally:
+        for opened in channels.values():
+            await opened.close()
+
+
+def _spawn(*args: str, cpus: set[int] | None = None) -> tuple[subprocess.Popen[str], str]:
+    """Start a role of this script (on ``cpus`` only, if given); returns it and its port."""
+
+    def pin() -> None:
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    process = subprocess.Popen(
+        [sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, preexec_fn=pin
+    )
     assert process.stdout is not None
     return process, process.stdout.readline().strip()
 
 
 def _start_servers(
-    rtt_ms: float, rate_mbit: float, rows: int, batch_rows: int, endpoints: int, servers: int
+    rtt_ms: float,
+    rate_mbit: float,
+    rows: int,
+    batch_rows: int,
+    endpoints: int,
+    servers: int,
+    cpus: set[int] | None,
 ) -> tuple[list[subprocess.Popen[str]], str]:
-    """The servers and their proxies; returns them and the URI a client starts from."""
+    """The servers and their proxies; returns them and the URI a client starts from.
+
+    ``cpus``: the CPUs the servers and proxies may use (None: any), so that the emulated
+    link, whose copying a real link would not charge to the client's machine, can be kept
+    off the CPUs the contenders run on.
+    """
     link = (str(rtt_ms), str(rate_mbit))
     processes: list[subprocess.Popen[str]] = []
     try:
         if endpoints == 1:
-            server, port = _spawn("serve", str(rows), str(batch_rows), "1")
-            proxy, proxy_port = _spawn("proxy", port, *link)
+            server, port = _spawn("serve", str(rows), str(batch_rows), "1", cpus=cpus)
+            proxy, proxy_port = _spawn("proxy", port, *link, cpus=cpus)
             processes += [server, proxy]
             return processes, f"grpc://127.0.0.1:{proxy_port}"
         locations = []
         for _ in range(servers):
-            server, port = _spawn("serve", str(rows), str(batch_rows), str(endpoints))
-            proxy, proxy_port = _spawn("proxy", port, *link)
+            server, port = _spawn("serve", str(rows), str(batch_rows), str(endpoints), cpus=cpus)
+            proxy, proxy_port = _spawn("proxy", port, *link, cpus=cpus)
             processes += [server, proxy]
             locations.append(f"grpc://127.0.0.1:{proxy_port}")
         spread = [locations[index % servers] for index in range(endpoints)]
-        planner, port = _spawn("plan", str(rows), *spread)
-        proxy, proxy_port = _spawn("proxy", port, *link)
+        planner, port = _spawn("plan", str(rows), *spread, cpus=cpus)
+        proxy, proxy_port = _spawn("proxy", port, *link, cpus=cpus)
         processes += [planner, proxy]
         return processes, f"grpc://127.0.0.1:{proxy_port}"
     except BaseException:
@@ -245,8 +339,11 @@ def run(
     batch_rows: int,
     endpoints: int = 1,
     servers: int = 1,
+    link_cpus: set[int] | None = None,
 ) -> None:
-    processes, uri = _start_servers(rtt_ms, rate_mbit, rows, batch_rows, endpoints, servers)
+    processes, uri = _start_servers(
+        rtt_ms, rate_mbit, rows, batch_rows, endpoints, servers, link_cpus
+    )
     expected_sum = sum(range(rows)) * 8
     times: dict[str, list[float]] = {name: [] for name in CONTENDERS}
     try:
@@ -264,16 +361,20 @@ def run(
                         check=True,
                     )
                     seconds, got_rows, probe, total = done.stdout.split()
+                    times[name].append(float(seconds))
+                    if name == "grpc.aio-floor":  # bytes, not rows: at least the columns'
+                        assert int(got_rows) >= rows * 8 * 8, done.stdout
+                        continue
                     assert int(got_rows) == rows, done.stdout
                     assert int(probe) == PROBE_ROW * 8, done.stdout
                     assert int(total) == expected_sum, done.stdout
-                    times[name].append(float(seconds))
     finally:
         for process in processes:
             process.kill()
     shape = f"{batch_rows}-row batches" if batch_rows else "one batch"
     where = f", {endpoints} endpoints on {servers} servers" if endpoints > 1 else ""
-    print(f"{rtt_ms:g} ms, {rate_mbit:g} Mbit/s, {shape}{where}, {rounds} rounds")
+    pinned = f", link on CPUs {sorted(link_cpus)}" if link_cpus else ""
+    print(f"{rtt_ms:g} ms, {rate_mbit:g} Mbit/s, {shape}{where}, {rounds} rounds{pinned}")
     for name, values in times.items():
         spread = f"{min(values):.2f}-{max(values):.2f}"
         print(f"  {name:20s} median {statistics.median(values):.2f} s [{spread}]")
@@ -302,13 +403,37 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, default=65536, help="0: one batch")
     parser.add_argument("--endpoints", type=int, default=1, help="row ranges in the plan")
     parser.add_argument("--servers", type=int, default=4, help="processes serving them")
+    parser.add_argument(
+        "--link-cpus",
+        default="",
+        help="CPUs for the servers and proxies, e.g. 1 or 2-3 (default: any)",
+    )
     args = parser.parse_args()
     if args.rows <= PROBE_ROW:
         parser.error(f"--rows must be above {PROBE_ROW}")
     if args.endpoints < 1 or args.servers < 1:
         parser.error("--endpoints and --servers must be at least 1")
     servers = min(args.servers, args.endpoints)
-    run(args.rtt, args.rate_mbit, args.rounds, args.rows, args.batch_rows, args.endpoints, servers)
+    link_cpus = _cpu_list(args.link_cpus) if args.link_cpus else None
+    run(
+        args.rtt,
+        args.rate_mbit,
+        args.rounds,
+        args.rows,
+        args.batch_rows,
+        args.endpoints,
+        servers,
+        link_cpus,
+    )
+
+
+def _cpu_list(text: str) -> set[int]:
+    """``1,3`` or ``2-3`` as a set of CPU numbers."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
 
 
 if __name__ == "__main__":
