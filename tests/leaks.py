@@ -43,7 +43,8 @@ import gc
 import ipaddress
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,11 @@ from flightnb.client import loop_thread
 # How long a task left on the shared loop may take to finish before it counts as leaked.
 # Not a pause: the wait ends as soon as the tasks do.
 TASK_GRACE_SECONDS = 10.0
+# How long a read polars dropped may take to be released (see release_what_polars_dropped);
+# the wait ends as soon as the test's own flightnb resources are closed.
+POLARS_DROP_GRACE_SECONDS = 5.0
+# Between two nudges of polars while waiting for that release.
+_POLARS_NUDGE_SECONDS = 0.005
 
 _WIDER_SCOPES = ("session", "package", "module", "class")
 
@@ -178,17 +184,29 @@ def _describe_task(task: asyncio.Task[Any]) -> str:
     )
 
 
-def release_what_polars_dropped() -> None:
+def release_what_polars_dropped(
+    still_open: Callable[[], bool] = lambda: False, grace: float = POLARS_DROP_GRACE_SECONDS
+) -> None:
     """Let polars release the Python objects it dropped without holding the GIL.
 
     A polars scan that stops pulling early (a ``head()`` after a filter it keeps to itself)
     drops flightnb's source generator from a Rust thread; pyo3 defers that release until the
     next time polars enters Python, and until then the read and its client stay open. In a
-    notebook the next polars call comes soon; here it is made before each check.
+    notebook the next polars call comes soon; here it is made before each check. The drop
+    itself may come a moment after ``collect()`` has returned (polars ends its engine's
+    threads behind it), so while ``still_open()`` says the test has flightnb resources open,
+    polars is called again, for at most ``grace`` seconds: the wait ends as soon as they are
+    closed, and a real leak is still reported after it.
     """
     polars = sys.modules.get("polars")
-    if polars is not None:
+    if polars is None:
+        return
+    deadline = time.monotonic() + grace
+    while True:
         polars.LazyFrame({"a": [0]}).map_batches(lambda frame: frame).collect()
+        if not still_open() or time.monotonic() >= deadline:
+            return
+        time.sleep(_POLARS_NUDGE_SECONDS)
 
 
 # --- the check --------------------------------------------------------------------------------
@@ -209,15 +227,11 @@ class LeakCheck:
     reported: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     tasks_reported: set[str] = dataclasses.field(default_factory=set)
 
-    def leaked_since(
-        self, before: dict[tuple[str, str], str], *, excused: tuple[str, ...] = ()
-    ) -> list[str]:
-        """What was opened since ``before`` and is still open, or was collected unclosed.
-
-        Resources that fixtures of the ``excused`` scopes own, and leaks already reported,
-        are left out. Each leak is reported once: it is then remembered.
-        """
-        now = snapshot()
+    def _allowed(
+        self, before: dict[tuple[str, str], str], excused: tuple[str, ...]
+    ) -> set[tuple[str, str]]:
+        """What may be open: what was before, leaks already reported, and what fixtures of
+        the ``excused`` scopes own."""
         allowed = set(before) | self.reported
         for scope in excused:
             allowed |= set(self.owned[scope])
@@ -227,6 +241,26 @@ class LeakCheck:
                     for r in _tracking.open_resources()
                     if low < r.group <= high
                 }
+        return allowed
+
+    def flightnb_opened_since(
+        self, before: dict[tuple[str, str], str], *, excused: tuple[str, ...] = ()
+    ) -> bool:
+        """Whether flightnb's registry holds something opened since ``before`` that no
+        fixture of the ``excused`` scopes owns (nothing is reported or remembered)."""
+        allowed = self._allowed(before, excused)
+        return any(("flightnb", str(r.token)) not in allowed for r in _tracking.open_resources())
+
+    def leaked_since(
+        self, before: dict[tuple[str, str], str], *, excused: tuple[str, ...] = ()
+    ) -> list[str]:
+        """What was opened since ``before`` and is still open, or was collected unclosed.
+
+        Resources that fixtures of the ``excused`` scopes own, and leaks already reported,
+        are left out. Each leak is reported once: it is then remembered.
+        """
+        now = snapshot()
+        allowed = self._allowed(before, excused)
         new = {key: text for key, text in now.items() if key not in allowed}
         # Remembered whether they listen or not: a connection is not looked up again.
         self.reported |= set(new)
@@ -313,7 +347,7 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     """The test closes every client, channel, loop thread and server it opened."""
     before = snapshot()
     yield
-    release_what_polars_dropped()
+    release_what_polars_dropped(lambda: CHECK.flightnb_opened_since(before, excused=_WIDER_SCOPES))
     leaks = [t for t in tasks_left_on_shared_loop() if t not in CHECK.tasks_reported]
     CHECK.tasks_reported.update(leaks)
     leaks += CHECK.leaked_since(before, excused=_WIDER_SCOPES)

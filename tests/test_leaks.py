@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from flight_servers import FlightTestServer
-from leaks import LeakCheck, snapshot, tasks_left_on_shared_loop
+from leaks import LeakCheck, release_what_polars_dropped, snapshot, tasks_left_on_shared_loop
 
 from flightnb import AsyncFlightClient, FlightClient, FlightSqlClient
 from flightnb.client.loop_thread import LoopThread, shared_loop_thread
@@ -76,6 +76,28 @@ def test_a_closed_client_is_not_a_leak_once_collected(flight_server: Any) -> Non
     asyncio.run(close_it())
     gc.collect()
     assert LeakCheck().leaked_since(before) == []
+
+
+def test_what_flightnb_opened_since_is_seen_without_reporting_it(flight_server: Any) -> None:
+    before, check = snapshot(), LeakCheck()
+    client = FlightClient(flight_server.location)
+    client.list_actions()
+    assert check.flightnb_opened_since(before)
+    client.close()
+    assert not check.flightnb_opened_since(before)
+    assert check.reported == set()
+
+
+def test_waiting_for_polars_to_drop_a_read_still_reports_a_real_leak(flight_server: Any) -> None:
+    import polars  # noqa: F401  (the wait calls polars only once it is loaded)
+
+    before, check = snapshot(), LeakCheck()
+    client = FlightClient(flight_server.location)  # made here: not dropped by polars
+    client.list_actions()
+    release_what_polars_dropped(lambda: check.flightnb_opened_since(before), grace=0.1)
+    [leak] = check.leaked_since(before)
+    assert f"{THIS_FILE}:{_line_of('# made here: not dropped by polars')}" in leak
+    client.close()
 
 
 def test_a_private_loop_thread_not_stopped_is_a_leak() -> None:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from leaks import LeakCheck, release_what_polars_dropped, snapshot
 from named_servers import MySqlNamedServer
 from scan_helpers import CountingObserver
 
@@ -92,6 +93,16 @@ def test_head_becomes_a_limit(scan_server):
     # polars keeps a head after a filter to itself; the result is still right.
     got = scan.filter(pl.col("i") > 10).head(7).collect()
     assert got.height == 7 and (got["i"] > 10).all()
+
+
+def test_a_scan_polars_stops_reading_is_closed_when_polars_runs_again(scan_server):
+    before = snapshot()
+    check = LeakCheck()
+    # polars keeps a head after a filter to itself: it stops pulling and drops the reader.
+    got = fp.scan_flight(scan_server.location, sql=SQL).filter(pl.col("i") > 10).head(7).collect()
+    assert got.height == 7
+    release_what_polars_dropped(lambda: check.flightnb_opened_since(before))
+    assert check.leaked_since(before) == []
 
 
 def test_user_parameters_come_first(scan_server):
