@@ -211,12 +211,21 @@ def _run_all_cells(page: Any) -> None:
     pytest.fail(f"JupyterLab did not run the cells after {RUN_ATTEMPTS} attempts")
 
 
-def _kernels(url: str) -> list[dict[str, Any]]:
-    """The server's running kernels (``/api/kernels``), asked with the page URL's token."""
+def _kernels(url: str) -> list[dict[str, Any]] | None:
+    """The server's running kernels (``/api/kernels``), asked with the page URL's token.
+
+    None when the server answers with an error of its own (5xx): Jupyter's kernel list can
+    fail while a kernel it lists is being replaced, which is the moment this is polled for.
+    """
     parts = urllib.parse.urlsplit(url)
     api = f"{parts.scheme}://{parts.netloc}/api/kernels?{parts.query}"
-    with urllib.request.urlopen(api, timeout=5) as response:
-        kernels: list[dict[str, Any]] = json.load(response)
+    try:
+        with urllib.request.urlopen(api, timeout=5) as response:
+            kernels: list[dict[str, Any]] = json.load(response)
+    except urllib.error.HTTPError as error:
+        if error.code >= 500:
+            return None
+        raise
     return kernels
 
 
@@ -234,11 +243,12 @@ def wait_for_settled_kernel(page: Any, url: str) -> None:
         _accept_kernel_dialog(accept)
         kernels = _kernels(url)
         ready = (
-            len(kernels) == 1
+            kernels is not None
+            and len(kernels) == 1
             and kernels[0].get("connections", 0) >= 1
             and kernels[0].get("execution_state") == "idle"
         )
-        current = kernels[0]["id"] if ready else None
+        current = kernels[0]["id"] if ready and kernels else None
         if current is None or current != kernel_id:
             stable_since, kernel_id = time.monotonic(), current
         elif time.monotonic() - stable_since >= KERNEL_STABLE_SECONDS:
