@@ -55,13 +55,17 @@ class LoopThread:
         if self._loop.is_closed():
             coroutine.close()
             raise RuntimeError("flightnb's event loop has shut down")
+        future: concurrent.futures.Future[T] | None = None
         ended = threading.Event()  # the coroutine has finished, its clean-up included
-        # Made before anything is handed over: asyncio.run_coroutine_threadsafe returns its
-        # future only once the loop has been woken, so an interrupt landing inside it left
-        # no way to cancel a coroutine already scheduled.
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        async def tracked() -> T:
+            try:
+                return await coroutine
+            finally:
+                ended.set()
+
         try:
-            self._start(coroutine, future, ended)
+            future = asyncio.run_coroutine_threadsafe(tracked(), self._loop)
             # Waking up now and then lets interrupts that arrive without a real signal
             # (IPython's, ``_thread.interrupt_main``) be seen while we wait.
             while True:
@@ -75,52 +79,15 @@ class LoopThread:
             # Cancelled from elsewhere (the loop shutting down): a Flight error, as everywhere.
             raise FlightCancelledError("the call was cancelled", code="CANCELLED") from None
         except KeyboardInterrupt:
+            if future is None:  # interrupted before the coroutine was handed over
+                coroutine.close()
+                raise
             future.cancel()
             # Give the cancellation a moment to reach the wire (and the server to hear of an
             # abandoned flight); never hang on it. The future itself reports "cancelled" at
             # once, so wait for the coroutine's own end.
             ended.wait(_CANCEL_GRACE_SECONDS)
             raise
-
-    def _start(
-        self,
-        coroutine: Coroutine[Any, Any, T],
-        future: concurrent.futures.Future[T],
-        ended: threading.Event,
-    ) -> None:
-        """Have the loop run ``coroutine`` as a task whose outcome goes to ``future``.
-
-        Cancelling ``future`` before the loop gets to it closes the coroutine there,
-        unstarted; after, cancels the task. ``ended`` is set once the coroutine is over
-        either way.
-        """
-        loop = self._loop
-
-        async def tracked() -> T:
-            try:
-                return await coroutine
-            finally:
-                ended.set()
-
-        def cancel_task_with(task: asyncio.Task[T], settled: concurrent.futures.Future[T]) -> None:
-            if settled.cancelled():
-                with contextlib.suppress(RuntimeError):  # the loop has closed: nothing runs
-                    loop.call_soon_threadsafe(task.cancel)
-
-        def start() -> None:  # on the loop
-            if future.cancelled():
-                coroutine.close()
-                ended.set()
-                return
-            task = loop.create_task(tracked())
-            task.add_done_callback(lambda done: _settle(future, done))
-            future.add_done_callback(lambda settled: cancel_task_with(task, settled))
-
-        try:
-            loop.call_soon_threadsafe(start)
-        except RuntimeError:  # the loop closed meanwhile
-            coroutine.close()
-            raise RuntimeError("flightnb's event loop has shut down") from None
 
     async def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Await ``coroutine`` on this loop, from any event loop.
@@ -214,18 +181,6 @@ class LoopPortal:
     async def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Await ``coroutine``: this is the loop's own side."""
         return await coroutine
-
-
-def _settle(future: concurrent.futures.Future[T], task: asyncio.Future[T]) -> None:
-    """Give ``future`` the outcome of ``task`` (unless it was cancelled meanwhile)."""
-    if task.cancelled():
-        future.cancel()
-        return
-    with contextlib.suppress(concurrent.futures.InvalidStateError):  # cancelled meanwhile
-        if (error := task.exception()) is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(task.result())
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
