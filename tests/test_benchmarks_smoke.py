@@ -119,27 +119,16 @@ def test_latency_first_batch_mode_counts_the_exchanges(tmp_path: Path) -> None:
     assert results[0]["flightnb"]["requests"] == results[0]["pyarrow.flight"]["requests"] == 2
 
 
+def _crosscheck(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """``latency_crosscheck.py`` with ``arguments``, at no delay and one round."""
+    script = RUN.parent / "latency_crosscheck.py"
+    command = [sys.executable, str(script), "--rtt", "0", "--rounds", "1", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
+
+
 def test_latency_crosscheck_runs_through_its_own_proxy() -> None:
     """``latency_crosscheck.py`` on a small flight sent as one batch: every read is checked."""
-    script = RUN.parent / "latency_crosscheck.py"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            "--rtt",
-            "0",
-            "--rounds",
-            "1",
-            "--rows",
-            "20000",
-            "--batch-rows",
-            "0",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    done = _crosscheck("--rows", "20000", "--batch-rows", "0")
     assert done.returncode == 0, done.stderr
     assert "one batch, 1 rounds" in done.stdout
     assert "pyarrow / flightnb-unaligned:" in done.stdout
@@ -150,30 +139,17 @@ def test_latency_crosscheck_reads_endpoints_from_several_servers() -> None:
 
     ``--link-cpus 0`` pins the servers and proxies to the first CPU, which every machine has.
     """
-    script = RUN.parent / "latency_crosscheck.py"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            "--rtt",
-            "0",
-            "--rounds",
-            "1",
-            "--rows",
-            "40000",
-            "--batch-rows",
-            "8192",
-            "--endpoints",
-            "4",
-            "--servers",
-            "2",
-            "--link-cpus",
-            "0",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    done = _crosscheck(
+        "--rows",
+        "40000",
+        "--batch-rows",
+        "8192",
+        "--endpoints",
+        "4",
+        "--servers",
+        "2",
+        "--link-cpus",
+        "0",
     )
     assert done.returncode == 0, done.stderr
     assert "4 endpoints on 2 servers, 1 rounds, link on CPUs [0]" in done.stdout
