@@ -14,7 +14,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flightnb import _tracking
 from flightnb.errors import FlightCancelledError
@@ -55,38 +55,28 @@ class LoopThread:
         if self._loop.is_closed():
             coroutine.close()
             raise RuntimeError("flightnb's event loop has shut down")
-        future: concurrent.futures.Future[T] | None = None
-        ended = threading.Event()  # the coroutine has finished, its clean-up included
-
-        async def tracked() -> T:
-            try:
-                return await coroutine
-            finally:
-                ended.set()
-
+        call = _HandedOver(coroutine, self._loop)
         try:
-            future = asyncio.run_coroutine_threadsafe(tracked(), self._loop)
+            call.hand_over()
             # Waking up now and then lets interrupts that arrive without a real signal
             # (IPython's, ``_thread.interrupt_main``) be seen while we wait.
             while True:
                 try:
-                    return future.result(timeout=_WAKE_UP_SECONDS)
+                    return call.future.result(timeout=_WAKE_UP_SECONDS)
                 except concurrent.futures.TimeoutError:
-                    if future.done():
+                    if call.future.done():
                         raise  # the coroutine's own TimeoutError, not our wait's
+                    if self._loop.is_closed():  # stopped at exit before the call ran
+                        raise RuntimeError("flightnb's event loop has shut down") from None
 
         except concurrent.futures.CancelledError:
             # Cancelled from elsewhere (the loop shutting down): a Flight error, as everywhere.
             raise FlightCancelledError("the call was cancelled", code="CANCELLED") from None
         except KeyboardInterrupt:
-            if future is None:  # interrupted before the coroutine was handed over
-                coroutine.close()
-                raise
-            future.cancel()
+            call.abandon()
             # Give the cancellation a moment to reach the wire (and the server to hear of an
-            # abandoned flight); never hang on it. The future itself reports "cancelled" at
-            # once, so wait for the coroutine's own end.
-            ended.wait(_CANCEL_GRACE_SECONDS)
+            # abandoned flight); never hang on it.
+            call.ended.wait(_CANCEL_GRACE_SECONDS)
             raise
 
     async def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -148,6 +138,67 @@ def _close_stopped_loop(loop: asyncio.AbstractEventLoop) -> None:
         return
     with contextlib.suppress(Exception):
         loop.close()
+
+
+class _HandedOver(Generic[T]):
+    """One coroutine handed from a waiting thread to the loop, and its outcome.
+
+    ``asyncio.run_coroutine_threadsafe`` returns its future only after it has scheduled the
+    coroutine and woken the loop, so a KeyboardInterrupt landing inside it leaves the
+    caller unable to tell whether the coroutine runs, and nothing to cancel it with. Here
+    the caller holds the future before anything is handed over, and :meth:`abandon`, which
+    reaches the loop after the hand-over (the loop runs callbacks in the order they were
+    scheduled), cancels the task if there is one and otherwise closes the coroutine on the
+    loop, unstarted. Either way ``ended`` is set once the coroutine is over, clean-up included.
+    """
+
+    def __init__(self, coroutine: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop):
+        self.future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self.ended = threading.Event()
+        self._coroutine = coroutine
+        self._loop = loop
+        self._task: asyncio.Task[T] | None = None  # set on the loop
+
+    def hand_over(self) -> None:
+        """Schedule the coroutine on the loop (from the waiting thread)."""
+        try:
+            self._loop.call_soon_threadsafe(self._start)
+        except RuntimeError:  # the loop has closed
+            self._coroutine.close()
+            raise RuntimeError("flightnb's event loop has shut down") from None
+
+    def abandon(self) -> None:
+        """Cancel the call (from the waiting thread), however far the hand-over got."""
+        self.future.cancel()
+        try:
+            self._loop.call_soon_threadsafe(self._abandon)
+        except RuntimeError:  # the loop has closed, so nothing of the call runs
+            self._coroutine.close()
+            self.ended.set()
+
+    def _start(self) -> None:  # on the loop
+        self._task = self._loop.create_task(self._coroutine)
+        self._task.add_done_callback(self._settle)
+
+    def _abandon(self) -> None:  # on the loop, always after _start if that was scheduled
+        if self._task is None:  # never started: close it here, on its own loop
+            self._coroutine.close()
+            self.ended.set()
+        else:
+            self._task.cancel()
+
+    def _settle(self, task: asyncio.Task[T]) -> None:  # on the loop, once the task is over
+        try:
+            if task.cancelled():
+                self.future.cancel()
+            elif not self.future.set_running_or_notify_cancel():
+                return  # the caller has given up on the outcome
+            elif (error := task.exception()) is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(task.result())
+        finally:
+            self.ended.set()
 
 
 class LoopPortal:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from flightnb.client.observer import TransferObserver
 from flightnb.convert import DEFAULT_DTYPE_BACKEND, DtypeBackend
-from flightnb.functions.sources import async_client, blocking_client
+from flightnb.functions.sources import async_client, blocking_call
 from flightnb.functions.streaming import open_flight, open_flight_async
 
 if TYPE_CHECKING:
@@ -372,8 +372,11 @@ def read_flight(
             timeout=timeout,
             **client_options,
         ).to_reader()
-    with blocking_client(source, client_options, "read_flight") as client:
-        return client.read_flight(
+    return blocking_call(
+        source,
+        client_options,
+        "read_flight",
+        lambda client: client.read_flight(
             descriptor,
             ticket=ticket,
             path=path,
@@ -387,4 +390,5 @@ def read_flight(
             max_concurrency=max_concurrency,
             progress=progress,
             timeout=timeout,
-        )
+        ),
+    )

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     #: Where an async call goes: also an async client, whose loop it then runs on.
     AsyncSource: TypeAlias = "Source | AsyncFlightClient | AsyncFlightSqlClient"
 
-__all__ = ["async_client", "blocking_client", "open_async", "open_blocking"]
+__all__ = ["async_client", "blocking_call", "blocking_client", "open_async", "open_blocking"]
 
 T = TypeVar("T")
 
@@ -106,6 +106,24 @@ async def async_client(
     if isinstance(source, (AsyncFlightClient, AsyncFlightSqlClient)):
         return await run()
     return await shared_loop_thread().run_async(run())
+
+
+def blocking_call(
+    source: Any,
+    client_options: Mapping[str, Any],
+    name: str,
+    call: Callable[[AsyncFlightSqlClient], Awaitable[T]],
+) -> T:
+    """``call`` with the client for ``source``, waited for from the calling thread.
+
+    The whole of it (opening a client for a location, the call, closing that client) runs
+    on flightnb's loop thread, so a KeyboardInterrupt can only reach the caller's wait: it
+    cancels the call, and the client is closed on the loop as the call unwinds. Opened on
+    the calling thread, an interrupt landing between making the client and entering its
+    ``with`` block would leave its channel open.
+    """
+    _refuse_async(source, name)
+    return shared_loop_thread().run(async_client(source, client_options, call))
 
 
 def open_blocking(

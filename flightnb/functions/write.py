@@ -16,7 +16,7 @@ import pyarrow as pa
 from flightnb.client.observer import TransferObserver
 from flightnb.client.operations import DEFAULT_CHUNK_ROWS, PutSummary
 from flightnb.convert import DEFAULT_DTYPE_BACKEND, DtypeBackend, as_table
-from flightnb.functions.sources import async_client, blocking_client
+from flightnb.functions.sources import async_client, blocking_call
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,8 +96,11 @@ def write_flight(
     **client_options: Unpack[ClientOptions],
 ) -> PutSummary:
     """Blocking :func:`write_flight_async` (same parameters)."""
-    with blocking_client(source, client_options, "write_flight") as client:
-        return client.write_flight(
+    return blocking_call(
+        source,
+        client_options,
+        "write_flight",
+        lambda client: client.write_flight(
             data,
             path=path,
             command=command,
@@ -106,7 +109,8 @@ def write_flight(
             timeout=timeout,
             max_chunksize=max_chunksize,
             keep_large_types=keep_large_types,
-        )
+        ),
+    )
 
 
 @overload
@@ -285,8 +289,11 @@ def exchange_flight(
     **client_options: Unpack[ClientOptions],
 ) -> ExchangeResult:
     """Blocking :func:`exchange_flight_async`."""
-    with blocking_client(source, client_options, "exchange_flight") as client:
-        return client.exchange_flight(
+    return blocking_call(
+        source,
+        client_options,
+        "exchange_flight",
+        lambda client: client.exchange_flight(
             data,
             path=path,
             command=command,
@@ -295,4 +302,5 @@ def exchange_flight(
             dtype_backend=dtype_backend,
             timeout=timeout,
             max_chunksize=max_chunksize,
-        )
+        ),
+    )

@@ -396,7 +396,7 @@ def test_sql_client_sink_writes_a_query(sql_server: FlightSqlServer, tmp_path: P
 
 #: What a shim may call: a client from flightnb.functions.sources, the method of its own name, and
 #: (for to="reader", whose reader outlives the call) the open_flight shim.
-_HELPERS = {"blocking_client", "async_client", "open_blocking", "open_async"}
+_HELPERS = {"blocking_call", "blocking_client", "async_client", "open_blocking", "open_async"}
 _SHIMS: list[tuple[Callable[..., Any], set[str]]] = [
     (read_module.read_flight, {"open_flight", "to_reader"}),
     (read_module.read_flight_async, {"open_flight_async", "to_reader"}),
