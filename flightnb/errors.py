@@ -178,7 +178,7 @@ class FlightDecodeError(FlightError):
 
 
 class FlightClientClosedError(FlightError):
-    """A call was made on a client that was already closed."""
+    """A call was made on a closed client, or its client closed while it ran."""
 
 
 class FlightCancelledError(FlightError):

@@ -377,8 +377,9 @@ class AsyncFlightOperations:
         to : {"arrow", "pandas", "polars", "reader"}
             What to return; ``"reader"`` is a ``pyarrow.RecordBatchReader`` over the stream,
             nothing materialized (see :meth:`open_flight`; ``timeout`` is then the deadline
-            of each call). An async client on your own event loop refuses ``"reader"``,
-            whose reads would block that loop.
+            of each call). It reads through this client: read it before the client closes
+            (later reads raise FlightClientClosedError). An async client on your own event
+            loop refuses ``"reader"``, whose reads would block that loop.
         dtype_backend : {"numpy", "numpy_nullable", "pyarrow"}, default "numpy"
             The pandas dtypes of ``to="pandas"``: NumPy (pandas' default), pandas' nullable
             dtypes, or ``pd.ArrowDtype`` columns that keep the Arrow memory.

@@ -32,6 +32,7 @@ import grpc
 import grpc.aio
 
 from flightnb.errors import (
+    FlightClientClosedError,
     FlightError,
     FlightServerError,
     FlightTimedOutError,
@@ -152,6 +153,25 @@ class CallSeam:
             self.observe(exc.trailing_metadata(), adopt=adopt)
         return translate_rpc_error(exc, self._hint_target(target))
 
+    def raise_if_closed_under(self, exc: BaseException) -> None:
+        """Raise FlightClientClosedError if ``exc`` is a call cut off by the client's close.
+
+        Closing a channel cancels its calls, and grpc.aio then raises CancelledError in
+        whatever awaits them: a reader left to read after its client's ``with`` block would
+        take it for its own cancellation and end silently, leaving its consumer waiting. A
+        CancelledError that is not the waiting task's own, once the client is closed, is
+        that close; the caller's own cancellations pass through untouched.
+        """
+        if (
+            isinstance(exc, asyncio.CancelledError)
+            and self.channels.closed
+            and not _being_cancelled()
+        ):
+            raise FlightClientClosedError(
+                "the client was closed while this call ran; read a stream before "
+                "closing the client it came from"
+            ) from None
+
     def _hint_target(self, target: ChannelTarget | None) -> ChannelTarget:
         target = target or self.target
         override = self.channels.config.override_hostname
@@ -197,8 +217,9 @@ class CallSeam:
                 if retry or not await self.may_retry(error, rejected):
                     raise error from exc
                 continue
-            except BaseException:
+            except BaseException as exc:
                 call.cancel()
+                self.raise_if_closed_under(exc)
                 raise
             return response
         raise AssertionError("unreachable")
@@ -313,8 +334,9 @@ class ServerStream:
                     raise error from exc
                 self._call, self._finished = None, False
                 continue
-            except BaseException:
+            except BaseException as exc:
                 self.cancel()  # cancelled while waiting, or a bug: never leave the call open
+                self._seam.raise_if_closed_under(exc)
                 raise
             if message is grpc.aio.EOF:
                 self._finished = True
@@ -471,8 +493,9 @@ class BidiStream:
             raise FlightServerError(
                 "the server ended the call while we were writing"
             ) from exc.__cause__
-        except BaseException:
+        except BaseException as exc:
             self.cancel()  # cancelled while waiting, or a bug: never leave the call open
+            self._seam.raise_if_closed_under(exc)
             raise
 
     async def _run(self, operation: Any, *args: Any, again: bool = True) -> Any:
@@ -550,6 +573,14 @@ class BidiStream:
     @property
     def finished(self) -> bool:
         return self._finished
+
+
+def _being_cancelled() -> bool:
+    """Whether the running task itself is being cancelled (always False before Python 3.11,
+    which cannot tell)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is not None and cancelling() > 0
 
 
 def has_authorization(metadata: Metadata) -> bool:

@@ -114,3 +114,48 @@ def test_pyarrow_descriptor_with_unknown_type_is_rejected() -> None:
         flightnb.types.as_descriptor(paflight.FlightDescriptor.for_command(b"SELECT 1")).command
         == b"SELECT 1"
     )
+
+
+# --- a stream outliving its client ----------------------------------------------------------
+
+
+def test_a_reader_read_after_its_client_closed_raises_client_closed(flight_server: Any) -> None:
+    """The "slow" flight sends a batch every 50 ms, so it is still running when the client
+    closes; its reader then raises instead of waiting for batches that never come."""
+    with flightnb.FlightClient(flight_server.location) as client:
+        reader = client.read_flight(ticket=b"slow", to="reader", progress=False)
+        assert reader.read_next_batch().num_rows
+    with pytest.raises(flightnb.FlightClientClosedError, match="closed while this call ran"):
+        reader.read_all()
+    assert flight_server.watch("slow").ended.wait(30), "the server's stream was not cancelled"
+
+
+def test_an_async_stream_read_after_its_client_closed_raises_client_closed(
+    flight_server: Any,
+) -> None:
+    async def main() -> None:
+        async with AsyncFlightClient(flight_server.location) as client:
+            stream = client.do_get(b"slow")
+            assert (await stream.read_chunk()) is not None
+        with pytest.raises(flightnb.FlightClientClosedError, match="closed while this call ran"):
+            await stream.read_all()
+
+    run(main())
+    assert flight_server.watch("slow").ended.wait(30), "the server's stream was not cancelled"
+
+
+def test_cancelling_a_read_still_cancels_after_its_client_closed(flight_server: Any) -> None:
+    """A caller's own cancellation stays a cancellation, closed client or not."""
+
+    async def main() -> None:
+        async with AsyncFlightClient(flight_server.location) as client:
+            stream = client.do_get(b"slow")
+            assert (await stream.read_chunk()) is not None
+            task = asyncio.ensure_future(stream.read_all())
+            await asyncio.sleep(0)  # let it start waiting for the next batch
+            task.cancel()
+            await client.close()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    run(main())
