@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from flightnb.client.batch_stream import DEFAULT_MAX_BUFFER_BYTES
 from flightnb.client.observer import TransferObserver
 from flightnb.errors import FlightArgumentError
-from flightnb.functions.sources import blocking_client
+from flightnb.functions.sources import blocking_call
 from flightnb.sink_files import MANIFEST_NAME, FlightSinkError, WriteSummary
 
 if TYPE_CHECKING:
@@ -98,8 +98,11 @@ def write_parquet(
     >>> write_parquet("grpc://127.0.0.1:8815", "trips.parquet", path="trips")  # doctest: +ELLIPSIS
     WriteSummary(rows=..., ...)
     """
-    with blocking_client(source, client_options, "write_parquet") as client:
-        return client.write_parquet(
+    return blocking_call(
+        source,
+        client_options,
+        "write_parquet",
+        lambda client: client.write_parquet(
             where,
             ticket=ticket,
             path=path,
@@ -116,7 +119,8 @@ def write_parquet(
             compression_level=compression_level,
             max_buffer_bytes=max_buffer_bytes,
             progress=progress,
-        )
+        ),
+    )
 
 
 def write_ipc(
@@ -150,8 +154,11 @@ def write_ipc(
     compression : {None, "lz4", "zstd"}
         Buffer compression of the IPC body.
     """
-    with blocking_client(source, client_options, "write_ipc") as client:
-        return client.write_ipc(
+    return blocking_call(
+        source,
+        client_options,
+        "write_ipc",
+        lambda client: client.write_ipc(
             where,
             ticket=ticket,
             path=path,
@@ -167,7 +174,8 @@ def write_ipc(
             compression=compression,
             max_buffer_bytes=max_buffer_bytes,
             progress=progress,
-        )
+        ),
+    )
 
 
 def write_dataset(
@@ -233,8 +241,11 @@ def write_dataset(
 
     >>> write_dataset(URI, "trips/", path="trips", resume=True)  # doctest: +SKIP
     """
-    with blocking_client(source, client_options, "write_dataset") as client:
-        return client.write_dataset(
+    return blocking_call(
+        source,
+        client_options,
+        "write_dataset",
+        lambda client: client.write_dataset(
             base_dir,
             ticket=ticket,
             path=path,
@@ -253,7 +264,8 @@ def write_dataset(
             compression=compression,
             max_buffer_bytes=max_buffer_bytes,
             progress=progress,
-        )
+        ),
+    )
 
 
 #: File suffixes :func:`write_sink` knows, and the sink each picks.

@@ -9,14 +9,16 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from leaks import tasks_left_on_shared_loop
 
-from flightnb import FlightClient, FlightDescriptor, read_flight
+from flightnb import FlightClient, FlightDescriptor, read_flight, write_parquet
 from flightnb.client.loop_thread import shared_loop_thread
 
 pytestmark = pytest.mark.timeout(90)
@@ -120,24 +122,38 @@ def test_keyboard_interrupts_at_random_points(flight_server: Any) -> None:
     assert not _wait_for_no_tasks()
 
 
-def test_interrupts_of_one_call_reads_from_a_location_leave_nothing_open(
-    flight_server: Any,
+def _read_from_uri(uri: str, target: Path) -> pa.Table:
+    return read_flight(uri, ticket=b"numbers", progress=False)
+
+
+def _write_parquet_from_uri(uri: str, target: Path) -> pa.Table:
+    write_parquet(uri, target, ticket=b"numbers", progress=False)
+    return pq.read_table(target)
+
+
+@pytest.mark.parametrize(
+    "call", [_read_from_uri, _write_parquet_from_uri], ids=lambda c: c.__name__
+)
+def test_interrupts_of_one_call_functions_given_a_location_leave_nothing_open(
+    flight_server: Any, tmp_path: Path, call: Callable[[str, Path], pa.Table]
 ) -> None:
-    """200 reads of a URI, each with Ctrl-C 0-30 ms after it starts: while the client is
-    made, mid-read, while it closes, or after. Each read completes whole or raises
+    """200 calls given a URI, each with Ctrl-C 0-30 ms after it starts: while the client is
+    made, mid-read, while it closes, or after. Each call completes whole or raises
     KeyboardInterrupt; no channel, client or task is left behind (the leak check says so at
-    teardown, and the tasks are checked here)."""
+    teardown, and the tasks are checked here), and an interrupted write leaves no file
+    behind but a whole one (interrupted once it was written)."""
     rng = random.Random(20261204)
     uri = f"grpc://127.0.0.1:{flight_server.port}"
     expected = flight_server.table("numbers")
     interrupted = 0
     for i in range(200):
+        target = tmp_path / f"{i}.parquet"
         timer = threading.Timer(rng.uniform(0.0, 0.03), _thread.interrupt_main)
         table = None
         try:
             try:
                 timer.start()
-                table = read_flight(uri, ticket=b"numbers", progress=False)
+                table = call(uri, target)
                 timer.join()  # the interrupt still comes: take it in here
                 time.sleep(0.05)
                 pytest.fail("the interrupt never arrived")
@@ -148,8 +164,11 @@ def test_interrupts_of_one_call_reads_from_a_location_leave_nothing_open(
         timer.join()
         if table is None:
             interrupted += 1
-        else:
+            table = pq.read_table(target) if target.exists() else None
+        if table is not None:
             assert table.equals(expected), i
+        assert [p.name for p in tmp_path.iterdir()] in ([], [target.name]), i
+        target.unlink(missing_ok=True)
     assert interrupted >= 20
     assert not _wait_for_no_tasks()
 
