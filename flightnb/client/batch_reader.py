@@ -202,6 +202,7 @@ class FlightBatchReader(FrameReads, _Front):
         assert self._thread is not None
         self._ready.clear()
         self._thread.run(self._stream.aclose())
+        self._finalizer.detach()  # closed: nothing is left for garbage collection to cancel
 
     def __enter__(self) -> FlightBatchReader:
         return self
@@ -268,6 +269,7 @@ class AsyncFlightBatchReader(AsyncFrameReads, _Front):
         """Cancel what still runs and wait until every call has ended."""
         self._ready.clear()
         await self._call(self._stream.aclose())
+        self._finalizer.detach()  # closed: nothing is left for garbage collection to cancel
 
     async def __aenter__(self) -> AsyncFlightBatchReader:
         return self

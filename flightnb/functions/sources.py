@@ -142,10 +142,11 @@ def open_blocking(
     client = FlightSqlClient(source, **client_options)
     try:
         reader = call(client)
+        # Inside the try: an interrupt while handing the close over must not leave it open.
+        reader._close_with(client.async_client.close)
     except BaseException:
         client.close()
         raise
-    reader._close_with(client.async_client.close)
     return reader
 
 

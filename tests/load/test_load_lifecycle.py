@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from leaks import tasks_left_on_shared_loop
 
-from flightnb import FlightClient, FlightDescriptor, read_flight, write_parquet
+from flightnb import FlightClient, FlightDescriptor, open_flight, read_flight, write_parquet
 from flightnb.client.loop_thread import shared_loop_thread
 
 pytestmark = pytest.mark.timeout(90)
@@ -131,8 +131,15 @@ def _write_parquet_from_uri(uri: str, target: Path) -> pa.Table:
     return pq.read_table(target)
 
 
+def _open_flight_from_uri(uri: str, target: Path) -> pa.Table:
+    with open_flight(uri, ticket=b"numbers", progress=False) as reader:
+        return reader.read_all()
+
+
 @pytest.mark.parametrize(
-    "call", [_read_from_uri, _write_parquet_from_uri], ids=lambda c: c.__name__
+    "call",
+    [_read_from_uri, _write_parquet_from_uri, _open_flight_from_uri],
+    ids=lambda c: c.__name__,
 )
 def test_interrupts_of_one_call_functions_given_a_location_leave_nothing_open(
     flight_server: Any, tmp_path: Path, call: Callable[[str, Path], pa.Table]
