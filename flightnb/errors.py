@@ -13,7 +13,7 @@ machine's (decode and sink errors), or the server's (one class per gRPC status):
     │   └── FlightArgumentTypeError  TypeError: a value of a type flightnb cannot use
     ├── FlightDecodeError            the server's bytes are not a valid Flight/Arrow stream
     ├── FlightSinkError              a sink could not write its file (flightnb.functions.sinks)
-    ├── FlightClientClosedError      the client was closed before the call
+    ├── FlightClientClosedError      the client was closed before or during the call
     ├── FlightCancelledError         CANCELLED: the call was cancelled (by us or the server)
     ├── FlightTimedOutError          DEADLINE_EXCEEDED: the deadline passed
     ├── FlightUnavailableError       UNAVAILABLE: cannot connect, TLS mismatch, server went away
