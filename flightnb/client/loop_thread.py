@@ -55,29 +55,7 @@ class LoopThread:
         if self._loop.is_closed():
             coroutine.close()
             raise RuntimeError("flightnb's event loop has shut down")
-        call = _HandedOver(coroutine, self._loop)
-        try:
-            call.hand_over()
-            # Waking up now and then lets interrupts that arrive without a real signal
-            # (IPython's, ``_thread.interrupt_main``) be seen while we wait.
-            while True:
-                try:
-                    return call.future.result(timeout=_WAKE_UP_SECONDS)
-                except concurrent.futures.TimeoutError:
-                    if call.future.done():
-                        raise  # the coroutine's own TimeoutError, not our wait's
-                    if self._loop.is_closed():  # stopped at exit before the call ran
-                        raise RuntimeError("flightnb's event loop has shut down") from None
-
-        except concurrent.futures.CancelledError:
-            # Cancelled from elsewhere (the loop shutting down): a Flight error, as everywhere.
-            raise FlightCancelledError("the call was cancelled", code="CANCELLED") from None
-        except KeyboardInterrupt:
-            call.abandon()
-            # Give the cancellation a moment to reach the wire (and the server to hear of an
-            # abandoned flight); never hang on it.
-            call.ended.wait(_CANCEL_GRACE_SECONDS)
-            raise
+        return _wait_for(self._loop, coroutine)
 
     async def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Await ``coroutine`` on this loop, from any event loop.
@@ -140,6 +118,37 @@ def _close_stopped_loop(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
+def _wait_for(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` on ``loop`` (another thread's) and wait for its result.
+
+    A KeyboardInterrupt while waiting (Ctrl-C, or a Jupyter kernel interrupt) cancels the
+    coroutine, and with it any gRPC call in flight, then propagates.
+    """
+    call = _HandedOver(coroutine, loop)
+    try:
+        call.hand_over()
+        # Waking up now and then lets interrupts that arrive without a real signal
+        # (IPython's, ``_thread.interrupt_main``) be seen while we wait.
+        while True:
+            try:
+                return call.future.result(timeout=_WAKE_UP_SECONDS)
+            except concurrent.futures.TimeoutError:
+                if call.future.done():
+                    raise  # the coroutine's own TimeoutError, not our wait's
+                if loop.is_closed():  # stopped (at exit) before the call ran
+                    raise RuntimeError("the event loop of this call has shut down") from None
+
+    except concurrent.futures.CancelledError:
+        # Cancelled from elsewhere (the loop shutting down): a Flight error, as everywhere.
+        raise FlightCancelledError("the call was cancelled", code="CANCELLED") from None
+    except KeyboardInterrupt:
+        call.abandon()
+        # Give the cancellation a moment to reach the wire (and the server to hear of an
+        # abandoned flight); never hang on it.
+        call.ended.wait(_CANCEL_GRACE_SECONDS)
+        raise
+
+
 class _HandedOver(Generic[T]):
     """One coroutine handed from a waiting thread to the loop, and its outcome.
 
@@ -165,7 +174,7 @@ class _HandedOver(Generic[T]):
             self._loop.call_soon_threadsafe(self._start)
         except RuntimeError:  # the loop has closed
             self._coroutine.close()
-            raise RuntimeError("flightnb's event loop has shut down") from None
+            raise RuntimeError("the event loop of this call has shut down") from None
 
     def abandon(self) -> None:
         """Cancel the call (from the waiting thread), however far the hand-over got."""
@@ -220,14 +229,7 @@ class LoopPortal:
         if _running_loop() is self._loop:
             coroutine.close()
             raise RuntimeError("a blocking call cannot wait on the loop it runs on")
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        try:
-            return future.result()
-        except concurrent.futures.CancelledError:
-            raise FlightCancelledError("the call was cancelled", code="CANCELLED") from None
-        except BaseException:
-            future.cancel()
-            raise
+        return _wait_for(self._loop, coroutine)
 
     async def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Await ``coroutine``: this is the loop's own side."""

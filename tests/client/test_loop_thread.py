@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from flightnb.client.loop_thread import LoopThread, _HandedOver
+from flightnb.client.loop_thread import LoopPortal, LoopThread, _HandedOver
 
 WAIT = 30.0  # bound on every wait for the loop: only a broken hand-over reaches it
 
@@ -120,3 +120,29 @@ def test_run_on_a_stopped_loop_raises_and_closes_the_coroutine(loop_thread: Loop
     with pytest.raises(RuntimeError, match="shut down"):
         loop_thread.run(coroutine)
     assert inspect.getcoroutinestate(coroutine) == inspect.CORO_CLOSED
+
+
+def test_a_portal_runs_a_worker_threads_coroutine_on_the_callers_loop() -> None:
+    async def on_loop() -> str:
+        return threading.current_thread().name
+
+    async def main() -> tuple[str, str]:
+        portal = LoopPortal(asyncio.get_running_loop())
+        from_worker = await asyncio.to_thread(portal.run, on_loop())
+        return from_worker, threading.current_thread().name
+
+    from_worker, loop_thread_name = asyncio.run(main())
+    assert from_worker == loop_thread_name
+
+
+def test_a_portal_refuses_to_wait_on_its_own_loop() -> None:
+    async def body() -> int:
+        return 1
+
+    async def main() -> None:
+        coroutine = body()
+        with pytest.raises(RuntimeError, match="cannot wait on the loop it runs on"):
+            LoopPortal(asyncio.get_running_loop()).run(coroutine)
+        assert inspect.getcoroutinestate(coroutine) == inspect.CORO_CLOSED
+
+    asyncio.run(main())
