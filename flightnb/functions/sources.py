@@ -35,12 +35,20 @@ if TYPE_CHECKING:
     #: Where an async call goes: also an async client, whose loop it then runs on.
     AsyncSource: TypeAlias = "Source | AsyncFlightClient | AsyncFlightSqlClient"
 
-__all__ = ["async_client", "blocking_call", "blocking_client", "open_async", "open_blocking"]
+__all__ = [
+    "async_client",
+    "blocking_call",
+    "blocking_client",
+    "check_client_options",
+    "open_async",
+    "open_blocking",
+]
 
 T = TypeVar("T")
 
 
-def _check(source: Any, client_options: Mapping[str, Any]) -> None:
+def check_client_options(source: Any, client_options: Mapping[str, Any]) -> None:
+    """Refuse client options given with a client: they only apply to a client made here."""
     if client_options and isinstance(
         source, (FlightClient, FlightSqlClient, AsyncFlightClient, AsyncFlightSqlClient)
     ):
@@ -62,9 +70,13 @@ def _refuse_async(source: Any, name: str) -> None:
 def blocking_client(
     source: Any, client_options: Mapping[str, Any], name: str
 ) -> Iterator[FlightSqlClient]:
-    """The blocking client to call ``name`` on; one of its own is closed on leaving."""
+    """The blocking client to call ``name`` on; one of its own is closed on leaving.
+
+    The functions call :func:`blocking_call` instead, which makes the client on the loop
+    thread; this stays for the deprecated :mod:`flightnb.sources`, for one release.
+    """
     _refuse_async(source, name)
-    _check(source, client_options)
+    check_client_options(source, client_options)
     if isinstance(source, FlightSqlClient):
         yield source
         return
@@ -97,7 +109,7 @@ async def async_client(
     call: Callable[[AsyncFlightSqlClient], Awaitable[T]],
 ) -> T:
     """``call`` with the async client for ``source``, on the loop that client belongs to."""
-    _check(source, client_options)
+    check_client_options(source, client_options)
 
     async def run() -> T:
         async with _on_loop(source, client_options) as client:
@@ -134,7 +146,7 @@ def open_blocking(
 ) -> FlightBatchReader:
     """The reader ``call`` opens; a client opened for it closes when the stream ends."""
     _refuse_async(source, name)
-    _check(source, client_options)
+    check_client_options(source, client_options)
     if isinstance(source, FlightSqlClient):
         return call(source)
     if isinstance(source, FlightClient):
@@ -156,7 +168,7 @@ async def open_async(
     call: Callable[[AsyncFlightSqlClient], Coroutine[Any, Any, AsyncFlightBatchReader]],
 ) -> AsyncFlightBatchReader:
     """The async reader ``call`` opens; a client opened for it closes when the stream ends."""
-    _check(source, client_options)
+    check_client_options(source, client_options)
     if isinstance(source, AsyncFlightSqlClient):
         return await call(source)
     if isinstance(source, AsyncFlightClient):

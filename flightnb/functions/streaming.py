@@ -21,8 +21,7 @@ from flightnb.client.loop_thread import LoopThread, shared_loop_thread
 from flightnb.client.observer import TransferObserver
 from flightnb.client.operations import Chooser, start_stream
 from flightnb.client.sync import FlightClient
-from flightnb.errors import FlightArgumentError
-from flightnb.functions.sources import open_async, open_blocking
+from flightnb.functions.sources import check_client_options, open_async, open_blocking
 from flightnb.requests import SqlQuery
 from flightnb.sql.client import AsyncFlightSqlClient
 from flightnb.sql.sync import FlightSqlClient
@@ -78,13 +77,9 @@ def resolve_source(
     A URI or a FlightClient runs on flightnb's loop thread; an AsyncFlightClient on the
     caller's loop (thread None).
     """
+    check_client_options(source, client_options)
     if isinstance(source, (FlightSqlClient, AsyncFlightSqlClient)):
         source = source.flight_client
-    if client_options and isinstance(source, (FlightClient, AsyncFlightClient)):
-        raise FlightArgumentError(
-            f"client options ({', '.join(sorted(client_options))}) only apply when source is a "
-            "location; set them on the client instead"
-        )
     if isinstance(source, AsyncFlightClient):
         return source, None, None
     if isinstance(source, FlightClient):
