@@ -10,7 +10,7 @@ from scan_helpers import CountingObserver
 
 import flightnb.polars as fp
 from flightnb import FlightClient
-from flightnb.errors import FlightError, FlightUnavailableError
+from flightnb.errors import FlightArgumentError, FlightError, FlightUnavailableError
 from flightnb.scan.source import POLARS_1
 
 # Far longer than a cancelled stream takes to end, far shorter than the stream itself.
@@ -73,6 +73,12 @@ def test_scan_from_a_client(flight_location):
     with FlightClient(flight_location) as client:
         scan = fp.scan_flight(client, ticket="numbers")
         assert scan.select(pl.len()).collect().item() == 10_000
+
+
+def test_client_options_with_a_client_are_refused(flight_location):
+    with FlightClient(flight_location) as client:
+        with pytest.raises(FlightArgumentError, match=r"client options \(token\) only apply"):
+            fp.scan_flight(client, path="numbers", token="t")
 
 
 def test_empty_flight_has_its_schema(flight_location):
