@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,6 +22,8 @@ from flightnb import FlightClient, FlightDescriptor, open_flight, read_flight, w
 from flightnb.client.loop_thread import shared_loop_thread
 
 pytestmark = pytest.mark.timeout(90)
+
+T = TypeVar("T")
 
 
 def _wait_for_no_tasks() -> list[str]:
@@ -79,6 +81,34 @@ def _read_flight_with_uri(client: FlightClient, ticket: bytes) -> pa.Table:
 WAYS = [_read_all, _iterate, _read_flight_with_client, _read_flight_with_uri]
 
 
+def _interrupt_never_arrived() -> NoReturn:
+    pytest.fail("the interrupt never arrived")
+
+
+def _with_interrupt_after(delay: float, call: Callable[[], T]) -> T | None:
+    """``call()`` with a Ctrl-C ``delay`` seconds after it starts: its result when it
+    completed first, None when the Ctrl-C cut it short. Either way the Ctrl-C is taken here.
+
+    A call that completes first leaves the Ctrl-C to come: once the timer has fired it is
+    pending, and Python raises it on entering the next function, so the failure below is
+    reached only if it was lost.
+    """
+    timer = threading.Timer(delay, _thread.interrupt_main)
+    result: T | None = None
+    try:
+        try:
+            timer.start()
+            result = call()
+            timer.join()
+            _interrupt_never_arrived()
+        except KeyboardInterrupt:
+            pass
+    except KeyboardInterrupt:  # pragma: no cover - arrives at most once
+        pass
+    timer.join()
+    return result
+
+
 def test_keyboard_interrupts_at_random_points(flight_server: Any) -> None:
     """~30 interrupts: each call raises KeyboardInterrupt or completes, and nothing lingers.
 
@@ -93,23 +123,7 @@ def test_keyboard_interrupts_at_random_points(flight_server: Any) -> None:
             ticket = b"slow" if i % 3 else b"numbers"
             delay = rng.uniform(0.0, 0.4) if ticket == b"slow" else rng.uniform(0.0, 0.02)
             way = WAYS[i % len(WAYS)]
-            timer = threading.Timer(delay, _thread.interrupt_main)
-            table = None
-            fired_at = None
-            try:
-                try:
-                    timer.start()
-                    table = way(client, ticket)
-                    # Completed first: the interrupt still comes; take it here.
-                    timer.join()
-                    time.sleep(0.05)
-                    pytest.fail("the interrupt never arrived")
-                except KeyboardInterrupt:
-                    fired_at = time.monotonic()
-            except KeyboardInterrupt:  # pragma: no cover - arrives at most once
-                fired_at = time.monotonic()
-            timer.join()
-            assert fired_at is not None
+            table = _with_interrupt_after(delay, lambda: way(client, ticket))  # noqa: B023
             if table is None:
                 outcomes["interrupted"] += 1
             else:
@@ -157,20 +171,8 @@ def test_interrupts_of_one_call_functions_given_a_location_leave_nothing_open(
     interrupted = 0
     for i in range(200):
         target = tmp_path / f"{i}.parquet"
-        timer = threading.Timer(rng.uniform(0.0, 0.03), _thread.interrupt_main)
-        table = None
-        try:
-            try:
-                timer.start()
-                table = call(uri, target)
-                timer.join()  # the interrupt still comes: take it in here
-                time.sleep(0.05)
-                pytest.fail("the interrupt never arrived")
-            except KeyboardInterrupt:
-                pass
-        except KeyboardInterrupt:  # pragma: no cover - arrives at most once
-            pass
-        timer.join()
+        delay = rng.uniform(0.0, 0.03)
+        table = _with_interrupt_after(delay, lambda: call(uri, target))  # noqa: B023
         if table is None:
             interrupted += 1
             table = pq.read_table(target) if target.exists() else None
