@@ -132,18 +132,17 @@ def _convert(owner: griffe.Class, attribute: griffe.Attribute) -> griffe.Object 
             returns = str(returns).replace("AsyncIterator", "Iterator", 1)
         return _twin_function(attribute, maker, original, returns)
     inner = call.function
-    if isinstance(inner, griffe.ExprCall) and _name(inner.function) in _CURRIED_TWINS:
-        maker = _name(inner.function)
-        original = _original(owner, call.arguments[0])
-        if original is None or not inner.arguments:
-            return None
-        if maker == "blocking_to":
-            returns = inner.arguments[0]
-        else:
-            returns = _literal(inner.arguments[-1]) or original.returns
-        assert maker is not None
-        return _twin_function(attribute, maker, original, returns)
-    return None
+    if not isinstance(inner, griffe.ExprCall) or not inner.arguments:
+        return None
+    maker = _name(inner.function)
+    original = _original(owner, call.arguments[0])
+    if maker not in _CURRIED_TWINS or original is None:
+        return None
+    if maker == "blocking_to":
+        returns = inner.arguments[0]
+    else:
+        returns = _literal(inner.arguments[-1]) or original.returns
+    return _twin_function(attribute, maker, original, returns)
 
 
 def _classes(module: griffe.Module) -> list[griffe.Class]:
