@@ -231,13 +231,14 @@ async def _floor_read(uri: str, planned: bool) -> tuple[list[bytes], float]:
     import asyncio
 
     import grpc.aio
+    from bench_floor import CHANNEL_OPTIONS, DOGET
 
     from flightnb._proto import Flight_pb2 as pb
     from flightnb.transport.channels import STREAM_WINDOW_BYTES
 
+    # The floor's limits (benchmarks/bench_floor.py), with flightnb's window settings.
     options = [
-        ("grpc.max_receive_message_length", -1),
-        ("grpc.max_send_message_length", -1),
+        *CHANNEL_OPTIONS,
         ("grpc.http2.bdp_probe", 0),
         ("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES),
     ]
@@ -251,7 +252,7 @@ async def _floor_read(uri: str, planned: bool) -> tuple[list[bytes], float]:
 
     async def do_get(where: str, ticket: bytes) -> list[bytes]:
         call = channel(where).unary_stream(
-            "/arrow.flight.protocol.FlightService/DoGet",
+            DOGET,
             request_serializer=pb.Ticket.SerializeToString,
             response_deserializer=None,
         )(pb.Ticket(ticket=ticket))
